@@ -1,0 +1,72 @@
+"""Domain errors → HTTP answers with a JSON body in French. Never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plume import errors
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    errors.InvalidQuery: 400,
+    errors.UnknownFilterValue: 400,
+    errors.UnknownSource: 404,
+    errors.DocumentNotFound: 404,
+    errors.CorpusNotFetched: 409,
+    errors.StoreLocked: 409,
+    errors.CorruptPackage: 422,
+    errors.MalformedDocument: 422,
+    errors.StoreUnavailable: 503,
+    errors.EmbeddingFailed: 503,
+}
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.PlumeError)
+    async def _domain(_: Request, exc: errors.PlumeError) -> JSONResponse:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"champ": ".".join(str(p) for p in e.get("loc", ())[1:]), "probleme": e.get("msg")}
+            for e in exc.errors()
+        ]
+        message = "Requête invalide : vérifiez les champs envoyés."
+        return JSONResponse(
+            error_body("requete_invalide", message, details=details), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {
+            401: "Authentification requise.",
+            403: "Accès refusé.",
+            404: "Ressource introuvable.",
+            405: "Méthode non autorisée.",
+        }
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code in (401, 403, 409) else None
+        return JSONResponse(
+            error_body("http_" + str(exc.status_code), message or messages.get(exc.status_code, "Erreur.")),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse(
+            error_body("erreur_interne", "Une erreur inattendue est survenue. Réessayez plus tard."),
+            status_code=500,
+        )

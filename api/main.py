@@ -1,0 +1,55 @@
+"""The HTTP edge: builds the runtime at start-up, mounts the routes and the chat page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from api import errors
+from api.routes import admin, search, sources
+from ingestion.runs import IngestRuns
+from plume.runtime import Runtime
+from plume.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """`runtime` may be given (tests, benchmarks); otherwise it is built at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runs = IngestRuns()
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            app.state.runs.wait_idle()
+            return
+        built = Runtime.build(settings or Settings())
+        app.state.runtime = built
+        try:
+            yield
+        finally:
+            app.state.runs.wait_idle()
+            built.close()
+
+    app = FastAPI(
+        title="Plume",
+        version="0.1.0",
+        summary="Assistant sourcé pour les secrétaires de mairie",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(search.router)
+    app.include_router(sources.router)
+    app.include_router(admin.router)
+
+    @app.get("/", include_in_schema=False)
+    def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    return app

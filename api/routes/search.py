@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import RuntimeDep
+from api.schemas import ChatRequest, ChatResponse, SearchHit, SearchRequest, SearchResponse
+from assistant.retrieval import build_filter
+
+router = APIRouter(prefix="/v1", tags=["recherche"])
+
+
+@router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
+def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
+    where = build_filter(sources=body.sources, audiences=body.audiences, kinds=body.kinds)
+    passages = runtime.assistant.search(body.query, where, body.limit)
+    hits = [
+        SearchHit(
+            rank=p.rank,
+            score=p.score,
+            doc_id=p.doc_id,
+            title=str(p.field("title") or ""),
+            section=str(p.field("section") or ""),
+            url=str(p.field("url") or ""),
+            text=p.text,
+            source=str(p.field("source") or ""),
+            source_version=str(p.field("source_version") or ""),
+            modified=p.field("modified"),
+            audience=list(p.field("audience") or []),
+        )
+        for p in passages
+    ]
+    return SearchResponse(query=body.query, hits=hits)
+
+
+@router.post("/chat", response_model=ChatResponse, summary="Poser une question")
+def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse:
+    where = build_filter(sources=body.sources, audiences=body.audiences, kinds=body.kinds)
+    return ChatResponse.model_validate(runtime.assistant.ask(body.question, where).as_dict())

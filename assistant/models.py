@@ -1,0 +1,90 @@
+"""What the assistant hands back: passages, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from plume.store import Hit
+
+AnswerMode = Literal["extractive", "refusal"]
+
+AI_NOTICE = (
+    "Vous échangez avec Plume, un assistant fondé sur l'intelligence artificielle. "
+    "Ses réponses citent leurs sources officielles : vérifiez-les avant toute décision."
+)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, ranked."""
+
+    rank: int
+    score: float
+    hit: Hit
+
+    @property
+    def doc_id(self) -> str:
+        return self.hit.doc_id
+
+    @property
+    def text(self) -> str:
+        return self.hit.text
+
+    def field(self, name: str) -> Any:
+        return self.hit.payload.get(name)
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    url: str
+    excerpt: str
+    section: str = ""
+    source: str = ""
+    source_version: str = ""
+    kind: str = ""
+    modified: str | None = None
+    in_force_from: str | None = None
+    in_force_to: str | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, passage: Passage, excerpt: str | None = None) -> Citation:
+        p = passage.hit.payload
+        return cls(
+            n=n,
+            doc_id=passage.doc_id,
+            title=str(p.get("title", "")),
+            url=str(p.get("url", "")),
+            excerpt=excerpt if excerpt is not None else passage.text,
+            section=str(p.get("section", "")),
+            source=str(p.get("source", "")),
+            source_version=str(p.get("source_version", "")),
+            kind=str(p.get("kind", "")),
+            modified=p.get("modified"),
+            in_force_from=p.get("in_force_from"),
+            in_force_to=p.get("in_force_to"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    text: str
+    mode: AnswerMode
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    notice: str = AI_NOTICE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "mode": self.mode,
+            "confidence": round(self.confidence, 3),
+            "citations": [c.as_dict() for c in self.citations],
+            "notice": self.notice,
+        }

@@ -1,0 +1,104 @@
+"""Retrieval: a question in French → ranked passages from the Store.
+
+Sparse BM25 always; dense vectors too when an embedder is configured, fused by RRF
+inside Qdrant. If the embedder fails at query time, search goes on sparse-only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from assistant.models import Passage
+from plume.documents import AUDIENCES, KINDS, SOURCES
+from plume.embedding import Embedder
+from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
+from plume.store import SearchFilter, Store
+from plume.text import Bm25Encoder
+
+log = logging.getLogger(__name__)
+
+
+def check_question(question: str, max_chars: int) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise InvalidQuery("La question est vide : écrivez votre question en quelques mots.")
+    if len(question) > max_chars:
+        raise InvalidQuery(
+            f"La question est trop longue ({len(question)} caractères, {max_chars} au maximum)."
+        )
+    return question
+
+
+def _check_values(label: str, values: Sequence[str] | None, allowed: Sequence[str]) -> None:
+    for value in values or ():
+        if value not in allowed:
+            raise UnknownFilterValue(
+                f"Valeur inconnue pour le filtre « {label} » : « {value} ». "
+                f"Valeurs possibles : {', '.join(allowed)}."
+            )
+
+
+def build_filter(
+    *,
+    sources: Sequence[str] | None = None,
+    audiences: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    tenants: Sequence[str] = (),
+) -> SearchFilter:
+    """A validated search filter; unknown values are refused, not silently ignored."""
+    _check_values("source", sources, SOURCES)
+    _check_values("public", audiences, AUDIENCES)
+    _check_values("type", kinds, KINDS)
+    return SearchFilter(
+        sources=list(sources) if sources else None,
+        audiences=list(audiences) if audiences else None,
+        kinds=list(kinds) if kinds else None,
+        tenants=list(tenants),
+    )
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: Store,
+        encoder: Bm25Encoder,
+        embedder: Embedder | None = None,
+        *,
+        prefetch_limit: int = 50,
+        max_per_doc: int = 2,
+        max_query_chars: int = 2000,
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.embedder = embedder
+        self.prefetch_limit = prefetch_limit
+        self.max_per_doc = max_per_doc
+        self.max_query_chars = max_query_chars
+
+    def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
+        question = check_question(question, self.max_query_chars)
+        sparse = self.encoder.encode_query(question)
+        dense = None
+        if self.embedder is not None:
+            try:
+                dense = self.embedder.embed_query(question)
+            except EmbeddingFailed as exc:
+                log.warning("dense search skipped: %s", exc)
+        hits = self.store.query(
+            sparse=sparse,
+            dense=dense,
+            where=where,
+            limit=limit * 3,
+            prefetch_limit=max(self.prefetch_limit, limit * 3),
+        )
+        per_doc: dict[str, int] = {}
+        passages: list[Passage] = []
+        for hit in hits:
+            if per_doc.get(hit.doc_id, 0) >= self.max_per_doc:
+                continue  # a few documents, not one document's every chunk
+            per_doc[hit.doc_id] = per_doc.get(hit.doc_id, 0) + 1
+            passages.append(Passage(rank=len(passages) + 1, score=hit.score, hit=hit))
+            if len(passages) == limit:
+                break
+        return passages

@@ -1,0 +1,138 @@
+"""Fetch a pinned npm package, check its integrity, unpack it outside git.
+
+The package lands in `<data_dir>/packages/<name>@<version>/` only once complete:
+it is downloaded to a temporary file, checked against the pinned SRI hash, unpacked
+into a temporary folder and renamed into place. A run killed midway leaves nothing
+half-written behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from plume.errors import CorpusNotFetched, CorruptPackage, UnknownSource
+
+_COMPLETE = ".plume-complete"
+
+
+@dataclass(frozen=True)
+class PinnedPackage:
+    source: str
+    package: str
+    version: str
+    integrity: str
+    description: str = ""
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.package.replace('/', '__')}@{self.version}"
+
+    def tarball_url(self, registry: str) -> str:
+        basename = self.package.split("/")[-1]
+        return f"{registry.rstrip('/')}/{self.package}/-/{basename}-{self.version}.tgz"
+
+
+def load_manifest(corpus_dir: Path) -> dict[str, PinnedPackage]:
+    with open(corpus_dir / "sources.toml", "rb") as fh:
+        raw = tomllib.load(fh)
+    return {name: PinnedPackage(source=name, **entry) for name, entry in raw.items()}
+
+
+def pinned(corpus_dir: Path, source: str) -> PinnedPackage:
+    manifest = load_manifest(corpus_dir)
+    if source not in manifest:
+        known = ", ".join(sorted(manifest))
+        raise UnknownSource(f"Source inconnue : « {source} ». Sources disponibles : {known}.")
+    return manifest[source]
+
+
+def package_dir(packages_dir: Path, pkg: PinnedPackage) -> Path:
+    """The unpacked package, or `CorpusNotFetched` if `plume corpus fetch` has not run."""
+    folder = packages_dir / pkg.folder_name
+    if not (folder / _COMPLETE).exists():
+        raise CorpusNotFetched(
+            f"Le corpus « {pkg.source} » ({pkg.package} {pkg.version}) n'est pas installé : "
+            "lancez `plume corpus fetch`."
+        )
+    return folder / "package"
+
+
+def check_integrity(path: Path, integrity: str) -> None:
+    algo, _, expected = integrity.partition("-")
+    if algo not in ("sha512", "sha384", "sha256"):
+        raise CorruptPackage(f"Empreinte d'intégrité non prise en charge : {algo}")
+    digest = hashlib.new(algo)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if base64.b64encode(digest.digest()).decode() != expected:
+        raise CorruptPackage(
+            "Le paquet téléchargé ne correspond pas à l'empreinte attendue "
+            "(fichier corrompu, tronqué ou modifié)."
+        )
+
+
+def _safe_extract(archive: Path, target: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")  # refuses absolute paths, links out, devices
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise CorruptPackage(f"Archive illisible ou tronquée : {exc}") from exc
+
+
+def fetch_package(
+    pkg: PinnedPackage,
+    packages_dir: Path,
+    registry: str,
+    *,
+    archive: Path | None = None,
+    client: httpx.Client | None = None,
+) -> Path:
+    """Install `pkg` (from `archive` if given, else from the registry); idempotent."""
+    final = packages_dir / pkg.folder_name
+    if (final / _COMPLETE).exists():
+        return final / "package"
+    packages_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=packages_dir, prefix=".fetch-") as tmp:
+        tgz = Path(tmp) / "package.tgz"
+        if archive is not None:
+            shutil.copyfile(archive, tgz)
+        else:
+            _download(pkg.tarball_url(registry), tgz, client)
+        check_integrity(tgz, pkg.integrity)
+        unpacked = Path(tmp) / "unpacked"
+        _safe_extract(tgz, unpacked)
+        if not (unpacked / "package").is_dir():
+            raise CorruptPackage("L'archive ne contient pas de dossier « package/ ».")
+        (unpacked / _COMPLETE).write_text(f"{pkg.package}@{pkg.version} {pkg.integrity}\n")
+        if final.exists():
+            shutil.rmtree(final)  # a stale, incomplete earlier attempt
+        os.replace(unpacked, final)
+    return final / "package"
+
+
+def _download(url: str, dest: Path, client: httpx.Client | None) -> None:
+    own = client is None
+    http = client or httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=True)
+    try:
+        with http.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                raise CorruptPackage(f"Le registre npm a répondu {resp.status_code} pour {url}")
+            with open(dest, "wb") as fh:
+                for block in resp.iter_bytes():
+                    fh.write(block)
+    except httpx.HTTPError as exc:
+        raise CorruptPackage(f"Téléchargement impossible depuis {url} : {exc}") from exc
+    finally:
+        if own:
+            http.close()

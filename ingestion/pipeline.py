@@ -1,0 +1,159 @@
+"""Incremental, idempotent ingestion: source items → vectors → Store.
+
+- Point ids are deterministic (doc id + chunk index): a rerun overwrites, never adds.
+- A chunk whose content hash is already stored is skipped (no vectors recomputed).
+- A document's stale chunks are deleted only after its new chunks are written, and
+  documents gone upstream are deleted at the end of a complete run: a run killed midway
+  leaves every document searchable, and the next run converges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from llama_index.core.schema import TextNode
+
+from ingestion.chunking import index_text
+from plume.embedding import Embedder
+from plume.store import SearchFilter, Store, StoredPoint
+from plume.text import Bm25Encoder
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SourceItem:
+    """One document of a source: its nodes, or the reason it is absent."""
+
+    doc_id: str
+    nodes: list[TextNode] = field(default_factory=list)
+    error: str | None = None
+    selected: bool = True
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    version: str
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    finished_at: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "version": self.version,
+            "documents": self.documents,
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+            "errors": list(self.errors),
+            "seconds": round(self.seconds, 2),
+            "finished_at": self.finished_at,
+        }
+
+
+class _Writer:
+    """Batches upserts; stale deletions wait until the batch they follow is written."""
+
+    def __init__(self, store: Store, encoder: Bm25Encoder, embedder: Embedder | None, size: int):
+        self.store, self.encoder, self.embedder, self.size = store, encoder, embedder, size
+        self.nodes: list[TextNode] = []
+        self.stale: list[str] = []
+
+    def add(self, nodes: list[TextNode], stale: list[str]) -> None:
+        self.nodes.extend(nodes)
+        self.stale.extend(stale)
+        if len(self.nodes) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.nodes:
+            texts = [index_text(n) for n in self.nodes]
+            dense = self.embedder.embed_documents(texts) if self.embedder else [None] * len(texts)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            points = [
+                StoredPoint(
+                    id=n.node_id,
+                    payload={**n.metadata, "text": n.text, "indexed_at": now},
+                    sparse=self.encoder.encode_document(t),
+                    dense=d,
+                )
+                for n, t, d in zip(self.nodes, texts, dense, strict=True)
+            ]
+            self.store.upsert(points)
+        if self.stale:
+            self.store.delete_ids(self.stale)
+        self.nodes, self.stale = [], []
+
+
+def ingest(
+    items: Iterable[SourceItem],
+    *,
+    store: Store,
+    source: str,
+    version: str,
+    encoder: Bm25Encoder,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 256,
+) -> IngestSummary:
+    started = time.perf_counter()
+    summary = IngestSummary(source=source, version=version)
+    store.ensure_collection()
+    scope = SearchFilter(sources=[source])
+    stored: dict[str, tuple[str, str]] = {
+        pid: (str(p.get("doc_id")), str(p.get("content_hash")))
+        for pid, p in store.scan(scope, ["doc_id", "content_hash"])
+    }
+    by_doc: dict[str, set[str]] = {}
+    for pid, (doc_id, _) in stored.items():
+        by_doc.setdefault(doc_id, set()).add(pid)
+
+    kept_docs: set[str] = set()
+    writer = _Writer(store, encoder, embedder, batch_size)
+    for item in items:
+        if progress:
+            progress(1)
+        if item.error is not None:
+            summary.errors.append(item.error)
+            kept_docs.add(item.doc_id)  # keep its previous version rather than lose it
+            continue
+        if not item.selected:
+            continue
+        kept_docs.add(item.doc_id)
+        summary.documents += 1
+        fresh: list[TextNode] = []
+        for node in item.nodes:
+            known = stored.get(node.node_id)
+            if known and known[1] == node.metadata["content_hash"]:
+                summary.skipped += 1
+                continue
+            fresh.append(node)
+            if known:
+                summary.updated += 1
+            else:
+                summary.added += 1
+        new_ids = {n.node_id for n in item.nodes}
+        stale = sorted(by_doc.get(item.doc_id, set()) - new_ids)
+        summary.deleted += len(stale)
+        writer.add(fresh, stale)
+    writer.flush()
+
+    gone = [pid for doc_id, pids in by_doc.items() if doc_id not in kept_docs for pid in pids]
+    for start in range(0, len(gone), 1000):
+        store.delete_ids(gone[start : start + 1000])
+    summary.deleted += len(gone)
+    store.flush()
+    summary.seconds = time.perf_counter() - started
+    summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return summary

@@ -1,0 +1,77 @@
+"""Ingestion use cases, shared by the CLI and the admin API: fetch, ingest, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ingestion import npm, sync_log
+from ingestion.pipeline import IngestSummary, ingest
+from ingestion.sources import service_public
+from plume.embedding import Embedder
+from plume.errors import UnknownSource
+from plume.settings import Settings
+from plume.store import SearchFilter, Store
+from plume.text import Bm25Encoder
+
+SOURCES = (service_public.NAME,)
+
+
+def check_source(name: str) -> str:
+    if name not in SOURCES:
+        raise UnknownSource(
+            f"Source inconnue : « {name} ». Sources disponibles : {', '.join(SOURCES)}."
+        )
+    return name
+
+
+def fetch(settings: Settings, names: list[str] | None = None) -> dict[str, Path]:
+    manifest = npm.load_manifest(settings.corpus_dir)
+    wanted = names or list(manifest)
+    fetched = {}
+    for name in wanted:
+        pkg = npm.pinned(settings.corpus_dir, name)
+        fetched[name] = npm.fetch_package(pkg, settings.packages_dir, settings.npm_registry)
+    return fetched
+
+
+def encoder_for(settings: Settings) -> Bm25Encoder:
+    return Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
+
+
+def ingest_source(
+    settings: Settings,
+    store: Store,
+    embedder: Embedder | None,
+    source: str,
+    *,
+    everything: bool = False,
+    path: Path | None = None,
+    on_total: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Bring the store in line with `source` (the pinned package, or the files at `path`)."""
+    check_source(source)
+    if path is not None:
+        root, version = path, f"local:{path.name}"
+    else:
+        pkg = npm.pinned(settings.corpus_dir, source)
+        root, version = npm.package_dir(settings.packages_dir, pkg), pkg.version
+    selection = service_public.Selection.load(settings.corpus_dir, everything=everything)
+    if on_total:
+        on_total(service_public.count_items(root))
+    summary = ingest(
+        service_public.items(root, version=version, selection=selection),
+        store=store,
+        source=source,
+        version=version,
+        encoder=encoder_for(settings),
+        embedder=embedder,
+        progress=progress,
+    )
+    sync_log.record(settings.data_dir, summary)
+    return summary
+
+
+def delete_document(store: Store, doc_id: str) -> int:
+    return store.delete(SearchFilter(doc_ids=[doc_id]))

@@ -1,0 +1,36 @@
+"""The last completed sync of each source, kept beside the store (`<data_dir>/sync.json`).
+
+Written atomically (temporary file + rename) at the end of a complete run only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ingestion.pipeline import IngestSummary
+
+
+def _path(data_dir: Path) -> Path:
+    return data_dir / "sync.json"
+
+
+def read(data_dir: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_path(data_dir).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record(data_dir: Path, summary: IngestSummary) -> None:
+    data = read(data_dir)
+    data[summary.source] = summary.as_dict()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".sync-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+    os.replace(tmp, _path(data_dir))

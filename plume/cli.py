@@ -1,0 +1,270 @@
+"""`plume`: the command line. Thin commands over the core; errors become French messages.
+
+Exit codes: 0 success, 1 error (message on stderr), 3 ingestion finished but some
+documents were rejected (listed in the summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from plume.errors import PlumeError
+from plume.settings import Settings
+
+app = typer.Typer(help="Plume : l'assistant sourcé des secrétaires de mairie.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+out = Console()
+err = Console(stderr=True)
+EXIT_ITEM_ERRORS = 3
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err.print(f"[red]Configuration invalide :[/red] {first.get('msg')}")
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except PlumeError as exc:
+        err.print(f"[red]Erreur :[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _run(fn: Callable[[], T]) -> T:
+    with _domain_errors():
+        return fn()
+
+
+@contextmanager
+def _runtime(settings: Settings) -> Iterator[Any]:
+    from plume.runtime import Runtime
+
+    with _domain_errors():
+        runtime = Runtime.build(settings)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@app.command()
+def config() -> None:
+    """Affiche la configuration effective (secrets masqués)."""
+    for key, value in _settings().masked().items():
+        out.print(f"[bold]{key}[/bold] = {value}")
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(
+    sources: Annotated[list[str] | None, typer.Argument(help="Sources (toutes par défaut).")] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="Installer depuis une archive .tgz locale (même empreinte).")
+    ] = None,
+) -> None:
+    """Télécharge les paquets épinglés depuis le registre npm et vérifie leur intégrité."""
+    from ingestion import npm
+    from ingestion.service import fetch
+
+    settings = _settings()
+    if archive is not None:
+        if not sources or len(sources) != 1:
+            err.print("[red]Erreur :[/red] avec --archive, nommez une seule source.")
+            raise typer.Exit(1)
+        with _domain_errors():
+            pkg = npm.pinned(settings.corpus_dir, sources[0])
+            path = npm.fetch_package(pkg, settings.packages_dir, "", archive=archive)
+        out.print(f"{sources[0]} : {pkg.package} {pkg.version} installé dans {path.parent}")
+        return
+    for name, path in _run(lambda: fetch(settings, sources or None)).items():
+        out.print(f"{name} : prêt ({path.parent})")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Source à indexer, ex. service-public.")],
+    all_: Annotated[bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")] = False,
+    path: Annotated[
+        Path | None, typer.Option(help="Dossier ou zip DILA à la place du paquet épinglé.")
+    ] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Ne rien faire si la source est déjà indexée.")
+    ] = False,
+) -> None:
+    """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
+    from ingestion.service import check_source, ingest_source
+    from plume.store import SearchFilter
+
+    settings = _settings()
+    _run(lambda: check_source(source))
+    with _runtime(settings) as runtime:
+        if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
+            out.print(f"{source} : déjà indexée, rien à faire.")
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task(f"Indexation {source}", total=None)
+            summary = _run(
+                lambda: ingest_source(
+                    settings,
+                    runtime.store,
+                    runtime.embedder,
+                    source,
+                    everything=all_,
+                    path=path,
+                    on_total=lambda n: bar.update(task, total=n),
+                    progress=lambda n: bar.advance(task, n),
+                )
+            )
+    table = Table(title=f"{source} {summary.version}")
+    for col in ("documents", "ajoutés", "mis à jour", "supprimés", "inchangés", "erreurs", "durée"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *map(str, (summary.documents, summary.added, summary.updated, summary.deleted, summary.skipped)),
+        str(len(summary.errors)),
+        f"{summary.seconds:.1f} s",
+    )
+    out.print(table)
+    for message in summary.errors[:20]:
+        err.print(f"[yellow]rejeté :[/yellow] {message}")
+    if summary.errors:
+        raise typer.Exit(EXIT_ITEM_ERRORS)
+
+
+def _filters(source: list[str] | None, audience: list[str] | None) -> Any:
+    from assistant.retrieval import build_filter
+
+    return _run(lambda: build_filter(sources=source, audiences=audience))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="La recherche, en français.")],
+    limit: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    source: Annotated[list[str] | None, typer.Option(help="Filtrer par source.")] = None,
+    audience: Annotated[list[str] | None, typer.Option(help="Particuliers, Professionnels, Associations.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Cherche les passages les plus pertinents."""
+    settings = _settings()
+    where = _filters(source, audience)
+    with _runtime(settings) as runtime:
+        passages = _run(lambda: runtime.assistant.search(query, where, limit))
+    if as_json:
+        rows = [{"rank": p.rank, "score": p.score, **p.hit.payload} for p in passages]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not passages:
+        out.print("Aucun résultat.")
+    for p in passages:
+        out.print(f"[bold]{p.rank}. {p.field('title')}[/bold]  [dim]{p.doc_id}[/dim]")
+        if p.field("section"):
+            out.print(f"   [italic]{p.field('section')}[/italic]")
+        out.print(f"   {p.text[:240]}", markup=False, highlight=False)
+        out.print(f"   [blue]{p.field('url')}[/blue]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="La question, en français.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Pose une question et affiche une réponse citée."""
+    from assistant.retrieval import build_filter
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        answer = _run(lambda: runtime.assistant.ask(question, build_filter()))
+    if as_json:
+        sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"[dim]{answer.notice}[/dim]\n")
+    out.print(answer.text, markup=False, highlight=False)
+    for c in answer.citations:
+        date = f" — mise à jour le {c.modified}" if c.modified else ""
+        out.print(f"[{c.n}] {c.title}{date}\n    {c.url}", markup=False, highlight=False)
+
+
+@app.command()
+def sources(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False) -> None:
+    """Liste les sources indexées : documents, passages, version, dernière synchronisation."""
+    from ingestion import sync_log
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        stats = _run(runtime.store.list_sources)
+    synced = sync_log.read(settings.data_dir)
+    rows = [
+        {
+            "source": s.source,
+            "documents": s.documents,
+            "chunks": s.chunks,
+            "versions": s.versions,
+            "last_sync": synced.get(s.source, {}).get("finished_at"),
+        }
+        for s in stats
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="Sources indexées")
+    for col in ("source", "documents", "passages", "versions", "dernière synchro"):
+        table.add_column(col)
+    for r in rows:
+        versions = ", ".join(r["versions"])  # type: ignore[arg-type]
+        table.add_row(r["source"], str(r["documents"]), str(r["chunks"]), versions, str(r["last_sync"] or "—"))  # type: ignore[arg-type]
+    out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
+
+
+@app.command()
+def delete(doc_id: Annotated[str, typer.Argument(help="Identifiant, ex. vdd/F1427.")]) -> None:
+    """Retire un document de l'index."""
+    from ingestion.service import delete_document
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        n = _run(lambda: delete_document(runtime.store, doc_id))
+    if not n:
+        err.print(f"[red]Erreur :[/red] « {doc_id} » n'est pas dans l'index.")
+        raise typer.Exit(1)
+    out.print(f"{doc_id} : {n} passages supprimés.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        out.print(f"Plume écoute sur http://{host or settings.host}:{port or settings.port}")
+        uvicorn.run(
+            create_app(settings, runtime=runtime),
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=1,
+            log_level="info",
+        )

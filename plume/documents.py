@@ -1,0 +1,103 @@
+"""Documents and chunks: canonical ids and the payload every chunk carries.
+
+Document ids are stable across runs, machines and releases; search hits, citations and
+evaluation sets all use them:
+
+    legi/<LEGITEXT id>/<article number>   an article of a code
+    vdd/<fiche id>                        a service-public.fr fiche
+    aide/<aides-territoires slug>         a grant
+    doc/<tenant>/<hash>                   a document uploaded for a commune
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+SHARED_TENANT = "commun"
+_POINT_NAMESPACE = uuid.UUID("6f1d3c1e-3b1a-5e0c-9a59-706c756d6500")
+
+_DOC_ID = re.compile(
+    r"^(legi/LEGITEXT\d{12}/[\w.\- ]+|vdd/[A-Z]+\d+|aide/[\w\-]+|doc/[\w\-]+/[0-9a-f]{8,64})$"
+)
+
+
+def vdd_doc_id(fiche_id: str) -> str:
+    return f"vdd/{fiche_id}"
+
+
+def legi_doc_id(legitext: str, article_number: str) -> str:
+    return f"legi/{legitext}/{article_number}"
+
+
+def aide_doc_id(slug: str) -> str:
+    return f"aide/{slug}"
+
+
+def tenant_doc_id(tenant: str, content: bytes) -> str:
+    return f"doc/{tenant}/{hashlib.sha256(content).hexdigest()[:16]}"
+
+
+def is_doc_id(value: str) -> bool:
+    return bool(_DOC_ID.match(value))
+
+
+def point_id(doc_id: str, chunk_index: int) -> str:
+    """Deterministic Qdrant point id of a chunk: rerunning an ingestion overwrites, never adds."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{doc_id}#{chunk_index}"))
+
+
+def content_hash(text: str, metadata: dict[str, Any]) -> str:
+    """Hash of what a chunk shows; an unchanged hash means the stored point is up to date."""
+    h = hashlib.sha256(text.encode())
+    for key in sorted(metadata):
+        if key not in ("content_hash", "indexed_at"):
+            h.update(f"\x00{key}={metadata[key]!r}".encode())
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What every chunk's payload says about where its text comes from."""
+
+    doc_id: str
+    title: str
+    url: str
+    source: str
+    source_version: str
+    kind: str  # fiche | article | aide | document
+    breadcrumb: list[str] = field(default_factory=list)
+    section: str = ""
+    audience: list[str] = field(default_factory=list)
+    doc_type: str = ""
+    modified: str | None = None  # ISO date of the source's last modification
+    in_force_from: str | None = None
+    in_force_to: str | None = None
+    tenant: str = SHARED_TENANT
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "source_version": self.source_version,
+            "kind": self.kind,
+            "breadcrumb": list(self.breadcrumb),
+            "section": self.section,
+            "audience": list(self.audience),
+            "doc_type": self.doc_type,
+            "modified": self.modified,
+            "in_force_from": self.in_force_from,
+            "in_force_to": self.in_force_to,
+            "tenant": self.tenant,
+        }
+
+
+# Vocabularies of the payload fields a search may filter on.
+SOURCES = ("service-public",)
+AUDIENCES = ("Particuliers", "Professionnels", "Associations")
+KINDS = ("fiche", "article", "aide", "document")

@@ -1,0 +1,78 @@
+"""Dense vectors. An `Embedder` turns texts into vectors; Plume works without one.
+
+`MistralEmbedder` calls mistral-embed through the mistralai SDK (EU endpoint by default,
+`PLUME_MISTRAL_SERVER_URL` for a self-hosted server). With no key and no server,
+`build_embedder` returns None and search is sparse (BM25) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from plume.errors import EmbeddingFailed
+from plume.settings import Settings
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class MistralEmbedder:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        dim: int,
+        server_url: str | None = None,
+        batch_size: int = 64,
+        timeout_ms: int = 30_000,
+    ) -> None:
+        from mistralai.client import Mistral
+
+        self.name = f"mistral:{model}"
+        self.model = model
+        self.dim = dim
+        self.batch_size = batch_size
+        self._client = Mistral(api_key=api_key, server_url=server_url, timeout_ms=timeout_ms)
+
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        try:
+            resp = self._client.embeddings.create(model=self.model, inputs=list(texts))
+        except Exception as exc:  # the SDK raises many types; all mean "no vectors now"
+            raise EmbeddingFailed(f"Le service de vectorisation a échoué : {exc}") from exc
+        vectors = [list(d.embedding or []) for d in sorted(resp.data, key=lambda d: d.index or 0)]
+        if len(vectors) != len(texts) or any(len(v) != self.dim for v in vectors):
+            raise EmbeddingFailed(
+                f"Le modèle {self.model} a renvoyé des vecteurs inattendus "
+                f"({len(vectors)} pour {len(texts)} textes, dimension attendue {self.dim})."
+            )
+        return vectors
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(self._embed(texts[start : start + self.batch_size]))
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed([text])[0]
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    if not settings.use_dense:
+        return None
+    key = settings.mistral_api_key.get_secret_value() if settings.mistral_api_key else "none"
+    return MistralEmbedder(
+        api_key=key,
+        model=settings.embedding_model,
+        dim=settings.embedding_dim,
+        server_url=settings.mistral_server_url,
+        batch_size=settings.embedding_batch,
+    )

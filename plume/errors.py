@@ -1,0 +1,59 @@
+"""Domain errors. The core raises them; the API and the CLI translate them for people.
+
+Each error carries a message in French meant for the end user, and a `code` that
+clients can rely on. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class PlumeError(Exception):
+    """Base class: `message` is safe to show to a user, in French."""
+
+    code = "erreur"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidQuery(PlumeError):
+    code = "question_invalide"
+
+
+class UnknownSource(PlumeError):
+    code = "source_inconnue"
+
+
+class UnknownFilterValue(PlumeError):
+    code = "filtre_invalide"
+
+
+class CorpusNotFetched(PlumeError):
+    code = "corpus_absent"
+
+
+class CorruptPackage(PlumeError):
+    code = "paquet_corrompu"
+
+
+class MalformedDocument(PlumeError):
+    code = "document_invalide"
+
+
+class StoreLocked(PlumeError):
+    """The embedded store is open in another process (usually `plume serve`)."""
+
+    code = "stockage_verrouille"
+
+
+class StoreUnavailable(PlumeError):
+    code = "stockage_indisponible"
+
+
+class DocumentNotFound(PlumeError):
+    code = "document_introuvable"
+
+
+class EmbeddingFailed(PlumeError):
+    code = "vectorisation_impossible"

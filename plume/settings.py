@@ -1,0 +1,148 @@
+"""Plume's one configuration object.
+
+Every field reads from an environment variable prefixed `PLUME_` (or from `.env`).
+`plume config` prints the effective values with secrets masked.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEAK_TOKENS = {"", "admin", "changeme", "change-me", "secret", "password", "plume", "dev-token"}
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class StoreBackend(StrEnum):
+    edge = "edge"
+    server = "server"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PLUME_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Field(
+        Environment.development,
+        description="`production` refuses to start without a strong admin token.",
+    )
+    data_dir: Path = Field(
+        REPO_ROOT / ".plume",
+        description="Where Plume keeps fetched packages, the embedded store and sync records.",
+    )
+    corpus_dir: Path = Field(
+        REPO_ROOT / "corpus",
+        description="Source manifests (pinned packages, default selections) kept in git.",
+    )
+
+    # --- store -----------------------------------------------------------------------------
+    store_backend: StoreBackend = Field(
+        StoreBackend.edge,
+        description="`edge`: Qdrant's engine in process, data under data_dir/store. "
+        "`server`: a Qdrant server at qdrant_url (several processes, replicas).",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        description="Qdrant server URL for the `server` backend, e.g. http://127.0.0.1:6333. "
+        "`:memory:` or a folder path selects qdrant-client's local mode (tests).",
+    )
+    qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
+    collection: str = Field("plume", description="Qdrant collection name.")
+
+    # --- search ----------------------------------------------------------------------------
+    bm25_k1: float = Field(1.2, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, description="BM25 length normalisation.")
+    bm25_avg_len: float = Field(
+        60.0, description="Average chunk length in analysed terms (measured on the corpus)."
+    )
+    search_limit: int = Field(8, ge=1, le=50, description="Passages returned by default.")
+    prefetch_limit: int = Field(
+        50, ge=1, le=500, description="Candidates taken from each of sparse and dense before RRF."
+    )
+    min_confidence: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of the question's meaningful terms that the best passage must "
+        "contain; below it Plume says it found no reliable source.",
+    )
+
+    # --- Mistral ----------------------------------------------------------------------------
+    mistral_api_key: SecretStr | None = Field(
+        None, description="Mistral API key. Without it Plume answers extractively (no model)."
+    )
+    mistral_server_url: str | None = Field(
+        None,
+        description="Base URL of a self-hosted Mistral-compatible server; the EU API "
+        "(https://api.mistral.ai) when unset.",
+    )
+    embedding_model: str = Field("mistral-embed", description="Model for dense vectors.")
+    embedding_dim: int = Field(1024, description="Dimension of the embedding model's vectors.")
+    embedding_batch: int = Field(64, ge=1, le=512, description="Texts sent per embedding call.")
+    dense_enabled: bool | None = Field(
+        None,
+        description="Compute dense vectors. Default: on when a Mistral key or server is set.",
+    )
+
+    # --- corpus ------------------------------------------------------------------------------
+    npm_registry: str = Field(
+        "https://registry.npmjs.org", description="npm registry the pinned packages come from."
+    )
+
+    # --- API ---------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `plume serve` listens on.")
+    port: int = Field(8000, description="Port `plume serve` listens on.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /v1/admin/*. Admin routes are closed without it."
+    )
+    max_query_chars: int = Field(2000, description="Longest accepted question.")
+
+    @model_validator(mode="after")
+    def _production_needs_strong_token(self) -> Settings:
+        if self.env is Environment.production:
+            token = self.admin_token.get_secret_value() if self.admin_token else ""
+            if len(token) < 24 or token.lower() in WEAK_TOKENS:
+                raise ValueError(
+                    "PLUME_ADMIN_TOKEN must be set to a strong secret (24+ characters) "
+                    "when PLUME_ENV=production"
+                )
+        if self.store_backend is StoreBackend.server and not self.qdrant_url:
+            raise ValueError("PLUME_QDRANT_URL is required with PLUME_STORE_BACKEND=server")
+        return self
+
+    @property
+    def use_dense(self) -> bool:
+        if self.dense_enabled is not None:
+            return self.dense_enabled
+        return self.mistral_api_key is not None or self.mistral_server_url is not None
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.data_dir / "packages"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings, secrets replaced by a mask, for display."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            elif isinstance(value, Path | StrEnum):
+                value = str(value)
+            shown[name] = value
+        shown["use_dense"] = self.use_dense
+        return shown

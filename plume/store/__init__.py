@@ -1,0 +1,137 @@
+"""The Store: Plume's one narrow door to Qdrant.
+
+Two backends implement it, and one contract test suite runs on both:
+- `EdgeStore`: Qdrant's engine in process (qdrant-edge), the embedded default;
+- `ServerStore`: a Qdrant server through qdrant-client (or its local mode in tests).
+
+A collection holds named vectors `dense` (cosine, optional per point) and `bm25`
+(sparse, IDF applied by Qdrant). Hybrid queries are fused by RRF inside Qdrant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from plume.documents import SHARED_TENANT
+from plume.text import SparseVec
+
+DENSE = "dense"
+SPARSE = "bm25"
+RRF_K = 60
+KEYWORD_FIELDS = ("doc_id", "source", "source_version", "kind", "audience", "tenant")
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    id: str
+    payload: dict[str, Any]
+    sparse: SparseVec
+    dense: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What a search may see. `tenants` are the caller's communes; the shared corpus is
+    always visible, other communes' documents never are."""
+
+    sources: Sequence[str] | None = None
+    audiences: Sequence[str] | None = None
+    kinds: Sequence[str] | None = None
+    doc_ids: Sequence[str] | None = None
+    tenants: Sequence[str] = ()
+
+    def visible_tenants(self) -> list[str]:
+        return [SHARED_TENANT, *[t for t in self.tenants if t != SHARED_TENANT]]
+
+    def conditions(self) -> list[tuple[str, list[str]]]:
+        """(field, allowed values) pairs that must all match."""
+        out: list[tuple[str, list[str]]] = [("tenant", self.visible_tenants())]
+        for name, values in (
+            ("source", self.sources),
+            ("audience", self.audiences),
+            ("kind", self.kinds),
+            ("doc_id", self.doc_ids),
+        ):
+            if values:
+                out.append((name, list(values)))
+        return out
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.payload.get("doc_id", ""))
+
+    @property
+    def text(self) -> str:
+        return str(self.payload.get("text", ""))
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    source: str
+    documents: int
+    chunks: int
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """The operations Plume needs from a vector store, and nothing more."""
+
+    def ensure_collection(self) -> None:
+        """Create the collection and its payload indexes if missing (idempotent)."""
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None: ...
+
+    def delete_ids(self, ids: Sequence[str]) -> None: ...
+
+    def delete(self, where: SearchFilter) -> int:
+        """Delete the points matching `where`; returns how many were deleted."""
+
+    def query(
+        self,
+        *,
+        sparse: SparseVec | None,
+        dense: list[float] | None,
+        where: SearchFilter,
+        limit: int,
+        prefetch_limit: int = 50,
+    ) -> list[Hit]:
+        """Hybrid search: sparse and dense candidates fused by RRF in Qdrant."""
+
+    def count(self, where: SearchFilter | None = None) -> int: ...
+
+    def scan(self, where: SearchFilter, fields: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every matching point's id and the requested payload fields."""
+
+    def list_sources(self) -> list[SourceStats]: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Any) -> Store:
+    """Build the configured backend. `settings` is a `plume.settings.Settings`."""
+    from plume.settings import StoreBackend
+
+    if settings.store_backend is StoreBackend.edge:
+        from plume.store.edge import EdgeStore
+
+        return EdgeStore(settings.store_dir, dense_dim=settings.embedding_dim)
+    from plume.store.server import ServerStore
+
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return ServerStore(
+        settings.qdrant_url,
+        api_key=key,
+        collection=settings.collection,
+        dense_dim=settings.embedding_dim,
+    )

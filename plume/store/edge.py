@@ -1,0 +1,184 @@
+"""Embedded backend: Qdrant's own engine in process (qdrant-edge).
+
+One process owns a shard folder: a second process opening it fails with a WAL lock,
+which we report as `StoreLocked` so the CLI can point to the server's admin API.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as q
+
+from plume.errors import StoreLocked, StoreUnavailable
+from plume.store import (
+    DENSE,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SPARSE,
+    Hit,
+    SearchFilter,
+    SourceStats,
+    StoredPoint,
+)
+from plume.text import SparseVec
+
+_FACET_ALL = 1_000_000
+
+
+def _filter(where: SearchFilter | None) -> q.Filter | None:
+    if where is None:
+        return None
+    must: list[Any] = [
+        q.FieldCondition(key=name, match=q.MatchAny(values)) for name, values in where.conditions()
+    ]
+    return q.Filter(must=must)
+
+
+def _sparse(vec: SparseVec) -> q.SparseVector:
+    return q.SparseVector(indices=vec.indices, values=vec.values)
+
+
+class EdgeStore:
+    def __init__(self, path: Path, *, dense_dim: int) -> None:
+        self.path = Path(path)
+        self.dense_dim = dense_dim
+        self._write_lock = threading.Lock()
+        self._shard = self._open()
+
+    def _config(self) -> q.EdgeConfig:
+        return q.EdgeConfig(
+            vectors={DENSE: q.EdgeVectorParams(size=self.dense_dim, distance=q.Distance.Cosine)},
+            sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        )
+
+    def _open(self) -> q.EdgeShard:
+        try:
+            if (self.path / "wal").exists() or (self.path / "segments").exists():
+                return q.EdgeShard.load(str(self.path), self._config())
+            self.path.mkdir(parents=True, exist_ok=True)
+            return q.EdgeShard.create(str(self.path), self._config())
+        except Exception as exc:
+            if "WouldBlock" in str(exc):
+                raise StoreLocked(
+                    f"Le stockage {self.path} est déjà ouvert par un autre processus "
+                    "(probablement `plume serve`). Passez par l'API d'administration "
+                    "(POST /v1/admin/ingest) ou arrêtez le serveur."
+                ) from exc
+            raise StoreUnavailable(f"Impossible d'ouvrir le stockage {self.path} : {exc}") from exc
+
+    def ensure_collection(self) -> None:
+        known = set(self._shard.info().payload_schema)
+        with self._write_lock:
+            for name in KEYWORD_FIELDS:
+                if name not in known:
+                    self._shard.update(
+                        q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword)
+                    )
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        batch = []
+        for p in points:
+            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
+            if p.dense is not None:
+                vector[DENSE] = p.dense
+            batch.append(q.Point(id=p.id, vector=vector, payload=p.payload))
+        with self._write_lock:
+            self._shard.update(q.UpdateOperation.upsert_points(batch))
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            with self._write_lock:
+                self._shard.update(q.UpdateOperation.delete_points(list(ids)))
+
+    def delete(self, where: SearchFilter) -> int:
+        flt = _filter(where)
+        n = self._shard.count(q.CountRequest(exact=True, filter=flt))
+        if n and flt is not None:
+            with self._write_lock:
+                self._shard.update(q.UpdateOperation.delete_points_by_filter(flt))
+        return n
+
+    def query(
+        self,
+        *,
+        sparse: SparseVec | None,
+        dense: list[float] | None,
+        where: SearchFilter,
+        limit: int,
+        prefetch_limit: int = 50,
+    ) -> list[Hit]:
+        flt = _filter(where)
+        exact = q.SearchParams(exact=True)
+        stages: list[q.Prefetch] = []
+        if sparse:
+            stages.append(
+                q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(_sparse(sparse), using=SPARSE))
+            )
+        if dense is not None:
+            stages.append(
+                q.Prefetch(
+                    limit=prefetch_limit, query=q.Query.Nearest(dense, using=DENSE), params=exact
+                )
+            )
+        if not stages:
+            return []
+        if len(stages) == 1:
+            only = stages[0]
+            request = q.QueryRequest(
+                limit=limit, query=only.query, filter=flt, with_payload=True, params=only.params
+            )
+        else:
+            request = q.QueryRequest(
+                limit=limit,
+                prefetches=stages,
+                query=q.Fusion.Rrf(k=RRF_K),
+                filter=flt,
+                with_payload=True,
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard.query(request)]
+
+    def count(self, where: SearchFilter | None = None) -> int:
+        return int(self._shard.count(q.CountRequest(exact=True, filter=_filter(where))))
+
+    def scan(
+        self, where: SearchFilter, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(
+                q.ScrollRequest(
+                    offset=offset, limit=1000, filter=_filter(where), with_payload=list(fields)
+                )
+            )
+            for r in records:
+                yield str(r.id), dict(r.payload or {})
+            if offset is None:
+                return
+
+    def _facet(self, key: str, flt: q.Filter | None, limit: int) -> dict[str, int]:
+        resp = self._shard.facet(q.FacetRequest(key=key, limit=limit, exact=True, filter=flt))
+        return {str(h.value): int(h.count) for h in resp.hits}
+
+    def list_sources(self) -> list[SourceStats]:
+        stats = []
+        for source, chunks in sorted(self._facet("source", None, 1000).items()):
+            flt = q.Filter(must=[q.FieldCondition(key="source", match=q.MatchValue(source))])
+            docs = len(self._facet("doc_id", flt, _FACET_ALL))
+            versions = self._facet("source_version", flt, 100)
+            stats.append(SourceStats(source, docs, chunks, versions))
+        return stats
+
+    def flush(self) -> None:
+        with self._write_lock:
+            self._shard.flush()
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._shard.flush()
+            self._shard.close()

@@ -1,0 +1,199 @@
+"""Server backend: a Qdrant server through qdrant-client.
+
+For production and scale-out (several API replicas, ingestion from another process).
+`url=":memory:"` or a folder path gives qdrant-client's local mode, which the contract
+tests use as the closest thing to a server available offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from plume.errors import StoreUnavailable
+from plume.store import (
+    DENSE,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SPARSE,
+    Hit,
+    SearchFilter,
+    SourceStats,
+    StoredPoint,
+)
+from plume.text import SparseVec
+
+_FACET_ALL = 1_000_000
+
+
+def _filter(where: SearchFilter | None) -> models.Filter | None:
+    if where is None:
+        return None
+    must: list[models.Condition] = [
+        models.FieldCondition(key=name, match=models.MatchAny(any=values))
+        for name, values in where.conditions()
+    ]
+    return models.Filter(must=must)
+
+
+def _sparse(vec: SparseVec) -> models.SparseVector:
+    return models.SparseVector(indices=vec.indices, values=vec.values)
+
+
+class ServerStore:
+    def __init__(
+        self, url: str, *, api_key: str | None = None, collection: str = "plume", dense_dim: int
+    ) -> None:
+        self.collection = collection
+        self.dense_dim = dense_dim
+        if url == ":memory:":
+            self._client = QdrantClient(location=":memory:")
+        elif url.startswith(("http://", "https://")):
+            self._client = QdrantClient(url=url, api_key=api_key, timeout=30)
+        else:
+            self._client = QdrantClient(path=url)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
+            raise StoreUnavailable(f"Le serveur Qdrant ne répond pas correctement : {exc}") from exc
+
+    def ensure_collection(self) -> None:
+        if not self._call(self._client.collection_exists, self.collection):
+            self._call(
+                self._client.create_collection,
+                self.collection,
+                vectors_config={
+                    DENSE: models.VectorParams(size=self.dense_dim, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+        for name in KEYWORD_FIELDS:
+            self._call(
+                self._client.create_payload_index,
+                self.collection,
+                field_name=name,
+                field_schema=models.PayloadSchemaType.KEYWORD,
+            )
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        batch = []
+        for p in points:
+            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
+            if p.dense is not None:
+                vector[DENSE] = p.dense
+            batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
+        self._call(self._client.upsert, self.collection, points=batch, wait=True)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._call(
+                self._client.delete,
+                self.collection,
+                points_selector=models.PointIdsList(points=list(ids)),
+                wait=True,
+            )
+
+    def delete(self, where: SearchFilter) -> int:
+        n = self.count(where)
+        flt = _filter(where)
+        if n and flt is not None:
+            self._call(
+                self._client.delete,
+                self.collection,
+                points_selector=models.FilterSelector(filter=flt),
+                wait=True,
+            )
+        return n
+
+    def query(
+        self,
+        *,
+        sparse: SparseVec | None,
+        dense: list[float] | None,
+        where: SearchFilter,
+        limit: int,
+        prefetch_limit: int = 50,
+    ) -> list[Hit]:
+        exact = models.SearchParams(exact=True)
+        stages: list[models.Prefetch] = []
+        if sparse:
+            stages.append(models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=prefetch_limit))
+        if dense is not None:
+            stages.append(
+                models.Prefetch(query=dense, using=DENSE, limit=prefetch_limit, params=exact)
+            )
+        if not stages:
+            return []
+        if len(stages) == 1:
+            kwargs: dict[str, Any] = {
+                "query": stages[0].query,
+                "using": stages[0].using,
+                "search_params": stages[0].params,
+            }
+        else:
+            kwargs = {"prefetch": stages, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
+        resp = self._call(
+            self._client.query_points,
+            self.collection,
+            query_filter=_filter(where),
+            limit=limit,
+            with_payload=True,
+            **kwargs,
+        )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in resp.points]
+
+    def count(self, where: SearchFilter | None = None) -> int:
+        resp = self._call(
+            self._client.count, self.collection, count_filter=_filter(where), exact=True
+        )
+        return int(resp.count)
+
+    def scan(
+        self, where: SearchFilter, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset: Any = None
+        while True:
+            records, offset = self._call(
+                self._client.scroll,
+                self.collection,
+                scroll_filter=_filter(where),
+                limit=1000,
+                offset=offset,
+                with_payload=list(fields),
+            )
+            for r in records:
+                yield str(r.id), dict(r.payload or {})
+            if offset is None:
+                return
+
+    def _facet(self, key: str, flt: models.Filter | None, limit: int) -> dict[str, int]:
+        resp = self._call(
+            self._client.facet, self.collection, key=key, facet_filter=flt, limit=limit, exact=True
+        )
+        return {str(h.value): int(h.count) for h in resp.hits}
+
+    def list_sources(self) -> list[SourceStats]:
+        stats = []
+        for source, chunks in sorted(self._facet("source", None, 1000).items()):
+            flt = models.Filter(
+                must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+            )
+            docs = len(self._facet("doc_id", flt, _FACET_ALL))
+            versions = self._facet("source_version", flt, 100)
+            stats.append(SourceStats(source, docs, chunks, versions))
+        return stats
+
+    def flush(self) -> None:
+        """The server persists on its own; nothing to do."""
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,125 @@
+"""French text analysis and the BM25 sparse vectors Plume sends to Qdrant.
+
+The analyzer lowercases, strips elisions (l', d', qu', j'…), folds accents *before*
+stemming so that "décès" and "deces" meet on one term, drops stopwords, and stems with
+Snowball's French stemmer (PyStemmer). Tokens that hold a digit ("L2121-17", "2024")
+are kept whole: they are references, not words.
+
+Sparse vectors carry BM25's term-frequency part; Qdrant multiplies by IDF
+(`Modifier.IDF` on the collection), so both backends score the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+# Snowball's French stop list, folded (no accents), plus a few question words.
+_STOPWORDS_TEXT = """
+au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me
+meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te
+tes toi ton tu un une vos votre vous c d j l a m n s t y ete etee etees etes etant etante
+etants etantes suis es est sommes etes sont serai seras sera serons serez seront serais
+serait serions seriez seraient etais etait etions etiez etaient fus fut fumes futes furent
+sois soit soyons soyez soient fusse fusses fut fussions fussiez fussent ayant ayante
+ayantes ayants eu eue eues eus ai as avons avez ont aurai auras aura aurons aurez auront
+aurais aurait aurions auriez auraient avais avait avions aviez avaient eut eumes eutes
+eurent aie aies ait ayons ayez aient eusse eusses eussions eussiez eussent
+ceci cela celle celles celui ceux cet cette comment quel quelle quelles quels quoi dont
+est-ce si sans sous vers chez peut faut doit dois
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
+
+_ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+_TOKEN = re.compile(r"\w+(?:-\w+)*")
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class FrenchAnalyzer:
+    """Text → list of index terms."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("french")
+
+    def tokens(self, text: str) -> list[str]:
+        text = _ELISION.sub(" ", text.lower().replace("œ", "oe").replace("æ", "ae"))
+        text = fold_accents(text)
+        out: list[str] = []
+        for raw in _TOKEN.findall(text):
+            if _HAS_DIGIT.search(raw):
+                out.append(raw)  # article numbers, years, amounts
+                continue
+            out.extend(p for p in raw.split("-") if p)
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        words = [
+            t
+            for t in self.tokens(text)
+            if _HAS_DIGIT.search(t) or (len(t) > 1 and t not in STOPWORDS)
+        ]
+        stems = self._stemmer.stemWords([w for w in words if not _HAS_DIGIT.search(w)])
+        it = iter(stems)
+        return [w if _HAS_DIGIT.search(w) else next(it) for w in words]
+
+
+@lru_cache(maxsize=1 << 16)
+def term_index(term: str) -> int:
+    """Stable 32-bit index of a term (same on every machine and run)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "big")
+
+
+@dataclass(frozen=True)
+class SparseVec:
+    indices: list[int]
+    values: list[float]
+
+    def __bool__(self) -> bool:
+        return bool(self.indices)
+
+
+class Bm25Encoder:
+    """BM25 sparse vectors for documents and queries (IDF is applied by Qdrant)."""
+
+    def __init__(
+        self,
+        analyzer: FrenchAnalyzer | None = None,
+        k1: float = 1.2,
+        b: float = 0.75,
+        avg_len: float = 110.0,
+    ) -> None:
+        self.analyzer = analyzer or FrenchAnalyzer()
+        self.k1, self.b, self.avg_len = k1, b, avg_len
+
+    def encode_document(self, text: str) -> SparseVec:
+        terms = self.analyzer.terms(text)
+        if not terms:
+            return SparseVec([], [])
+        norm = self.k1 * (1 - self.b + self.b * len(terms) / self.avg_len)
+        weights: dict[int, float] = {}
+        for term, tf in Counter(terms).items():
+            idx = term_index(term)
+            weights[idx] = weights.get(idx, 0.0) + tf * (self.k1 + 1) / (tf + norm)
+        return SparseVec(list(weights), list(weights.values()))
+
+    def encode_query(self, text: str) -> SparseVec:
+        unique = dict.fromkeys(self.analyzer.terms(text))
+        indices = list(dict.fromkeys(term_index(t) for t in unique))
+        return SparseVec(indices, [1.0] * len(indices))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage, good enough for extractive answers."""
+    parts = re.split(r"(?<=[.!?;:])\s+(?=[A-ZÀ-ÖØ-Þ0-9«\"(•-])|\n+", text)
+    return [p.strip(" -•\t") for p in parts if len(p.strip()) > 2]
