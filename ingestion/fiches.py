@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from plume.errors import MalformedDocument
@@ -77,6 +78,8 @@ def element_from_xml(data: bytes) -> Node:
         root = SafeET.fromstring(data)
     except SafeET.ParseError as exc:
         raise MalformedDocument(f"XML illisible : {exc}") from exc
+    except DefusedXmlException as exc:
+        raise MalformedDocument(f"XML refusé (entités ou DTD interdites) : {exc}") from exc
 
     def convert(el: Any) -> Node:
         name = str(el.tag).replace(_DC, "dc:")
