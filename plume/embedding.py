@@ -3,15 +3,22 @@
 `MistralEmbedder` calls mistral-embed through the mistralai SDK (EU endpoint by default,
 `PLUME_MISTRAL_SERVER_URL` for a self-hosted server). With no key and no server,
 `build_embedder` returns None and search is sparse (BM25) only.
+
+Transient failures (429, 5xx, connection errors) are retried for `retry_ms` when
+embedding documents (ingestion can wait), never for a query: search falls back to
+sparse at once rather than keep the user waiting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from plume.errors import EmbeddingFailed
 from plume.settings import Settings
+
+if TYPE_CHECKING:
+    from mistralai.client.utils import RetryConfig
 
 
 class Embedder(Protocol):
@@ -33,18 +40,39 @@ class MistralEmbedder:
         server_url: str | None = None,
         batch_size: int = 64,
         timeout_ms: int = 30_000,
+        retry_ms: int = 60_000,
     ) -> None:
         from mistralai.client import Mistral
+        from mistralai.client.utils import BackoffStrategy, RetryConfig
 
         self.name = f"mistral:{model}"
         self.model = model
         self.dim = dim
         self.batch_size = batch_size
+        # The SDK retries nothing unless told. For documents: exponential backoff from
+        # 0.5 s (capped at 8 s, Retry-After honoured) until `retry_ms` have passed.
+        self._document_retries: RetryConfig | None = (
+            RetryConfig(
+                "backoff",
+                BackoffStrategy(
+                    initial_interval=500,
+                    max_interval=8_000,
+                    exponent=2.0,
+                    max_elapsed_time=retry_ms,
+                    jitter_ms=250,
+                ),
+                retry_connection_errors=True,
+            )
+            if retry_ms > 0
+            else None
+        )
         self._client = Mistral(api_key=api_key, server_url=server_url, timeout_ms=timeout_ms)
 
-    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def _embed(self, texts: Sequence[str], retries: RetryConfig | None = None) -> list[list[float]]:
         try:
-            resp = self._client.embeddings.create(model=self.model, inputs=list(texts))
+            resp = self._client.embeddings.create(
+                model=self.model, inputs=list(texts), retries=retries
+            )
         except Exception as exc:  # the SDK raises many types; all mean "no vectors now"
             raise EmbeddingFailed(f"Le service de vectorisation a échoué : {exc}") from exc
         vectors = [list(d.embedding or []) for d in sorted(resp.data, key=lambda d: d.index or 0)]
@@ -58,7 +86,8 @@ class MistralEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            out.extend(self._embed(texts[start : start + self.batch_size]))
+            batch = texts[start : start + self.batch_size]
+            out.extend(self._embed(batch, self._document_retries))
         return out
 
     def embed_query(self, text: str) -> list[float]:

@@ -32,7 +32,7 @@ ayantes ayants eu eue eues eus ai as avons avez ont aurai auras aura aurons aure
 aurais aurait aurions auriez auraient avais avait avions aviez avaient eut eumes eutes
 eurent aie aies ait ayons ayez aient eusse eusses eussions eussiez eussent
 ceci cela celle celles celui ceux cet cette comment quel quelle quelles quels quoi dont
-est-ce si sans sous vers chez peut faut doit dois
+est-ce si sans sous vers chez peut peux pouvez peuvent faut doit dois devez doivent
 """
 STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
 

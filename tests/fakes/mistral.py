@@ -1,0 +1,403 @@
+"""A fake Mistral API on loopback, speaking the real HTTP wire protocol.
+
+`FakeMistral` runs a small Starlette app under uvicorn in a background thread, on
+127.0.0.1 and a free port, so the real SDKs (mistralai, openai, llama-index) talk to it
+exactly as they would to https://api.mistral.ai. Tests see what it received and can make
+it fail:
+
+    with FakeMistral(dim=64) as fake:
+        embedder = MistralEmbedder(api_key="test", model="mistral-embed", dim=64,
+                                   server_url=fake.url)
+        ...
+        fake.requests            # every request received, in order (path, JSON body)
+        fake.fail_next(429, times=3)
+        fake.chat_reply = "La mairie délivre l'acte. [1]"
+
+Endpoints: POST /v1/embeddings (texts under `input`, as both the mistralai and OpenAI
+SDKs send them; `inputs` accepted too), POST /v1/chat/completions (plain JSON, or
+server-sent events with `"stream": true`), GET /v1/models.
+
+Embeddings are a hashed bag of words: each lowercase word adds 1 at index
+`blake2b(word) % dim`, and the vector is L2-normalised. Deterministic across runs and
+processes, and texts sharing words get close vectors, so dense search means something.
+`HashingEmbedder` computes the same vectors in process, for tests that need no HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DEFAULT_DIM = 1024
+EMBEDDINGS = "/v1/embeddings"
+CHAT = "/v1/chat/completions"
+DEFAULT_CHAT_REPLY = "Réponse du modèle de test."
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def hashed_bow(text: str, dim: int = DEFAULT_DIM) -> list[float]:
+    """The fake's embedding of `text`: a hashed, L2-normalised bag of words.
+
+    A text without any word gets the unit vector on axis 0 (never a zero vector, which
+    cosine similarity cannot handle)."""
+    vec = [0.0] * dim
+    for word in words(text):
+        digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+        vec[int.from_bytes(digest, "big") % dim] += 1.0
+    norm = math.sqrt(sum(x * x for x in vec))
+    if norm == 0.0:
+        vec[0] = 1.0
+        return vec
+    return [x / norm for x in vec]
+
+
+class HashingEmbedder:
+    """A deterministic in-process `plume.embedding.Embedder` (same vectors as the fake)."""
+
+    def __init__(self, dim: int = DEFAULT_DIM) -> None:
+        self.name = f"hashing:{dim}"
+        self.dim = dim
+        self.calls: list[list[str]] = []  # the texts of each call, in order
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [hashed_bow(t, self.dim) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.calls.append([text])
+        return hashed_bow(text, self.dim)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    body: Any  # the decoded JSON body (None for a GET)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The texts of an embeddings request. On the wire the key is `input` (what the
+        mistralai 3.x SDK sends, despite its `inputs=` argument, and what the OpenAI SDK
+        sends); `inputs` is accepted too."""
+        texts = embedding_texts(self.body)
+        return texts if texts is not None else []
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    path: str | None
+    retry_after_ms: int | None
+
+
+ChatReply = str | Callable[[dict[str, Any]], str]
+
+
+def embedding_texts(body: Any) -> list[str] | None:
+    """The texts of an embeddings request body, or None when it holds none."""
+    if not isinstance(body, dict):
+        return None
+    texts = body.get("input", body.get("inputs"))
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return None
+    return texts
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A chat message's text, whether `content` is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+class FakeMistral:
+    """A loopback Mistral-compatible server; a context manager (start on enter)."""
+
+    def __init__(
+        self,
+        *,
+        dim: int = DEFAULT_DIM,
+        chat_reply: ChatReply = DEFAULT_CHAT_REPLY,
+        api_key: str | None = None,
+    ) -> None:
+        self.dim = dim
+        self.chat_reply: ChatReply = chat_reply
+        self.api_key = api_key  # when set, other bearer tokens get 401
+        self._requests: list[ReceivedRequest] = []
+        self._failures: list[_Failure] = []
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self.port = 0
+
+    # --- what tests use ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the SDKs (they add /v1); `url + "/v1"` for the OpenAI SDK."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request received (including those answered with an error), in order."""
+        with self._lock:
+            return list(self._requests)
+
+    def calls(self, path: str = EMBEDDINGS) -> list[ReceivedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    @property
+    def embedding_calls(self) -> list[ReceivedRequest]:
+        return self.calls(EMBEDDINGS)
+
+    @property
+    def chat_calls(self) -> list[ReceivedRequest]:
+        return self.calls(CHAT)
+
+    def clear(self) -> None:
+        """Forget the requests received so far (failures still pending stay)."""
+        with self._lock:
+            self._requests.clear()
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        path: str | None = None,
+        retry_after_ms: int | None = None,
+    ) -> None:
+        """Answer the next `times` calls (to `path`, or to any endpoint) with `status`.
+
+        `retry_after_ms` adds a `retry-after-ms` header, which the Mistral SDK's retry
+        loop honours instead of its own backoff."""
+        with self._lock:
+            self._failures.append(_Failure(status, times, path, retry_after_ms))
+
+    def recover(self) -> None:
+        """Cancel the failures still pending."""
+        with self._lock:
+            self._failures.clear()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeMistral:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app(),
+            loop="asyncio",
+            http="h11",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-mistral", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fake Mistral server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._sock = None
+
+    def __enter__(self) -> FakeMistral:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- the HTTP app ----------------------------------------------------------------------
+
+    def _app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(EMBEDDINGS, self._embeddings, methods=["POST"]),
+                Route(CHAT, self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    async def _receive(self, request: Request) -> tuple[Any, Response | None]:
+        """Record the request; return its body, or the error response to send instead."""
+        body: Any = None
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                body = None
+        headers = {k: v for k, v in request.headers.items() if k in ("authorization", "user-agent")}
+        path = request.url.path
+        with self._lock:
+            self._requests.append(ReceivedRequest(request.method, path, body, headers))
+            failure = next((f for f in self._failures if f.path in (None, path)), None)
+            if failure is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+        if failure is not None:
+            extra = {}
+            if failure.retry_after_ms is not None:
+                extra["retry-after-ms"] = str(failure.retry_after_ms)
+            return body, _error(failure.status, _REASONS.get(failure.status, "error"), extra)
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            return body, _error(401, "Unauthorized")
+        if request.method == "POST" and not isinstance(body, dict):
+            return body, _error(400, "Invalid JSON body")
+        return body, None
+
+    async def _models(self, request: Request) -> Response:
+        _, error = await self._receive(request)
+        if error is not None:
+            return error
+        names = ("mistral-embed", "mistral-small-latest", "mistral-large-latest")
+        data = [{"id": n, "object": "model", "created": 0, "owned_by": "mistralai"} for n in names]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _embeddings(self, request: Request) -> Response:
+        body, error = await self._receive(request)
+        if error is not None:
+            return error
+        texts = embedding_texts(body)
+        if texts is None:
+            return _error(422, "input must be a string or a list of strings")
+        tokens = sum(len(words(t)) for t in texts)
+        return JSONResponse(
+            {
+                "id": uuid.uuid4().hex,
+                "object": "list",
+                "model": body.get("model", "mistral-embed"),
+                "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
+                "data": [
+                    {"object": "embedding", "embedding": hashed_bow(t, self.dim), "index": i}
+                    for i, t in enumerate(texts)
+                ],
+            }
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        body, error = await self._receive(request)
+        if error is not None:
+            return error
+        messages = body.get("messages") or []
+        reply = self.chat_reply(body) if callable(self.chat_reply) else self.chat_reply
+        prompt_tokens = sum(len(words(message_text(m))) for m in messages if isinstance(m, dict))
+        completion_tokens = len(words(reply))
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        ident, model, created = uuid.uuid4().hex, body.get("model", "mistral"), int(time.time())
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "model": model,
+                    "created": created,
+                    "usage": usage,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": reply, "tool_calls": None},
+                        }
+                    ],
+                }
+            )
+
+        def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
+            data = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "model": model,
+                "created": created,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant", "content": ""}, None)
+            for piece in re.findall(r"\S+\s*|\s+", reply):
+                yield chunk({"content": piece}, None)
+            yield chunk({"content": ""}, "stop", usage=usage)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+
+_REASONS = {
+    400: "Bad request",
+    401: "Unauthorized",
+    429: "Requests rate limit exceeded",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "object": "error",
+        "message": message,
+        "type": "fake_error",
+        "param": None,
+        "code": str(status),
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@pytest.fixture
+def mistral_server() -> Iterator[FakeMistral]:
+    """A running fake Mistral server (dimension 1024). Import it into a test module, or
+    build `FakeMistral(dim=...)` yourself for another dimension."""
+    with FakeMistral() as server:
+        yield server

@@ -1,0 +1,175 @@
+"""One contract, two backends: qdrant-edge (embedded) and qdrant-client (server path)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plume.documents import SHARED_TENANT, point_id
+from plume.errors import StoreLocked
+from plume.store import SearchFilter, Store, StoredPoint
+from plume.store.edge import EdgeStore
+from plume.text import Bm25Encoder
+
+enc = Bm25Encoder(avg_len=8)
+
+
+def chunk(doc_id: str, i: int, text: str, dense: list[float] | None = None, **payload: object) -> StoredPoint:
+    base = {
+        "doc_id": doc_id,
+        "text": text,
+        "source": "service-public",
+        "source_version": "1.0",
+        "kind": "fiche",
+        "audience": ["Particuliers"],
+        "tenant": SHARED_TENANT,
+        "content_hash": f"h-{doc_id}-{i}-{len(text)}",
+    }
+    base.update(payload)
+    return StoredPoint(point_id(doc_id, i), base, enc.encode_document(text), dense)
+
+
+CORPUS = [
+    chunk("vdd/F1", 0, "Acte de naissance : copie intégrale demandée en mairie", [1, 0, 0, 0]),
+    chunk("vdd/F1", 1, "La copie intégrale est gratuite", [0.9, 0.1, 0, 0]),
+    chunk("vdd/F2", 0, "Concession funéraire au cimetière communal", [0, 1, 0, 0]),
+    chunk("vdd/F3", 0, "Création d'une association loi 1901", [0, 0, 1, 0], audience=["Associations"]),
+    chunk("aide/toit", 0, "Subvention pour la rénovation du toit de l'école", None, source="aides", source_version="2"),
+    chunk("doc/a/0123456789abcdef", 0, "Délibération du conseil municipal sur le cimetière", [0, 1, 0, 0], tenant="commune-a", kind="document"),
+    chunk("doc/b/0123456789abcdef", 0, "Délibération secrète du conseil sur le cimetière", [0, 1, 0, 0], tenant="commune-b", kind="document"),
+]
+
+
+def ids(hits: list) -> list[str]:
+    return [h.doc_id for h in hits]
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    store.upsert(CORPUS)
+    return store
+
+
+def test_ensure_collection_is_idempotent(store: Store) -> None:
+    store.ensure_collection()
+    store.ensure_collection()
+    assert store.count() == 0
+
+
+def test_upsert_count_and_overwrite(filled: Store) -> None:
+    assert filled.count() == len(CORPUS)
+    filled.upsert([chunk("vdd/F1", 0, "Acte de naissance modifié", [1, 0, 0, 0])])
+    assert filled.count() == len(CORPUS)  # same id: overwritten, not added
+    hit = filled.query(sparse=enc.encode_query("modifié"), dense=None, where=SearchFilter(), limit=1)
+    assert hit[0].payload["text"] == "Acte de naissance modifié"
+
+
+def test_sparse_query_ranks_the_matching_chunk_first(filled: Store) -> None:
+    hits = filled.query(sparse=enc.encode_query("concession cimetière"), dense=None, where=SearchFilter(), limit=3)
+    assert hits[0].doc_id == "vdd/F2"
+    assert "text" in hits[0].payload
+
+
+def test_idf_favours_rare_terms(filled: Store) -> None:
+    # "copie" is in two chunks, "gratuite" in one: the chunk with the rare term wins.
+    hits = filled.query(sparse=enc.encode_query("copie gratuite"), dense=None, where=SearchFilter(), limit=2)
+    assert hits[0].payload["text"] == "La copie intégrale est gratuite"
+
+
+def test_dense_only_and_hybrid_rrf(filled: Store) -> None:
+    dense = filled.query(sparse=None, dense=[0, 0, 1, 0], where=SearchFilter(), limit=1)
+    assert ids(dense) == ["vdd/F3"]
+    hybrid = filled.query(
+        sparse=enc.encode_query("concession funéraire"), dense=[0, 0, 1, 0], where=SearchFilter(), limit=4
+    )
+    # RRF: the best of each list come first, both present
+    assert set(ids(hybrid)[:2]) == {"vdd/F2", "vdd/F3"}
+    # scores are reciprocal ranks (k=60) summed over the two lists, not raw similarities
+    assert all(1 / 120 < h.score <= 2 / 60 + 1e-6 for h in hybrid)
+
+
+def test_points_without_dense_vector_are_found_by_sparse(filled: Store) -> None:
+    hits = filled.query(
+        sparse=enc.encode_query("subvention toit école"), dense=[1, 0, 0, 0], where=SearchFilter(), limit=3
+    )
+    assert "aide/toit" in ids(hits)
+
+
+def test_no_vector_no_result(filled: Store) -> None:
+    assert filled.query(sparse=None, dense=None, where=SearchFilter(), limit=5) == []
+    assert filled.query(sparse=enc.encode_query("le la"), dense=None, where=SearchFilter(), limit=5) == []
+
+
+def test_filters_by_source_audience_kind_and_doc(filled: Store) -> None:
+    q = enc.encode_query("copie cimetière association subvention délibération")
+    assert set(ids(filled.query(sparse=q, dense=None, where=SearchFilter(sources=["aides"]), limit=10))) == {"aide/toit"}
+    assert ids(filled.query(sparse=q, dense=None, where=SearchFilter(audiences=["Associations"]), limit=10)) == ["vdd/F3"]
+    assert set(ids(filled.query(sparse=q, dense=None, where=SearchFilter(doc_ids=["vdd/F1"]), limit=10))) == {"vdd/F1"}
+    assert filled.count(SearchFilter(kinds=["document"], tenants=["commune-a"])) == 1
+
+
+def test_tenants_see_the_shared_corpus_and_their_own_only(filled: Store) -> None:
+    q = enc.encode_query("délibération conseil cimetière")
+    nobody = ids(filled.query(sparse=q, dense=None, where=SearchFilter(), limit=10))
+    assert not any(d.startswith("doc/") for d in nobody)
+    a = ids(filled.query(sparse=q, dense=None, where=SearchFilter(tenants=["commune-a"]), limit=10))
+    assert "doc/a/0123456789abcdef" in a and "doc/b/0123456789abcdef" not in a
+    assert "vdd/F2" in a  # the shared corpus stays visible
+    assert filled.count(SearchFilter(tenants=["commune-b"])) == len(CORPUS) - 1
+
+
+def test_delete_by_filter_and_by_id(filled: Store) -> None:
+    assert filled.delete(SearchFilter(doc_ids=["vdd/F1"])) == 2
+    assert filled.count() == len(CORPUS) - 2
+    assert filled.delete(SearchFilter(doc_ids=["vdd/absent"])) == 0
+    filled.delete_ids([point_id("vdd/F2", 0)])
+    assert filled.count() == len(CORPUS) - 3
+    filled.delete_ids([])
+
+
+def test_scan_returns_every_point_with_the_fields_asked(store: Store) -> None:
+    many = [chunk(f"vdd/F{i}", 0, f"texte numéro {i}") for i in range(2500)]
+    store.upsert(many)
+    seen = dict(store.scan(SearchFilter(sources=["service-public"]), ["doc_id", "content_hash"]))
+    assert len(seen) == 2500
+    payload = seen[point_id("vdd/F7", 0)]
+    assert payload == {"doc_id": "vdd/F7", "content_hash": many[7].payload["content_hash"]}
+
+
+def test_list_sources(filled: Store) -> None:
+    stats = {s.source: s for s in filled.list_sources()}
+    assert set(stats) == {"service-public", "aides"}
+    sp = stats["service-public"]
+    assert (sp.documents, sp.chunks, sp.versions) == (5, 6, {"1.0": 6})
+
+
+def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:
+    s = EdgeStore(tmp_path / "s", dense_dim=4)
+    s.ensure_collection()
+    s.upsert(CORPUS)
+    s.close()
+    again = EdgeStore(tmp_path / "s", dense_dim=4)
+    again.ensure_collection()
+    assert again.count() == len(CORPUS)
+    again.close()
+
+
+def test_edge_store_is_owned_by_one_process(tmp_path: Path) -> None:
+    s = EdgeStore(tmp_path / "s", dense_dim=4)
+    s.ensure_collection()
+    try:
+        code = (
+            "from pathlib import Path; from plume.store.edge import EdgeStore\n"
+            "from plume.errors import StoreLocked\n"
+            f"try:\n    EdgeStore(Path({str(tmp_path / 's')!r}), dense_dim=4)\n"
+            "except StoreLocked as e:\n    print('LOCKED', e.message)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert "LOCKED" in out.stdout
+        assert "/v1/admin/ingest" in out.stdout
+    finally:
+        s.close()
+    assert issubclass(StoreLocked, Exception)
