@@ -1,7 +1,8 @@
 """Answers without a model: the most relevant sentences of the best passages, each cited.
 
 Confidence is the share of the question's meaningful terms (analysed as for search) found
-in the best passage, headings included. Below the threshold Plume does not guess: it says
+in the best passage, headings included, each term weighted by its IDF over the corpus so
+that the rare words of a question count more than "mairie" or "demande". Below the threshold Plume does not guess: it says
 it found no reliable source. The method is simple and measurable; a model (issue 3) writes
 fluent answers on top of the same passages.
 """
@@ -9,7 +10,8 @@ fluent answers on top of the same passages.
 from __future__ import annotations
 
 from assistant.models import Answer, Citation, Passage
-from plume.text import FrenchAnalyzer, split_sentences
+from plume.term_stats import TermStats
+from plume.text import FrenchAnalyzer, split_sentences, term_index
 
 NOT_FOUND = (
     "Je n'ai pas trouvé de source fiable pour répondre à cette question. "
@@ -28,11 +30,18 @@ def _passage_terms(analyzer: FrenchAnalyzer, passage: Passage) -> set[str]:
     return set(analyzer.terms(headings))
 
 
-def confidence(analyzer: FrenchAnalyzer, question: str, passages: list[Passage]) -> float:
+def confidence(
+    analyzer: FrenchAnalyzer, question: str, passages: list[Passage], stats: TermStats | None = None
+) -> float:
+    """IDF-weighted share of the question's terms found in the best of the top passages."""
     wanted = set(analyzer.terms(question))
     if not wanted or not passages:
         return 0.0
-    return max(len(wanted & _passage_terms(analyzer, p)) / len(wanted) for p in passages[:3])
+    weight = {t: stats.idf(term_index(t)) if stats and stats.chunks else 1.0 for t in wanted}
+    total = sum(weight.values())
+    return max(
+        sum(weight[t] for t in wanted & _passage_terms(analyzer, p)) / total for p in passages[:3]
+    )
 
 
 def _best_sentences(
@@ -54,8 +63,9 @@ def answer(
     *,
     analyzer: FrenchAnalyzer,
     min_confidence: float,
+    stats: TermStats | None = None,
 ) -> Answer:
-    score = confidence(analyzer, question, passages)
+    score = confidence(analyzer, question, passages, stats)
     if not passages or score < min_confidence:
         return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
 

@@ -89,8 +89,8 @@ class Retriever:
             sparse=sparse,
             dense=dense,
             where=where,
-            limit=limit * 3,
-            prefetch_limit=max(self.prefetch_limit, limit * 3),
+            limit=max(limit * 4, 30),  # room for the per-document cap below
+            prefetch_limit=max(self.prefetch_limit, limit * 4),
         )
         per_doc: dict[str, int] = {}
         passages: list[Passage] = []

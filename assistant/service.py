@@ -8,6 +8,7 @@ from assistant import extractive
 from assistant.models import Answer, Passage
 from assistant.retrieval import Retriever
 from plume.store import SearchFilter
+from plume.term_stats import TermStats
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Assistant:
     retriever: Retriever
     min_confidence: float = 0.5
     passages_for_answer: int = 6
+    stats: TermStats | None = None
 
     def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
         return self.retriever.search(question, where, limit)
@@ -26,4 +28,5 @@ class Assistant:
             passages,
             analyzer=self.retriever.encoder.analyzer,
             min_confidence=self.min_confidence,
+            stats=self.stats,
         )

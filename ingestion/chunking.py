@@ -10,6 +10,7 @@ by sentence with llama-index's `SentenceSplitter`, the headings staying on each 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
@@ -28,10 +29,13 @@ def _splitter(max_tokens: int) -> SentenceSplitter:
 
 def index_text(node: TextNode) -> str:
     """What the sparse and dense vectors are computed from: headings + body."""
-    meta = node.metadata
+    return payload_index_text(node.metadata, node.text)
+
+
+def payload_index_text(meta: dict[str, Any], text: str) -> str:
     heading = " > ".join([*meta.get("breadcrumb", []), meta.get("title", "")])
     section = meta.get("section", "")
-    return "\n".join(p for p in (heading, section, node.text) if p)
+    return "\n".join(p for p in (heading, section, text) if p)
 
 
 def fiche_nodes(fiche: Fiche, *, source: str, version: str, max_tokens: int = MAX_TOKENS) -> list[TextNode]:

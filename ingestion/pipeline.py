@@ -1,7 +1,8 @@
 """Incremental, idempotent ingestion: source items → vectors → Store.
 
 - Point ids are deterministic (doc id + chunk index): a rerun overwrites, never adds.
-- A chunk whose content hash is already stored is skipped (no vectors recomputed).
+- A chunk whose content hash is already stored, with vectors computed the same way
+  (analyzer version, embedding model), is skipped: nothing is recomputed.
 - A document's stale chunks are deleted only after its new chunks are written, and
   documents gone upstream are deleted at the end of a complete run: a run killed midway
   leaves every document searchable, and the next run converges.
@@ -19,7 +20,7 @@ from llama_index.core.schema import TextNode
 from ingestion.chunking import index_text
 from plume.embedding import Embedder
 from plume.store import SearchFilter, Store, StoredPoint
-from plume.text import Bm25Encoder
+from plume.text import ANALYZER_VERSION, Bm25Encoder
 
 Progress = Callable[[int], None]
 
@@ -62,6 +63,11 @@ class IngestSummary:
         }
 
 
+def index_signature(embedder: Embedder | None) -> str:
+    """How a point's vectors were computed; a change means they must be recomputed."""
+    return f"{ANALYZER_VERSION}|{embedder.name if embedder else 'sparse-only'}"
+
+
 class _Writer:
     """Batches upserts; stale deletions wait until the batch they follow is written."""
 
@@ -81,10 +87,11 @@ class _Writer:
             texts = [index_text(n) for n in self.nodes]
             dense = self.embedder.embed_documents(texts) if self.embedder else [None] * len(texts)
             now = datetime.now(UTC).isoformat(timespec="seconds")
+            signature = index_signature(self.embedder)
             points = [
                 StoredPoint(
                     id=n.node_id,
-                    payload={**n.metadata, "text": n.text, "indexed_at": now},
+                    payload={**n.metadata, "text": n.text, "indexed_at": now, "index": signature},
                     sparse=self.encoder.encode_document(t),
                     dense=d,
                 )
@@ -111,9 +118,10 @@ def ingest(
     summary = IngestSummary(source=source, version=version)
     store.ensure_collection()
     scope = SearchFilter(sources=[source])
+    signature = index_signature(embedder)
     stored: dict[str, tuple[str, str]] = {
-        pid: (str(p.get("doc_id")), str(p.get("content_hash")))
-        for pid, p in store.scan(scope, ["doc_id", "content_hash"])
+        pid: (str(p.get("doc_id")), f"{p.get('content_hash')}@{p.get('index')}")
+        for pid, p in store.scan(scope, ["doc_id", "content_hash", "index"])
     }
     by_doc: dict[str, set[str]] = {}
     for pid, (doc_id, _) in stored.items():
@@ -135,7 +143,7 @@ def ingest(
         fresh: list[TextNode] = []
         for node in item.nodes:
             known = stored.get(node.node_id)
-            if known and known[1] == node.metadata["content_hash"]:
+            if known and known[1] == f"{node.metadata['content_hash']}@{signature}":
                 summary.skipped += 1
                 continue
             fresh.append(node)

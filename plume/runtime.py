@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
 from plume.embedding import Embedder, build_embedder
+from plume import term_stats
 from plume.settings import Settings
 from plume.store import Store, open_store
 from plume.text import Bm25Encoder
@@ -33,7 +34,11 @@ class Runtime:
             prefetch_limit=settings.prefetch_limit,
             max_query_chars=settings.max_query_chars,
         )
-        assistant = Assistant(retriever, min_confidence=settings.min_confidence)
+        assistant = Assistant(
+            retriever,
+            min_confidence=settings.min_confidence,
+            stats=term_stats.load_all(settings.data_dir),
+        )
         return cls(settings, store, encoder, embedder, assistant)
 
     def close(self) -> None:

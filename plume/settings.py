@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         50, ge=1, le=500, description="Candidates taken from each of sparse and dense before RRF."
     )
     min_confidence: float = Field(
-        0.5,
+        0.55,
         ge=0.0,
         le=1.0,
         description="Share of the question's meaningful terms that the best passage must "

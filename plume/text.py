@@ -20,6 +20,10 @@ from functools import lru_cache
 
 import Stemmer
 
+# Bump when the analysis or the BM25 weighting changes: stored sparse vectors are then
+# stale, and the next ingestion recomputes them all (see ingestion.pipeline).
+ANALYZER_VERSION = "fr-2"
+
 # Snowball's French stop list, folded (no accents), plus a few question words.
 _STOPWORDS_TEXT = """
 au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me
@@ -33,6 +37,8 @@ aurais aurait aurions auriez auraient avais avait avions aviez avaient eut eumes
 eurent aie aies ait ayons ayez aient eusse eusses eussions eussiez eussent
 ceci cela celle celles celui ceux cet cette comment quel quelle quelles quels quoi dont
 est-ce si sans sous vers chez peut peux pouvez peuvent faut doit dois devez doivent
+voudrais voudrait voudrions voudriez veux veut voulons voulez souhaite souhaiterais aimerais
+bonjour merci svp stp
 """
 STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
 

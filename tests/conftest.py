@@ -84,10 +84,8 @@ def load_fiche_json(root: Path, audience: str, fiche_id: str) -> dict:
     return json.loads((root / "data" / audience / f"{fiche_id}.json").read_text())
 
 
-@pytest.fixture
-def mini_corpus(vdd_root: Path, tmp_path: Path) -> Path:
+def make_mini_corpus(vdd_root: Path, root: Path) -> Path:
     """A folder shaped like the npm package holding a few dozen real fiches."""
-    root = tmp_path / "mini"
     for audience, ids in MINI_FICHES.items():
         (root / "data" / audience).mkdir(parents=True)
         for fiche_id in ids:
@@ -95,6 +93,11 @@ def mini_corpus(vdd_root: Path, tmp_path: Path) -> Path:
             if src.exists():
                 shutil.copyfile(src, root / "data" / audience / src.name)
     return root
+
+
+@pytest.fixture
+def mini_corpus(vdd_root: Path, tmp_path: Path) -> Path:
+    return make_mini_corpus(vdd_root, tmp_path / "mini")
 
 
 @pytest.fixture

@@ -178,3 +178,18 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: 
     assert final == expected  # same points, same content, nothing left over
     assert store.count() == len(expected)  # no duplicate
     store.close()
+
+
+def test_vectors_are_recomputed_when_the_way_to_compute_them_changes(mini_corpus: Path, settings: Settings) -> None:
+    from tests.fakes.mistral import HashingEmbedder
+
+    settings = Settings(data_dir=settings.data_dir, embedding_dim=32)
+    store = open_edge(settings)
+    first = ingest_source(settings, store, None, "service-public", path=mini_corpus)
+    dense = ingest_source(settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus)
+    assert dense.updated == first.added and dense.skipped == 0  # dense vectors added everywhere
+    again = ingest_source(settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus)
+    assert again.skipped == first.added and again.updated == 0
+    hits = store.query(sparse=None, dense=HashingEmbedder(dim=32).embed_query("acte de naissance"), where=SearchFilter(), limit=3)
+    assert hits  # every point now has a dense vector
+    store.close()
