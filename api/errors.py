@@ -56,9 +56,15 @@ def install(app: FastAPI) -> None:
             404: "Ressource introuvable.",
             405: "Méthode non autorisée.",
         }
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code in (401, 403, 409) else None
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.status_code in (401, 403, 409)
+            else None
+        )
         return JSONResponse(
-            error_body("http_" + str(exc.status_code), message or messages.get(exc.status_code, "Erreur.")),
+            error_body(
+                "http_" + str(exc.status_code), message or messages.get(exc.status_code, "Erreur.")
+            ),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
@@ -67,6 +73,8 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return JSONResponse(
-            error_body("erreur_interne", "Une erreur inattendue est survenue. Réessayez plus tard."),
+            error_body(
+                "erreur_interne", "Une erreur inattendue est survenue. Réessayez plus tard."
+            ),
             status_code=500,
         )

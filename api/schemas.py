@@ -18,13 +18,17 @@ class Filters(BaseModel):
 
 
 class SearchRequest(Filters):
-    query: str = Field(..., description="La recherche, en français.", examples=["acte de naissance"])
+    query: str = Field(
+        ..., description="La recherche, en français.", examples=["acte de naissance"]
+    )
     limit: int = Field(8, ge=1, le=50)
 
 
 class ChatRequest(Filters):
     question: str = Field(
-        ..., description="La question, en français.", examples=["Comment obtenir un acte de naissance ?"]
+        ...,
+        description="La question, en français.",
+        examples=["Comment obtenir un acte de naissance ?"],
     )
 
 

@@ -2,9 +2,9 @@
 
 Confidence is the share of the question's meaningful terms (analysed as for search) found
 in the best passage, headings included, each term weighted by its IDF over the corpus so
-that the rare words of a question count more than "mairie" or "demande". Below the threshold Plume does not guess: it says
-it found no reliable source. The method is simple and measurable; a model (issue 3) writes
-fluent answers on top of the same passages.
+that the rare words of a question count more than "mairie" or "demande". Below the
+threshold Plume does not guess: it says it found no reliable source. The method is simple
+and measurable; a model (issue 3) writes fluent answers on top of the same passages.
 """
 
 from __future__ import annotations
@@ -78,11 +78,16 @@ def answer(
             break
         if passage.doc_id in seen_docs:
             continue
-        if citations and len(wanted & _passage_terms(analyzer, passage)) / len(wanted) < min_confidence:
+        if (
+            citations
+            and len(wanted & _passage_terms(analyzer, passage)) / len(wanted) < min_confidence
+        ):
             continue  # only passages that are about the question too
         seen_docs.add(passage.doc_id)
         n = len(citations) + 1
         sentences = _best_sentences(analyzer, wanted, passage, 2 if n == 1 else 1)
         citations.append(Citation.from_passage(n, passage))
         lines.extend(f"- {s} [{n}]" for s in sentences)
-    return Answer(text="\n".join([INTRO, *lines]), mode="extractive", confidence=score, citations=citations)
+    return Answer(
+        text="\n".join([INTRO, *lines]), mode="extractive", confidence=score, citations=citations
+    )

@@ -38,7 +38,9 @@ def payload_index_text(meta: dict[str, Any], text: str) -> str:
     return "\n".join(p for p in (heading, section, text) if p)
 
 
-def fiche_nodes(fiche: Fiche, *, source: str, version: str, max_tokens: int = MAX_TOKENS) -> list[TextNode]:
+def fiche_nodes(
+    fiche: Fiche, *, source: str, version: str, max_tokens: int = MAX_TOKENS
+) -> list[TextNode]:
     doc_id = vdd_doc_id(fiche.id)
     meta = ChunkMeta(
         doc_id=doc_id,

@@ -254,10 +254,8 @@ def parse_fiche(tree: Node, *, audience_hint: str | None = None) -> Fiche:
         for node in _elements(pub, parent):
             ancestors.add((node.get("attributes") or {}).get("ID", ""))
     modified = re.search(r"\d{4}-\d{2}-\d{2}", dc("date"))
-    url = attrs.get("spUrl") or (
-        f"https://www.service-public.fr/{_AUDIENCE_URL.get(audience[0] if audience else '', 'particuliers')}"
-        f"/vosdroits/{fiche_id}"
-    )
+    site = _AUDIENCE_URL.get(audience[0] if audience else "", "particuliers")
+    url = attrs.get("spUrl") or f"https://www.service-public.fr/{site}/vosdroits/{fiche_id}"
     references = []
     for ref in _elements(pub, "Reference"):
         t, c = _first(ref, "Titre"), _first(ref, "Complement")

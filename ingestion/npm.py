@@ -106,7 +106,12 @@ def fetch_package(
     with tempfile.TemporaryDirectory(dir=packages_dir, prefix=".fetch-") as tmp:
         tgz = Path(tmp) / "package.tgz"
         if archive is not None:
-            shutil.copyfile(archive, tgz)
+            try:
+                shutil.copyfile(archive, tgz)
+            except OSError as exc:
+                raise CorruptPackage(
+                    f"Archive introuvable ou illisible : {archive} ({exc.strerror or exc})"
+                ) from exc
         else:
             _download(pkg.tarball_url(registry), tgz, client)
         check_integrity(tgz, pkg.integrity)

@@ -40,7 +40,9 @@ class IngestRuns:
 
     def start(self, source: str, job: Callable[[], IngestSummary]) -> Run:
         if not self._busy.acquire(blocking=False):
-            raise RunInProgress("Une ingestion est déjà en cours ; réessayez quand elle sera finie.")
+            raise RunInProgress(
+                "Une ingestion est déjà en cours ; réessayez quand elle sera finie."
+            )
         run = Run(id=uuid.uuid4().hex[:12], source=source)
         with self._lock:
             self._runs[run.id] = run

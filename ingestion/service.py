@@ -9,10 +9,10 @@ from ingestion import npm, sync_log
 from ingestion.chunking import payload_index_text
 from ingestion.pipeline import IngestSummary, ingest
 from ingestion.sources import service_public
+from plume import term_stats
 from plume.embedding import Embedder
 from plume.errors import UnknownSource
 from plume.settings import Settings
-from plume import term_stats
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
 
@@ -79,8 +79,13 @@ def ingest_source(
 def source_term_stats(store: Store, source: str, analyzer: FrenchAnalyzer) -> term_stats.TermStats:
     """Document frequencies over every chunk of `source` now in the store."""
     fields = ["title", "breadcrumb", "section", "text"]
-    texts = (payload_index_text(p, str(p.get("text", ""))) for _, p in store.scan(SearchFilter(sources=[source]), fields))
-    return term_stats.TermStats.count({term_index(t) for t in analyzer.terms(text)} for text in texts)
+    texts = (
+        payload_index_text(p, str(p.get("text", "")))
+        for _, p in store.scan(SearchFilter(sources=[source]), fields)
+    )
+    return term_stats.TermStats.count(
+        {term_index(t) for t in analyzer.terms(text)} for text in texts
+    )
 
 
 def delete_document(store: Store, doc_id: str) -> int:

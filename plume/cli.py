@@ -16,13 +16,16 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from plume.errors import PlumeError
 from plume.settings import Settings
 
-app = typer.Typer(help="Plume : l'assistant sourcé des secrétaires de mairie.", no_args_is_help=True)
+app = typer.Typer(
+    help="Plume : l'assistant sourcé des secrétaires de mairie.", no_args_is_help=True
+)
 corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 out = Console()
@@ -36,7 +39,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        err.print(f"[red]Configuration invalide :[/red] {first.get('msg')}")
+        loc = first.get("loc") or ()
+        variable = f"PLUME_{str(loc[0]).upper()} : " if loc else ""
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        err.print(f"[red]Configuration invalide :[/red] {escape(variable + message)}")
         raise typer.Exit(1) from exc
 
 
@@ -45,7 +51,7 @@ def _domain_errors() -> Iterator[None]:
     try:
         yield
     except PlumeError as exc:
-        err.print(f"[red]Erreur :[/red] {exc.message}")
+        err.print(f"[red]Erreur :[/red] {escape(exc.message)}")
         raise typer.Exit(1) from exc
 
 
@@ -75,7 +81,9 @@ def config() -> None:
 
 @corpus_app.command("fetch")
 def corpus_fetch(
-    sources: Annotated[list[str] | None, typer.Argument(help="Sources (toutes par défaut).")] = None,
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Sources (toutes par défaut).")
+    ] = None,
     archive: Annotated[
         Path | None, typer.Option(help="Installer depuis une archive .tgz locale (même empreinte).")
     ] = None,
@@ -101,7 +109,9 @@ def corpus_fetch(
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="Source à indexer, ex. service-public.")],
-    all_: Annotated[bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")
+    ] = False,
     path: Annotated[
         Path | None, typer.Option(help="Dossier ou zip DILA à la place du paquet épinglé.")
     ] = None,
@@ -119,7 +129,12 @@ def ingest(
         if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
             out.print(f"{source} : déjà indexée, rien à faire.")
             return
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"Indexation {source}", total=None)
             summary = _run(
@@ -138,13 +153,16 @@ def ingest(
     for col in ("documents", "ajoutés", "mis à jour", "supprimés", "inchangés", "erreurs", "durée"):
         table.add_column(col, justify="right")
     table.add_row(
-        *map(str, (summary.documents, summary.added, summary.updated, summary.deleted, summary.skipped)),
+        *map(
+            str,
+            (summary.documents, summary.added, summary.updated, summary.deleted, summary.skipped),
+        ),
         str(len(summary.errors)),
         f"{summary.seconds:.1f} s",
     )
     out.print(table)
     for message in summary.errors[:20]:
-        err.print(f"[yellow]rejeté :[/yellow] {message}")
+        err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
     if summary.errors:
         raise typer.Exit(EXIT_ITEM_ERRORS)
 
@@ -160,7 +178,9 @@ def search(
     query: Annotated[str, typer.Argument(help="La recherche, en français.")],
     limit: Annotated[int, typer.Option(min=1, max=50)] = 8,
     source: Annotated[list[str] | None, typer.Option(help="Filtrer par source.")] = None,
-    audience: Annotated[list[str] | None, typer.Option(help="Particuliers, Professionnels, Associations.")] = None,
+    audience: Annotated[
+        list[str] | None, typer.Option(help="Particuliers, Professionnels, Associations.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Cherche les passages les plus pertinents."""
@@ -230,7 +250,9 @@ def sources(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")
         table.add_column(col)
     for r in rows:
         versions = ", ".join(r["versions"])  # type: ignore[arg-type]
-        table.add_row(r["source"], str(r["documents"]), str(r["chunks"]), versions, str(r["last_sync"] or "—"))  # type: ignore[arg-type]
+        table.add_row(
+            r["source"], str(r["documents"]), str(r["chunks"]), versions, str(r["last_sync"] or "—")
+        )  # type: ignore[arg-type]
     out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
 
 
@@ -243,9 +265,9 @@ def delete(doc_id: Annotated[str, typer.Argument(help="Identifiant, ex. vdd/F142
     with _runtime(settings) as runtime:
         n = _run(lambda: delete_document(runtime.store, doc_id))
     if not n:
-        err.print(f"[red]Erreur :[/red] « {doc_id} » n'est pas dans l'index.")
+        err.print(f"[red]Erreur :[/red] « {escape(doc_id)} » n'est pas dans l'index.")
         raise typer.Exit(1)
-    out.print(f"{doc_id} : {n} passages supprimés.")
+    out.print(f"{escape(doc_id)} : {n} passages supprimés.")
 
 
 @app.command()

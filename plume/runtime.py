@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
-from plume.embedding import Embedder, build_embedder
 from plume import term_stats
+from plume.embedding import Embedder, build_embedder
 from plume.settings import Settings
 from plume.store import Store, open_store
 from plume.text import Bm25Encoder

@@ -59,7 +59,9 @@ def load_all(data_dir: Path) -> TermStats:
     for path in sorted(_folder(data_dir).glob("*.json")):
         try:
             raw = json.loads(path.read_text())
-            part = TermStats(int(raw["chunks"]), Counter({int(k): int(v) for k, v in raw["df"].items()}))
+            part = TermStats(
+                int(raw["chunks"]), Counter({int(k): int(v) for k, v in raw["df"].items()})
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a damaged table only costs precision, never a crash
         total = total.merge(part)

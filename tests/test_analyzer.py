@@ -59,9 +59,10 @@ def test_longer_documents_weigh_each_term_less() -> None:
     short = enc.encode_document("mariage mairie")
     long = enc.encode_document("mariage mairie " + "registre témoin publication bans " * 5)
     idx = term_index("mariag")
-    assert dict(zip(short.indices, short.values, strict=True))[idx] > dict(
-        zip(long.indices, long.values, strict=True)
-    )[idx]
+    assert (
+        dict(zip(short.indices, short.values, strict=True))[idx]
+        > dict(zip(long.indices, long.values, strict=True))[idx]
+    )
 
 
 def test_query_vector_has_unit_weights_and_no_duplicates() -> None:
@@ -72,7 +73,10 @@ def test_query_vector_has_unit_weights_and_no_duplicates() -> None:
 
 
 def test_sentences() -> None:
-    text = "La demande est gratuite. Elle se fait en mairie : sur place ou par courrier.\n- Pièce d'identité"
+    text = (
+        "La demande est gratuite. Elle se fait en mairie : sur place ou par courrier."
+        "\n- Pièce d'identité"
+    )
     assert split_sentences(text) == [
         "La demande est gratuite.",
         "Elle se fait en mairie : sur place ou par courrier.",

@@ -55,11 +55,17 @@ def test_health_and_docs(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/search", "/v1/chat", "/v1/sources", "/healthz", "/v1/admin/ingest"} <= set(paths)
     page = client.get("/")
-    assert page.status_code == 200 and "Plume" in page.text and "intelligence artificielle" in page.text
+    assert (
+        page.status_code == 200
+        and "Plume" in page.text
+        and "intelligence artificielle" in page.text
+    )
 
 
 def test_search_finds_the_birth_certificate_fiche(client: TestClient) -> None:
-    resp = client.post("/v1/search", json={"query": "obtenir une copie de mon acte de naissance", "limit": 3})
+    resp = client.post(
+        "/v1/search", json={"query": "obtenir une copie de mon acte de naissance", "limit": 3}
+    )
     assert resp.status_code == 200
     hits = resp.json()["hits"]
     assert "vdd/F1427" in [h["doc_id"] for h in hits]
@@ -69,14 +75,21 @@ def test_search_finds_the_birth_certificate_fiche(client: TestClient) -> None:
 
 
 def test_search_filters(client: TestClient) -> None:
-    hits = client.post("/v1/search", json={"query": "statuts", "audiences": ["Associations"]}).json()["hits"]
+    hits = client.post(
+        "/v1/search", json={"query": "statuts", "audiences": ["Associations"]}
+    ).json()["hits"]
     assert hits and all("Associations" in h["audience"] for h in hits)
-    hits = client.post("/v1/search", json={"query": "acte de naissance", "sources": ["service-public"]}).json()["hits"]
+    hits = client.post(
+        "/v1/search", json={"query": "acte de naissance", "sources": ["service-public"]}
+    ).json()["hits"]
     assert hits
 
 
 def test_chat_answers_with_citations(client: TestClient) -> None:
-    resp = client.post("/v1/chat", json={"question": "Qui peut obtenir la copie intégrale d'un acte de naissance ?"})
+    resp = client.post(
+        "/v1/chat",
+        json={"question": "Qui peut obtenir la copie intégrale d'un acte de naissance ?"},
+    )
     assert resp.status_code == 200
     body = resp.json()
     assert body["mode"] == "extractive"
@@ -91,7 +104,9 @@ def test_chat_answers_with_citations(client: TestClient) -> None:
 
 
 def test_chat_says_it_does_not_know(client: TestClient) -> None:
-    body = client.post("/v1/chat", json={"question": "Quelle est la recette de la tarte tatin aux pommes ?"}).json()
+    body = client.post(
+        "/v1/chat", json={"question": "Quelle est la recette de la tarte tatin aux pommes ?"}
+    ).json()
     assert body["mode"] == "refusal"
     assert body["citations"] == []
     assert "pas trouvé de source fiable" in body["answer"]
@@ -110,21 +125,29 @@ def test_chat_says_it_does_not_know(client: TestClient) -> None:
         ("/v1/chat", {}, 422, "requete_invalide"),
     ],
 )
-def test_bad_input_gets_a_clear_4xx(client: TestClient, path: str, payload: dict, status: int, code: str) -> None:
+def test_bad_input_gets_a_clear_4xx(
+    client: TestClient, path: str, payload: dict, status: int, code: str
+) -> None:
     resp = client.post(path, json=payload)
     assert resp.status_code == status
     assert error_of(resp)["code"] == code
 
 
 def test_malformed_json_body_is_a_4xx(client: TestClient) -> None:
-    resp = client.post("/v1/chat", content=b"{not json", headers={"Content-Type": "application/json"})
+    resp = client.post(
+        "/v1/chat", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 422
     assert "invalide" in error_of(resp)["message"]
 
 
 def test_sources(client: TestClient) -> None:
     [sp] = client.get("/v1/sources").json()
-    assert sp["source"] == "service-public" and sp["documents"] >= 25 and sp["chunks"] > sp["documents"]
+    assert (
+        sp["source"] == "service-public"
+        and sp["documents"] >= 25
+        and sp["chunks"] > sp["documents"]
+    )
     assert sp["last_sync"]["finished_at"]
 
 
@@ -138,7 +161,9 @@ def test_admin_delete_document(fresh_client: TestClient) -> None:
     client = fresh_client
     resp = client.delete("/v1/admin/documents/vdd/F1427", headers=ADMIN)
     assert resp.status_code == 200 and resp.json()["chunks_deleted"] > 0
-    hits = client.post("/v1/search", json={"query": "copie intégrale acte de naissance"}).json()["hits"]
+    hits = client.post("/v1/search", json={"query": "copie intégrale acte de naissance"}).json()[
+        "hits"
+    ]
     assert "vdd/F1427" not in [h["doc_id"] for h in hits]
     again = client.delete("/v1/admin/documents/vdd/F1427", headers=ADMIN)
     assert again.status_code == 404 and error_of(again)["code"] == "document_introuvable"

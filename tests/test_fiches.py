@@ -50,7 +50,11 @@ def test_real_fiche_sections_follow_its_structure(f1427: dict[str, Any]) -> None
     paths = [s.path for s in fiche.sections]
     assert ("Né(e) en France", "Qui peut faire la demande ?", "Copie intégrale") in paths
     assert ("Né(e) à l'étranger", "Faire la demande") in {p[:2] for p in paths}
-    who = next(s for s in fiche.sections if s.path == ("Né(e) en France", "Qui peut faire la demande ?", "Copie intégrale"))
+    who = next(
+        s
+        for s in fiche.sections
+        if s.path == ("Né(e) en France", "Qui peut faire la demande ?", "Copie intégrale")
+    )
     assert "- Époux, épouse ou partenaire de Pacs" in who.text  # list items, inline links kept
     assert "À noter :" in who.text
     cost = [s for s in fiche.sections if s.path and s.path[-1] == "Coût"]
@@ -62,7 +66,11 @@ def test_xml_and_npm_json_give_the_same_fiche(f1427: dict[str, Any]) -> None:
         "<Publication", '<Publication xmlns:dc="http://purl.org/dc/elements/1.1/"', 1
     )
     # the JSON already carries xmlns:dc as an attribute; keep one declaration only
-    xml = xml.replace(' xmlns:dc="http://purl.org/dc/elements/1.1/"', "", 1) if xml.count("xmlns:dc=") > 1 else xml
+    xml = (
+        xml.replace(' xmlns:dc="http://purl.org/dc/elements/1.1/"', "", 1)
+        if xml.count("xmlns:dc=") > 1
+        else xml
+    )
     from_xml = parse_fiche(load_fiche_tree(xml.encode(), "F1427.xml"))
     from_json = parse_fiche(f1427)
     assert from_xml == from_json
@@ -74,20 +82,48 @@ def test_chunks_carry_the_full_payload(f1427: dict[str, Any]) -> None:
     first = nodes[0]
     assert first.node_id == point_id("vdd/F1427", 0)
     meta = first.metadata
-    for key in ("doc_id", "title", "breadcrumb", "section", "url", "source", "source_version",
-                "audience", "modified", "in_force_from", "in_force_to", "content_hash", "tenant", "kind"):
+    for key in (
+        "doc_id",
+        "title",
+        "breadcrumb",
+        "section",
+        "url",
+        "source",
+        "source_version",
+        "audience",
+        "modified",
+        "in_force_from",
+        "in_force_to",
+        "content_hash",
+        "tenant",
+        "kind",
+    ):
         assert key in meta
-    assert meta["doc_id"] == "vdd/F1427" and meta["source_version"] == "1.199.0" and meta["kind"] == "fiche"
+    assert (
+        meta["doc_id"] == "vdd/F1427"
+        and meta["source_version"] == "1.199.0"
+        and meta["kind"] == "fiche"
+    )
     # a chunk stands alone: its index text repeats the breadcrumb, the title and the section path
-    copy = next(n for n in nodes if n.metadata["section"].endswith("Qui peut faire la demande ? > Copie intégrale"))
+    copy = next(
+        n
+        for n in nodes
+        if n.metadata["section"].endswith("Qui peut faire la demande ? > Copie intégrale")
+    )
     text = index_text(copy)
-    assert "Actes d'état civil" in text and "Acte de naissance" in text and "Copie intégrale" in text
+    assert (
+        "Actes d'état civil" in text and "Acte de naissance" in text and "Copie intégrale" in text
+    )
 
 
 def test_chunking_is_deterministic_and_hashes_track_content(f1427: dict[str, Any]) -> None:
     a = fiche_nodes(parse_fiche(f1427), source="service-public", version="1")
-    b = fiche_nodes(parse_fiche(json.loads(json.dumps(f1427))), source="service-public", version="1")
-    assert [(n.node_id, n.metadata["content_hash"]) for n in a] == [(n.node_id, n.metadata["content_hash"]) for n in b]
+    b = fiche_nodes(
+        parse_fiche(json.loads(json.dumps(f1427))), source="service-public", version="1"
+    )
+    assert [(n.node_id, n.metadata["content_hash"]) for n in a] == [
+        (n.node_id, n.metadata["content_hash"]) for n in b
+    ]
     c = fiche_nodes(parse_fiche(f1427), source="service-public", version="2")
     assert a[0].metadata["content_hash"] != c[0].metadata["content_hash"]  # the version is shown
 
@@ -105,10 +141,22 @@ def test_long_sections_are_split_with_headings_kept(f1427: dict[str, Any]) -> No
         (b"{not json", "F1.json", "JSON illisible"),
         (b"[1, 2]", "F1.json", "pas une fiche"),
         (b'{"children": []}', "F1.json", "Publication"),
-        (b'{"children": [{"type": "element", "name": "Publication", "attributes": {"ID": "F1"}, "children": []}]}', "F1.json", "sans titre"),
-        (b'{"children": [{"type": "element", "name": "Publication", "attributes": {"ID": "../x"}}]}', "F1.json", "identifiant"),
+        (
+            b'{"children": [{"type": "element", "name": "Publication", "attributes": {"ID": "F1"}, "children": []}]}',
+            "F1.json",
+            "sans titre",
+        ),
+        (
+            b'{"children": [{"type": "element", "name": "Publication", "attributes": {"ID": "../x"}}]}',
+            "F1.json",
+            "identifiant",
+        ),
         (b"<Publication ID='F1'><dc:title", "F1.xml", "XML illisible"),
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Publication ID="F1">&b;</Publication>', "F1.xml", "refusé"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Publication ID="F1">&b;</Publication>',
+            "F1.xml",
+            "refusé",
+        ),
     ],
 )
 def test_malformed_fiches_are_refused_clearly(raw: bytes, name: str, why: str) -> None:
@@ -135,7 +183,9 @@ def test_default_selection(mini_corpus: Path) -> None:
 
 def test_a_fiche_in_several_audiences_is_one_document(mini_corpus: Path) -> None:
     selection = Selection.load(Settings().corpus_dir)
-    found = [i for i in items(mini_corpus, version="t", selection=selection) if i.doc_id == "vdd/F1633"]
+    found = [
+        i for i in items(mini_corpus, version="t", selection=selection) if i.doc_id == "vdd/F1633"
+    ]
     assert len(found) == 1
     assert set(found[0].nodes[0].metadata["audience"]) == {"Particuliers", "Professionnels"}
 
@@ -153,6 +203,9 @@ def test_xml_folder_and_zip_inputs(f1427: dict[str, Any], tmp_path: Path) -> Non
     selection = Selection.load(Settings().corpus_dir)
     folder = list(items(tmp_path / "xml", version="t", selection=selection))
     assert [i.doc_id for i in folder] == ["vdd/F1427"] and folder[0].nodes
-    zipped = {i.doc_id: i for i in items(tmp_path / "vosdroits-latest.zip", version="t", selection=selection)}
+    zipped = {
+        i.doc_id: i
+        for i in items(tmp_path / "vosdroits-latest.zip", version="t", selection=selection)
+    }
     assert zipped["vdd/F1427"].nodes
     assert zipped["vdd/F2"].error and "XML illisible" in zipped["vdd/F2"].error

@@ -35,7 +35,9 @@ def snapshot(store: Store) -> dict[str, tuple[str, str]]:
     """point id → (doc id, content hash): the whole observable state of a source."""
     return {
         pid: (p["doc_id"], p["content_hash"])
-        for pid, p in store.scan(SearchFilter(sources=["service-public"]), ["doc_id", "content_hash"])
+        for pid, p in store.scan(
+            SearchFilter(sources=["service-public"]), ["doc_id", "content_hash"]
+        )
     }
 
 
@@ -67,7 +69,12 @@ def test_changes_upstream_are_mirrored(mini_corpus: Path, settings: Settings) ->
     assert summary.updated >= 1 and summary.added == 0
     assert summary.deleted >= 1  # every chunk of the removed fiche
     enc = Bm25Encoder()
-    hits = store.query(sparse=enc.encode_query("coûte désormais 3 euros"), dense=None, where=SearchFilter(), limit=1)
+    hits = store.query(
+        sparse=enc.encode_query("coûte désormais 3 euros"),
+        dense=None,
+        where=SearchFilter(),
+        limit=1,
+    )
     assert hits[0].doc_id == "vdd/F1427"
     assert store.count(SearchFilter(doc_ids=["vdd/F31001"])) == 0
     store.close()
@@ -129,7 +136,9 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: Path, tmp_path: Path) -> None:
+def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(
+    vdd_root: Path, tmp_path: Path
+) -> None:
     ids = _selected_ids(vdd_root, 300)
     old, new = tmp_path / "old", tmp_path / "new"
     _copy_corpus(vdd_root, old, ids[:250])
@@ -140,7 +149,13 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: 
     # Reference: a clean ingestion of the new corpus.
     ref_settings = Settings(data_dir=tmp_path / "ref")
     started = time.perf_counter()
-    subprocess.run([PLUME, "ingest", "service-public", "--path", str(new)], env=_env(ref_settings.data_dir), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [PLUME, "ingest", "service-public", "--path", str(new)],
+        env=_env(ref_settings.data_dir),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     clean_seconds = time.perf_counter() - started
     ref = open_edge(ref_settings)
     expected = snapshot(ref)
@@ -148,13 +163,24 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: 
 
     # The old corpus is indexed; then a run of the new one is killed midway.
     settings = Settings(data_dir=tmp_path / "live")
-    subprocess.run([PLUME, "ingest", "service-public", "--path", str(old)], env=_env(settings.data_dir), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [PLUME, "ingest", "service-public", "--path", str(old)],
+        env=_env(settings.data_dir),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     old_store = open_edge(settings)
     before = snapshot(old_store)
     old_docs = {doc for doc, _ in before.values()}
     old_store.close()
 
-    proc = subprocess.Popen([PLUME, "ingest", "service-public", "--path", str(new)], env=_env(settings.data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [PLUME, "ingest", "service-public", "--path", str(new)],
+        env=_env(settings.data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(clean_seconds * 0.6)
     assert proc.poll() is None, "the run ended before it could be killed: grow the corpus"
     os.kill(proc.pid, signal.SIGKILL)
@@ -163,15 +189,24 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: 
     store = open_edge(settings)
     midway = snapshot(store)
     assert midway != expected, "the kill came after the run finished"
-    progressed = [pid for pid, h in expected.items() if before.get(pid) != h and midway.get(pid) == h]
+    progressed = [
+        pid for pid, h in expected.items() if before.get(pid) != h and midway.get(pid) == h
+    ]
     assert progressed, "the kill came before the run wrote anything"
     docs = Counter(doc for doc, _ in midway.values())
     assert old_docs <= set(docs), "a document of the previous index disappeared"
     enc = Bm25Encoder()
-    assert store.query(sparse=enc.encode_query("acte de naissance"), dense=None, where=SearchFilter(), limit=3)
+    assert store.query(
+        sparse=enc.encode_query("acte de naissance"), dense=None, where=SearchFilter(), limit=3
+    )
     store.close()
 
-    rerun = subprocess.run([PLUME, "ingest", "service-public", "--path", str(new)], env=_env(settings.data_dir), capture_output=True, timeout=600)
+    rerun = subprocess.run(
+        [PLUME, "ingest", "service-public", "--path", str(new)],
+        env=_env(settings.data_dir),
+        capture_output=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr
     store = open_edge(settings)
     final = snapshot(store)
@@ -180,16 +215,27 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(vdd_root: 
     store.close()
 
 
-def test_vectors_are_recomputed_when_the_way_to_compute_them_changes(mini_corpus: Path, settings: Settings) -> None:
+def test_vectors_are_recomputed_when_the_way_to_compute_them_changes(
+    mini_corpus: Path, settings: Settings
+) -> None:
     from tests.fakes.mistral import HashingEmbedder
 
     settings = Settings(data_dir=settings.data_dir, embedding_dim=32)
     store = open_edge(settings)
     first = ingest_source(settings, store, None, "service-public", path=mini_corpus)
-    dense = ingest_source(settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus)
+    dense = ingest_source(
+        settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus
+    )
     assert dense.updated == first.added and dense.skipped == 0  # dense vectors added everywhere
-    again = ingest_source(settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus)
+    again = ingest_source(
+        settings, store, HashingEmbedder(dim=32), "service-public", path=mini_corpus
+    )
     assert again.skipped == first.added and again.updated == 0
-    hits = store.query(sparse=None, dense=HashingEmbedder(dim=32).embed_query("acte de naissance"), where=SearchFilter(), limit=3)
+    hits = store.query(
+        sparse=None,
+        dense=HashingEmbedder(dim=32).embed_query("acte de naissance"),
+        where=SearchFilter(),
+        limit=3,
+    )
     assert hits  # every point now has a dense vector
     store.close()

@@ -49,7 +49,9 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("question", "gold", "k"), CASES, ids=[c[0][:40] for c in CASES])
-def test_the_right_fiche_comes_first(runtime: Runtime, question: str, gold: set[str], k: int) -> None:
+def test_the_right_fiche_comes_first(
+    runtime: Runtime, question: str, gold: set[str], k: int
+) -> None:
     passages = runtime.assistant.search(question, build_filter(), 10)
     ranked = list(dict.fromkeys(p.doc_id for p in passages))
     top = {d.removeprefix("vdd/") for d in ranked[:k]}
@@ -58,7 +60,9 @@ def test_the_right_fiche_comes_first(runtime: Runtime, question: str, gold: set[
 
 @pytest.mark.slow
 def test_extractive_answer_cites_the_fiche(runtime: Runtime) -> None:
-    answer = runtime.assistant.ask("Qui peut demander la copie intégrale d'un acte de naissance ?", build_filter())
+    answer = runtime.assistant.ask(
+        "Qui peut demander la copie intégrale d'un acte de naissance ?", build_filter()
+    )
     assert answer.mode == "extractive"
     assert answer.citations[0].doc_id == "vdd/F1427"
     assert "[1]" in answer.text
@@ -71,6 +75,8 @@ def test_extractive_answer_cites_the_fiche(runtime: Runtime) -> None:
         "quelle est la recette de la tarte tatin ?",
         "qui a gagné la coupe du monde de football en 1998 ?",
         "comment configurer le wifi de ma box internet ?",
+        "quel temps fera-t-il demain à Brest ?",
+        "comment apprendre le piano rapidement",
     ],
 )
 def test_off_topic_questions_get_a_refusal(runtime: Runtime, question: str) -> None:

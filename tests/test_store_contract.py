@@ -17,7 +17,9 @@ from plume.text import Bm25Encoder
 enc = Bm25Encoder(avg_len=8)
 
 
-def chunk(doc_id: str, i: int, text: str, dense: list[float] | None = None, **payload: object) -> StoredPoint:
+def chunk(
+    doc_id: str, i: int, text: str, dense: list[float] | None = None, **payload: object
+) -> StoredPoint:
     base = {
         "doc_id": doc_id,
         "text": text,
@@ -36,10 +38,33 @@ CORPUS = [
     chunk("vdd/F1", 0, "Acte de naissance : copie intégrale demandée en mairie", [1, 0, 0, 0]),
     chunk("vdd/F1", 1, "La copie intégrale est gratuite", [0.9, 0.1, 0, 0]),
     chunk("vdd/F2", 0, "Concession funéraire au cimetière communal", [0, 1, 0, 0]),
-    chunk("vdd/F3", 0, "Création d'une association loi 1901", [0, 0, 1, 0], audience=["Associations"]),
-    chunk("aide/toit", 0, "Subvention pour la rénovation du toit de l'école", None, source="aides", source_version="2"),
-    chunk("doc/a/0123456789abcdef", 0, "Délibération du conseil municipal sur le cimetière", [0, 1, 0, 0], tenant="commune-a", kind="document"),
-    chunk("doc/b/0123456789abcdef", 0, "Délibération secrète du conseil sur le cimetière", [0, 1, 0, 0], tenant="commune-b", kind="document"),
+    chunk(
+        "vdd/F3", 0, "Création d'une association loi 1901", [0, 0, 1, 0], audience=["Associations"]
+    ),
+    chunk(
+        "aide/toit",
+        0,
+        "Subvention pour la rénovation du toit de l'école",
+        None,
+        source="aides",
+        source_version="2",
+    ),
+    chunk(
+        "doc/a/0123456789abcdef",
+        0,
+        "Délibération du conseil municipal sur le cimetière",
+        [0, 1, 0, 0],
+        tenant="commune-a",
+        kind="document",
+    ),
+    chunk(
+        "doc/b/0123456789abcdef",
+        0,
+        "Délibération secrète du conseil sur le cimetière",
+        [0, 1, 0, 0],
+        tenant="commune-b",
+        kind="document",
+    ),
 ]
 
 
@@ -63,19 +88,25 @@ def test_upsert_count_and_overwrite(filled: Store) -> None:
     assert filled.count() == len(CORPUS)
     filled.upsert([chunk("vdd/F1", 0, "Acte de naissance modifié", [1, 0, 0, 0])])
     assert filled.count() == len(CORPUS)  # same id: overwritten, not added
-    hit = filled.query(sparse=enc.encode_query("modifié"), dense=None, where=SearchFilter(), limit=1)
+    hit = filled.query(
+        sparse=enc.encode_query("modifié"), dense=None, where=SearchFilter(), limit=1
+    )
     assert hit[0].payload["text"] == "Acte de naissance modifié"
 
 
 def test_sparse_query_ranks_the_matching_chunk_first(filled: Store) -> None:
-    hits = filled.query(sparse=enc.encode_query("concession cimetière"), dense=None, where=SearchFilter(), limit=3)
+    hits = filled.query(
+        sparse=enc.encode_query("concession cimetière"), dense=None, where=SearchFilter(), limit=3
+    )
     assert hits[0].doc_id == "vdd/F2"
     assert "text" in hits[0].payload
 
 
 def test_idf_favours_rare_terms(filled: Store) -> None:
     # "copie" is in two chunks, "gratuite" in one: the chunk with the rare term wins.
-    hits = filled.query(sparse=enc.encode_query("copie gratuite"), dense=None, where=SearchFilter(), limit=2)
+    hits = filled.query(
+        sparse=enc.encode_query("copie gratuite"), dense=None, where=SearchFilter(), limit=2
+    )
     assert hits[0].payload["text"] == "La copie intégrale est gratuite"
 
 
@@ -83,7 +114,10 @@ def test_dense_only_and_hybrid_rrf(filled: Store) -> None:
     dense = filled.query(sparse=None, dense=[0, 0, 1, 0], where=SearchFilter(), limit=1)
     assert ids(dense) == ["vdd/F3"]
     hybrid = filled.query(
-        sparse=enc.encode_query("concession funéraire"), dense=[0, 0, 1, 0], where=SearchFilter(), limit=4
+        sparse=enc.encode_query("concession funéraire"),
+        dense=[0, 0, 1, 0],
+        where=SearchFilter(),
+        limit=4,
     )
     # RRF: the best of each list come first, both present
     assert set(ids(hybrid)[:2]) == {"vdd/F2", "vdd/F3"}
@@ -93,21 +127,33 @@ def test_dense_only_and_hybrid_rrf(filled: Store) -> None:
 
 def test_points_without_dense_vector_are_found_by_sparse(filled: Store) -> None:
     hits = filled.query(
-        sparse=enc.encode_query("subvention toit école"), dense=[1, 0, 0, 0], where=SearchFilter(), limit=3
+        sparse=enc.encode_query("subvention toit école"),
+        dense=[1, 0, 0, 0],
+        where=SearchFilter(),
+        limit=3,
     )
     assert "aide/toit" in ids(hits)
 
 
 def test_no_vector_no_result(filled: Store) -> None:
     assert filled.query(sparse=None, dense=None, where=SearchFilter(), limit=5) == []
-    assert filled.query(sparse=enc.encode_query("le la"), dense=None, where=SearchFilter(), limit=5) == []
+    assert (
+        filled.query(sparse=enc.encode_query("le la"), dense=None, where=SearchFilter(), limit=5)
+        == []
+    )
 
 
 def test_filters_by_source_audience_kind_and_doc(filled: Store) -> None:
     q = enc.encode_query("copie cimetière association subvention délibération")
-    assert set(ids(filled.query(sparse=q, dense=None, where=SearchFilter(sources=["aides"]), limit=10))) == {"aide/toit"}
-    assert ids(filled.query(sparse=q, dense=None, where=SearchFilter(audiences=["Associations"]), limit=10)) == ["vdd/F3"]
-    assert set(ids(filled.query(sparse=q, dense=None, where=SearchFilter(doc_ids=["vdd/F1"]), limit=10))) == {"vdd/F1"}
+    assert set(
+        ids(filled.query(sparse=q, dense=None, where=SearchFilter(sources=["aides"]), limit=10))
+    ) == {"aide/toit"}
+    assert ids(
+        filled.query(sparse=q, dense=None, where=SearchFilter(audiences=["Associations"]), limit=10)
+    ) == ["vdd/F3"]
+    assert set(
+        ids(filled.query(sparse=q, dense=None, where=SearchFilter(doc_ids=["vdd/F1"]), limit=10))
+    ) == {"vdd/F1"}
     assert filled.count(SearchFilter(kinds=["document"], tenants=["commune-a"])) == 1
 
 
@@ -167,7 +213,9 @@ def test_edge_store_is_owned_by_one_process(tmp_path: Path) -> None:
             f"try:\n    EdgeStore(Path({str(tmp_path / 's')!r}), dense_dim=4)\n"
             "except StoreLocked as e:\n    print('LOCKED', e.message)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
         assert "LOCKED" in out.stdout
         assert "/v1/admin/ingest" in out.stdout
     finally:

@@ -108,7 +108,9 @@ class Store(Protocol):
 
     def count(self, where: SearchFilter | None = None) -> int: ...
 
-    def scan(self, where: SearchFilter, fields: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def scan(
+        self, where: SearchFilter, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every matching point's id and the requested payload fields."""
 
     def list_sources(self) -> list[SourceStats]: ...

@@ -118,7 +118,9 @@ class EdgeStore:
         stages: list[q.Prefetch] = []
         if sparse:
             stages.append(
-                q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(_sparse(sparse), using=SPARSE))
+                q.Prefetch(
+                    limit=prefetch_limit, query=q.Query.Nearest(_sparse(sparse), using=SPARSE)
+                )
             )
         if dense is not None:
             stages.append(
@@ -137,11 +139,14 @@ class EdgeStore:
             request = q.QueryRequest(
                 limit=limit,
                 prefetches=stages,
-                query=q.Fusion.Rrf(k=RRF_K),
+                query=q.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
                 filter=flt,
                 with_payload=True,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard.query(request)]
+        return [
+            Hit(str(p.id), float(p.score), dict(p.payload or {}))
+            for p in self._shard.query(request)
+        ]
 
     def count(self, where: SearchFilter | None = None) -> int:
         return int(self._shard.count(q.CountRequest(exact=True, filter=_filter(where))))

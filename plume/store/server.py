@@ -126,7 +126,9 @@ class ServerStore:
         exact = models.SearchParams(exact=True)
         stages: list[models.Prefetch] = []
         if sparse:
-            stages.append(models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=prefetch_limit))
+            stages.append(
+                models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=prefetch_limit)
+            )
         if dense is not None:
             stages.append(
                 models.Prefetch(query=dense, using=DENSE, limit=prefetch_limit, params=exact)
