@@ -21,10 +21,10 @@ $(UV):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 install: $(UV) ## runtime dependencies, exactly as locked
-	$(UV) sync --frozen --inexact --no-dev --quiet
+	$(UV) sync --frozen --inexact --no-dev --compile-bytecode --quiet
 
 dev: $(UV) ## runtime + test and lint tools
-	$(UV) sync --frozen --inexact --quiet
+	$(UV) sync --frozen --inexact --compile-bytecode --quiet
 
 corpus: ## fetch the pinned packages (integrity checked)
 	$(PLUME) corpus fetch

@@ -23,6 +23,7 @@ STATUS = {
     errors.CorruptPackage: 422,
     errors.MalformedDocument: 422,
     errors.StoreUnavailable: 503,
+    errors.SourceUnreachable: 502,
     errors.EmbeddingFailed: 503,
 }
 

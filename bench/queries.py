@@ -317,3 +317,6 @@ QUERIES: list[str] = [
     "asdfgh qwerty",
     "le chat de ma grand-mère est tout bleu et chante la Marseillaise",
 ]
+
+# The off-topic tail: questions the corpus cannot answer, expected to be refused.
+OFF_TOPIC: list[str] = QUERIES[QUERIES.index("recette de la tarte tatin") :]

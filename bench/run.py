@@ -57,16 +57,36 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def bench_env(data_dir: Path) -> dict[str, str]:
-    """The environment for plume subprocesses: our data dir, edge backend, sparse only."""
+def bench_env(data_dir: Path | None, pycache: Path | None = None) -> dict[str, str]:
+    """The environment for subprocesses: our data dir, edge backend, sparse only.
+
+    With `pycache`, bytecode is read from and written to that folder (PYTHONPYCACHEPREFIX),
+    never into the venv: the "bytecode cached" mode. Without it, the environment's own
+    bytecode behaviour applies (the "as installed" mode).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUME_")}
-    env.update(
-        PLUME_DATA_DIR=str(data_dir),
-        PLUME_STORE_BACKEND="edge",
-        PLUME_DENSE_ENABLED="false",
-        PYTHONUNBUFFERED="1",
-    )
+    if data_dir is not None:
+        env.update(
+            PLUME_DATA_DIR=str(data_dir), PLUME_STORE_BACKEND="edge", PLUME_DENSE_ENABLED="false"
+        )
+    env["PYTHONUNBUFFERED"] = "1"
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     return env
+
+
+def bytecode_situation() -> dict[str, Any]:
+    """Whether the installed packages have compiled bytecode, and whether Python may write it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("llama_index.core")  # the heaviest import of the API; not imported here
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return {
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+        "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX", ""),
+        "llama_index_core_has_pyc": any(any(Path(p).rglob("*.pyc")) for p in locations),
+    }
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
@@ -93,6 +113,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def git_revision() -> str:
+    """The commit measured, `+dirty` when the working tree has changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}+dirty" if head and dirty else head or "unknown"
 
 
 def machine() -> dict[str, Any]:
@@ -189,7 +226,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000.0, value
 
 
-def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
+def search_latency(
+    data_dir: Path, queries: Sequence[str], off_topic: Sequence[str]
+) -> dict[str, Any]:
     from assistant.retrieval import build_filter
     from plume.runtime import Runtime
     from plume.settings import Settings, StoreBackend
@@ -222,7 +261,7 @@ def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
         errors: list[dict[str, str]] = []
         search_ms: list[float] = []
         per_query_search: dict[str, float] = {}
-        empty = 0
+        empty: list[str] = []
         log(f"search: {len(queries)} queries × {SEARCH_ROUNDS} rounds …")
         for round_no in range(SEARCH_ROUNDS):
             for q in queries:
@@ -235,12 +274,13 @@ def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
                 search_ms.append(ms)
                 per_query_search[q] = max(ms, per_query_search.get(q, 0.0))
                 if round_no == 0 and not passages:
-                    empty += 1
+                    empty.append(q)
 
         log("ask …")
         ask_ms: list[float] = []
         per_query_ask: dict[str, float] = {}
         modes: dict[str, int] = {}
+        refused: list[str] = []
         for q in queries:
             try:
                 ms, answer = _timed(lambda q=q: assistant.ask(q, where))
@@ -250,6 +290,8 @@ def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
             ask_ms.append(ms)
             per_query_ask[q] = ms
             modes[answer.mode] = modes.get(answer.mode, 0) + 1
+            if answer.mode == "refusal":
+                refused.append(q)
 
         log("raw store query (sparse only) …")
         encode_ms: list[float] = []
@@ -286,6 +328,10 @@ def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
             "store_query_ms": percentiles(store_ms),
             "search_empty_results": empty,
             "ask_modes": modes,
+            "off_topic": len(off_topic),
+            "off_topic_refused": sum(q in refused for q in off_topic),
+            "off_topic_answered": [q for q in off_topic if q not in refused],
+            "on_topic_refused": [q for q in refused if q not in off_topic],
             "slowest_search": slowest(per_query_search),
             "slowest_ask": slowest(per_query_ask),
             "errors": errors,
@@ -297,17 +343,17 @@ def search_latency(data_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
 # --- 3. server start ----------------------------------------------------------------------------
 
 
-def server_start(data_dir: Path, run_no: int) -> dict[str, Any]:
+def server_start(data_dir: Path, label: str, pycache: Path | None = None) -> dict[str, Any]:
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/healthz"
-    log_path = data_dir.parent / f"serve-{run_no}.log"
+    log_path = data_dir.parent / f"serve-{label}.log"
     with log_path.open("w") as log_file:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [str(PLUME), "serve", "--port", str(port)],
-            env=bench_env(data_dir),
+            env=bench_env(data_dir, pycache),
             cwd=ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -340,8 +386,10 @@ def server_start(data_dir: Path, run_no: int) -> dict[str, Any]:
             stopped = time.perf_counter() - stop_started
     if ready is None:
         tail = log_path.read_text()[-2000:]
-        raise RuntimeError(f"`plume serve` never answered /healthz (exit {proc.returncode}):\n{tail}")
-    log(f"server start #{run_no}: {ready:.2f} s to first 200, stopped in {stopped:.2f} s")
+        raise RuntimeError(
+            f"`plume serve` never answered /healthz (exit {proc.returncode}):\n{tail}"
+        )
+    log(f"server start {label}: {ready:.2f} s to first 200, stopped in {stopped:.2f} s")
     return {
         "ready_s": round(ready, 3),
         "stop_s": round(stopped, 3),
@@ -350,14 +398,27 @@ def server_start(data_dir: Path, run_no: int) -> dict[str, Any]:
     }
 
 
-def import_cost(statement: str) -> dict[str, Any]:
+def server_series(data_dir: Path, mode: str, pycache: Path | None) -> dict[str, Any]:
+    runs = [server_start(data_dir, f"{mode}-{i}", pycache) for i in range(1, SERVER_RUNS + 1)]
+    ready = [run["ready_s"] for run in runs]
+    return {
+        "runs": runs,
+        "min_s": min(ready),
+        "median_s": statistics.median(ready),
+        "max_s": max(ready),
+    }
+
+
+def import_cost(statement: str, mode: str, pycache: Path | None) -> dict[str, Any]:
+    env = bench_env(None, pycache)
     times = []
     for _ in range(IMPORT_RUNS):
         t0 = time.perf_counter()
-        subprocess.run([str(PYTHON), "-c", statement], cwd=ROOT, check=True)
+        subprocess.run([str(PYTHON), "-c", statement], cwd=ROOT, env=env, check=True)
         times.append(time.perf_counter() - t0)
     return {
         "statement": statement,
+        "mode": mode,
         "min_s": round(min(times), 3),
         "median_s": round(statistics.median(times), 3),
     }
@@ -370,13 +431,42 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+MODES = {
+    "installed": "as installed here",
+    "cached": "bytecode cached",
+}
+
+
+def _ms_row(label: str, p: dict[str, Any]) -> str:
+    return (
+        f"| {label} | {p['n']} | {p['mean']} | {p['p50']} | {p['p95']} | {p['p99']} | {p['max']} |"
+    )
+
+
+def _quoted(queries: Sequence[str]) -> str:
+    return "; ".join(f"« {q[:70]} »" for q in queries) if queries else "none"
+
+
+def _bytecode_note(bc: dict[str, Any]) -> str:
+    if not bc["llama_index_core_has_pyc"] and bc["PYTHONDONTWRITEBYTECODE"]:
+        return (
+            "here the dependencies have no compiled bytecode and PYTHONDONTWRITEBYTECODE is "
+            "set, so every start compiles them again"
+        )
+    if not bc["llama_index_core_has_pyc"]:
+        return "no bytecode shipped; Python writes it on first import"
+    return "compiled bytecode present"
+
+
 def render_markdown(r: dict[str, Any]) -> str:
     m, ing, s, srv = r["machine"], r["ingestion"], r["search"], r["server"]
     first, rerun = ing["first"], ing["rerun"]
+    bc = r["bytecode"]
     lines = [
         "# Plume benchmarks",
         "",
-        f"Run {r['date']} with `python -m bench.run` ({r['total_s']:.0f} s in all). "
+        f"Run {r['date']} at commit `{r['commit']}` with `python -m bench.run` "
+        f"({r['total_s']:.0f} s in all). "
         "Edge backend (Qdrant engine in process), sparse BM25 only (no Mistral key), "
         "fresh temporary data dir.",
         "",
@@ -391,10 +481,11 @@ def render_markdown(r: dict[str, Any]) -> str:
         "",
         "## Machine and corpus",
         "",
-        f"- CPUs (`nproc`): {m['nproc']} — {m['cpu'] or 'unknown CPU'}; "
-        f"memory {m['memory_gb']} GB",
+        f"- CPUs (`nproc`): {m['nproc']} — {m['cpu'] or 'unknown CPU'}; memory {m['memory_gb']} GB",
         f"- Python {m['python']} on {m['platform']}",
         "- " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        f"- Bytecode: PYTHONDONTWRITEBYTECODE=`{bc['PYTHONDONTWRITEBYTECODE'] or 'unset'}`, "
+        f"compiled `.pyc` shipped for llama_index.core: {bc['llama_index_core_has_pyc']}",
     ]
     for c in s["corpus"]:
         versions = ", ".join(c["versions"])
@@ -406,26 +497,28 @@ def render_markdown(r: dict[str, Any]) -> str:
         "",
         "## 1. Ingestion (`plume ingest service-public`, subprocess)",
         "",
-        "| run | wall time | peak RSS | CPU | added | updated | deleted | unchanged |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | wall time | peak RSS | CPU | added | updated | deleted | unchanged | rejected |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, run in (("fresh store", first), ("rerun, no change", rerun)):
         sm = run["summary"]
         cpu = f"{run['cpu_percent']} %" if "cpu_percent" in run else "—"
         lines.append(
             f"| {label} | {run['wall_s']:.1f} s | {run['peak_rss_mb']} MB | {cpu} | "
-            f"{sm['added']} | {sm['updated']} | {sm['deleted']} | {sm['skipped']} |"
+            f"{sm['added']} | {sm['updated']} | {sm['deleted']} | {sm['skipped']} | "
+            f"{sm['errors']} |"
         )
     lines += [
         "",
         f"Peak RSS measured with {first['rss_method']}. Wall time includes interpreter "
-        f"start and imports; the pipeline itself reported {first['summary']['pipeline_s']} s "
-        f"(fresh) and {rerun['summary']['pipeline_s']} s (rerun).",
+        f"start and imports (environment as installed); the pipeline itself reported "
+        f"{first['summary']['pipeline_s']} s (fresh) and {rerun['summary']['pipeline_s']} s "
+        "(rerun).",
         "",
         "## 2. Search latency (in process, `Runtime.build`, edge)",
         "",
         f"{s['queries']} queries from `bench/queries.py` (short and long, accents or not, "
-        f"typos, off-topic), after {WARMUP_QUERIES} warm-up queries. "
+        f"typos, {s['off_topic']} off-topic), after {WARMUP_QUERIES} warm-up queries. "
         f"`search` runs each query {s['rounds']} times (limit {s['limit']}); `ask` and the raw "
         "store query once each. Times in milliseconds.",
         "",
@@ -438,69 +531,85 @@ def render_markdown(r: dict[str, Any]) -> str:
         ("`store.query` alone (sparse only, limit 24)", "store_query_ms"),
         ("`encoder.encode_query` alone", "encode_query_ms"),
     ):
-        p = s[key]
-        if p:
-            lines.append(
-                f"| {label} | {p['n']} | {p['mean']} | {p['p50']} | {p['p95']} | "
-                f"{p['p99']} | {p['max']} |"
-            )
+        if s[key]:
+            lines.append(_ms_row(label, s[key]))
     modes = ", ".join(f"{k}: {v}" for k, v in sorted(s["ask_modes"].items()))
     lines += [
         "",
         f"- Runtime build (open the store) in process: {s['runtime_build_ms']:.0f} ms.",
-        f"- `ask` answers by mode: {modes}. Searches with no passage: "
-        f"{s['search_empty_results']}. Errors: {len(s['errors'])}.",
-        "- Slowest `search` queries: "
+        f"- Errors: {len(s['errors'])}. `ask` answers by mode: {modes}.",
+        f"- Off-topic refused: {s['off_topic_refused']} of {s['off_topic']}; answered anyway: "
+        f"{_quoted(s['off_topic_answered'])}.",
+        f"- On-topic refused: {_quoted(s['on_topic_refused'])}.",
+        f"- Searches returning no passage: {_quoted(s['search_empty_results'])}.",
+        "- Slowest `search` calls (worst of the rounds): "
         + "; ".join(f"{x['ms']} ms « {x['query'][:60]} »" for x in s["slowest_search"]),
-        "- Slowest `ask` queries: "
+        "- Slowest `ask` calls: "
         + "; ".join(f"{x['ms']} ms « {x['query'][:60]} »" for x in s["slowest_ask"]),
     ]
     for e in s["errors"][:10]:
         lines.append(f"- error in `{e['call']}` for « {e['query'][:60]} »: `{e['error'][:200]}`")
     lines += [
         "",
-        "The `server` backend is not measured: here it would run through qdrant-client's "
-        "local mode (pure Python, the only option without a Qdrant server on this machine), "
-        "whose brute-force scoring over ~16,000 sparse points is far slower and says nothing "
-        "about a real Qdrant server's latency.",
+        "The `server` backend is not measured: without a Qdrant server on this machine it "
+        "would run through qdrant-client's local mode, pure Python scoring every one of the "
+        "~16,000 sparse points per query, which is far slower and says nothing about a real "
+        "Qdrant server's latency.",
         "",
         "## 3. Server start with data (`plume serve`, spawn → first 200 on `/healthz`)",
         "",
-        "| run | time to first 200 | SIGTERM → exit |",
-        "|---|---|---|",
+        f"Polling every {int(POLL_SECONDS * 1000)} ms; SIGTERM and wait between runs. "
+        f"*As installed here*: the environment as given ({_bytecode_note(bc)}). "
+        "*Bytecode cached*: PYTHONPYCACHEPREFIX points to a temporary folder primed by one "
+        "untimed start, as on a normal install where `.pyc` files exist.",
+        "",
+        "| mode | run | time to first 200 | SIGTERM → exit |",
+        "|---|---|---|---|",
     ]
-    for i, run in enumerate(srv["runs"], 1):
-        lines.append(f"| {i} | {run['ready_s']:.2f} s | {run['stop_s']:.2f} s |")
+    for mode, series in srv.items():
+        for i, run in enumerate(series["runs"], 1):
+            lines.append(
+                f"| {MODES[mode]} | {i} | {run['ready_s']:.2f} s | {run['stop_s']:.2f} s |"
+            )
+    lines.append("")
+    for mode, series in srv.items():
+        lines.append(
+            f"- {MODES[mode]}: min {series['min_s']:.2f} s, median {series['median_s']:.2f} s, "
+            f"max {series['max_s']:.2f} s"
+        )
     lines += [
         "",
-        f"min {srv['min_s']:.2f} s, median {srv['median_s']:.2f} s, max {srv['max_s']:.2f} s "
-        f"(polling every {int(POLL_SECONDS * 1000)} ms).",
+        f"For context, import cost alone (fresh interpreter, min / median of {IMPORT_RUNS}):",
         "",
-        "For context, import cost alone (fresh interpreter, min / median of "
-        f"{IMPORT_RUNS}):",
-        "",
+        "| statement | mode | min | median |",
+        "|---|---|---|---|",
     ]
     for imp in r["imports"]:
-        lines.append(f"- `python -c \"{imp['statement']}\"`: {imp['min_s']:.2f} s / {imp['median_s']:.2f} s")
+        lines.append(
+            f'| `python -c "{imp["statement"]}"` | {MODES[imp["mode"]]} | '
+            f"{imp['min_s']:.2f} s | {imp['median_s']:.2f} s |"
+        )
     lines.append("")
     return "\n".join(lines)
 
 
-# --- main -------------------------------------------------------------------------------------------
+# --- main -------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    from bench.queries import QUERIES
+    from bench.queries import OFF_TOPIC, QUERIES
 
     if not (SOURCE_PACKAGES.is_dir() and any(SOURCE_PACKAGES.iterdir())):
-        sys.exit(f"No fetched corpus in {SOURCE_PACKAGES}: run `.venv/bin/plume corpus fetch` first.")
+        sys.exit(f"No fetched corpus in {SOURCE_PACKAGES}: run `.venv/bin/plume corpus fetch`.")
     if not PLUME.exists():
         sys.exit(f"{PLUME} not found: run `make dev` first.")
 
     began = time.perf_counter()
+    commit = git_revision()
     workdir = Path(tempfile.mkdtemp(prefix="plume-bench-"))
     data_dir = workdir / "data"
     data_dir.mkdir()
+    pycache = workdir / "pycache"
     (data_dir / "packages").symlink_to(SOURCE_PACKAGES, target_is_directory=True)
     log(f"temporary data dir: {data_dir}")
     try:
@@ -508,17 +617,17 @@ def main() -> None:
             "first": run_ingest(data_dir, "fresh"),
             "rerun": run_ingest(data_dir, "rerun"),
         }
-        search = search_latency(data_dir, QUERIES)
-        runs = [server_start(data_dir, i) for i in range(1, SERVER_RUNS + 1)]
-        ready = [run["ready_s"] for run in runs]
-        server = {
-            "runs": runs,
-            "min_s": min(ready),
-            "median_s": statistics.median(ready),
-            "max_s": max(ready),
-        }
+        search = search_latency(data_dir, QUERIES, OFF_TOPIC)
+        server = {"installed": server_series(data_dir, "installed", None)}
+        log("priming the bytecode cache (one untimed start) …")
+        server_start(data_dir, "prime", pycache)
+        server["cached"] = server_series(data_dir, "cached", pycache)
         log("import cost …")
-        imports = [import_cost("pass"), import_cost("import api.main")]
+        imports = [
+            import_cost(statement, mode, cache)
+            for mode, cache in (("installed", None), ("cached", pycache))
+            for statement in ("pass", "import api.main")
+        ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -528,17 +637,23 @@ def main() -> None:
             "name": f"search p95 ≤ {TARGET_SEARCH_P95_MS:.0f} ms",
             "measured": f"{p95} ms",
             "result": verdict(p95 <= TARGET_SEARCH_P95_MS),
-        },
-        {
-            "name": f"restart ≤ {TARGET_RESTART_S:.0f} s (worst of {SERVER_RUNS})",
-            "measured": f"{server['max_s']:.2f} s (median {server['median_s']:.2f} s)",
-            "result": verdict(server["max_s"] <= TARGET_RESTART_S),
-        },
+        }
     ]
+    for mode, series in server.items():
+        targets.append(
+            {
+                "name": f"restart ≤ {TARGET_RESTART_S:.0f} s, {MODES[mode]} "
+                f"(worst of {SERVER_RUNS})",
+                "measured": f"{series['max_s']:.2f} s (median {series['median_s']:.2f} s)",
+                "result": verdict(series["max_s"] <= TARGET_RESTART_S),
+            }
+        )
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
         "total_s": round(time.perf_counter() - began, 1),
         "machine": machine(),
+        "bytecode": bytecode_situation(),
         "targets": targets,
         "ingestion": ingestion,
         "search": search,

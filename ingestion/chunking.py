@@ -10,13 +10,12 @@ by sentence with llama-index's `SentenceSplitter`, the headings staying on each 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
 from ingestion.fiches import Fiche
-from plume.documents import ChunkMeta, content_hash, point_id, vdd_doc_id
+from plume.documents import ChunkMeta, content_hash, payload_index_text, point_id, vdd_doc_id
 
 MAX_TOKENS = 400
 OVERLAP_TOKENS = 40
@@ -30,12 +29,6 @@ def _splitter(max_tokens: int) -> SentenceSplitter:
 def index_text(node: TextNode) -> str:
     """What the sparse and dense vectors are computed from: headings + body."""
     return payload_index_text(node.metadata, node.text)
-
-
-def payload_index_text(meta: dict[str, Any], text: str) -> str:
-    heading = " > ".join([*meta.get("breadcrumb", []), meta.get("title", "")])
-    section = meta.get("section", "")
-    return "\n".join(p for p in (heading, section, text) if p)
 
 
 def fiche_nodes(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from plume.errors import CorpusNotFetched, CorruptPackage, UnknownSource
+from plume.errors import CorpusNotFetched, CorruptPackage, SourceUnreachable, UnknownSource
 
 _COMPLETE = ".plume-complete"
 
@@ -56,10 +56,22 @@ def pinned(corpus_dir: Path, source: str) -> PinnedPackage:
     return manifest[source]
 
 
+def _marker(pkg: PinnedPackage) -> str:
+    return f"{pkg.package}@{pkg.version} {pkg.integrity}\n"
+
+
+def _is_complete(folder: Path, pkg: PinnedPackage) -> bool:
+    """Installed, and from the tarball pinned now (a changed pin means a new fetch)."""
+    try:
+        return (folder / _COMPLETE).read_text() == _marker(pkg)
+    except OSError:
+        return False
+
+
 def package_dir(packages_dir: Path, pkg: PinnedPackage) -> Path:
     """The unpacked package, or `CorpusNotFetched` if `plume corpus fetch` has not run."""
     folder = packages_dir / pkg.folder_name
-    if not (folder / _COMPLETE).exists():
+    if not _is_complete(folder, pkg):
         raise CorpusNotFetched(
             f"Le corpus « {pkg.source} » ({pkg.package} {pkg.version}) n'est pas installé : "
             "lancez `plume corpus fetch`."
@@ -86,6 +98,10 @@ def _safe_extract(archive: Path, target: Path) -> None:
     try:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(target, filter="data")  # refuses absolute paths, links out, devices
+    except tarfile.FilterError as exc:
+        raise CorruptPackage(
+            f"Archive refusée : le fichier « {exc.tarinfo.name} » sortirait du dossier du paquet."
+        ) from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise CorruptPackage(f"Archive illisible ou tronquée : {exc}") from exc
 
@@ -100,9 +116,11 @@ def fetch_package(
 ) -> Path:
     """Install `pkg` (from `archive` if given, else from the registry); idempotent."""
     final = packages_dir / pkg.folder_name
-    if (final / _COMPLETE).exists():
+    if _is_complete(final, pkg):
         return final / "package"
     packages_dir.mkdir(parents=True, exist_ok=True)
+    for stale in packages_dir.glob(".fetch-*"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=packages_dir, prefix=".fetch-") as tmp:
         tgz = Path(tmp) / "package.tgz"
         if archive is not None:
@@ -119,7 +137,7 @@ def fetch_package(
         _safe_extract(tgz, unpacked)
         if not (unpacked / "package").is_dir():
             raise CorruptPackage("L'archive ne contient pas de dossier « package/ ».")
-        (unpacked / _COMPLETE).write_text(f"{pkg.package}@{pkg.version} {pkg.integrity}\n")
+        (unpacked / _COMPLETE).write_text(_marker(pkg))
         if final.exists():
             shutil.rmtree(final)  # a stale, incomplete earlier attempt
         os.replace(unpacked, final)
@@ -132,12 +150,12 @@ def _download(url: str, dest: Path, client: httpx.Client | None) -> None:
     try:
         with http.stream("GET", url) as resp:
             if resp.status_code != 200:
-                raise CorruptPackage(f"Le registre npm a répondu {resp.status_code} pour {url}")
+                raise SourceUnreachable(f"Le registre npm a répondu {resp.status_code} pour {url}")
             with open(dest, "wb") as fh:
                 for block in resp.iter_bytes():
                     fh.write(block)
     except httpx.HTTPError as exc:
-        raise CorruptPackage(f"Téléchargement impossible depuis {url} : {exc}") from exc
+        raise SourceUnreachable(f"Téléchargement impossible depuis {url} : {exc}") from exc
     finally:
         if own:
             http.close()

@@ -11,10 +11,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingestion.pipeline import IngestSummary
 from plume.errors import PlumeError
+
+if TYPE_CHECKING:  # keep llama-index (behind the pipeline) out of the server's start-up
+    from ingestion.pipeline import IngestSummary
 
 log = logging.getLogger(__name__)
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingestion import npm, sync_log
-from ingestion.chunking import payload_index_text
-from ingestion.pipeline import IngestSummary, ingest
-from ingestion.sources import service_public
 from plume import term_stats
+from plume.documents import SOURCES, payload_index_text
 from plume.embedding import Embedder
 from plume.errors import UnknownSource
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
 
-SOURCES = (service_public.NAME,)
+if TYPE_CHECKING:
+    from ingestion.pipeline import IngestSummary
 
 
 def check_source(name: str) -> str:
@@ -53,6 +53,11 @@ def ingest_source(
     progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Bring the store in line with `source` (the pinned package, or the files at `path`)."""
+    # imported here: llama-index (behind chunking) costs seconds, and the server only
+    # needs it when an administrator starts a run
+    from ingestion.pipeline import ingest
+    from ingestion.sources import service_public
+
     check_source(source)
     if path is not None:
         root, version = path, f"local:{path.name}"

@@ -9,9 +9,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingestion.pipeline import IngestSummary
+if TYPE_CHECKING:  # keep llama-index (behind the pipeline) out of the server's start-up
+    from ingestion.pipeline import IngestSummary
 
 
 def _path(data_dir: Path) -> Path:

@@ -41,6 +41,13 @@ def tenant_doc_id(tenant: str, content: bytes) -> str:
     return f"doc/{tenant}/{hashlib.sha256(content).hexdigest()[:16]}"
 
 
+def payload_index_text(meta: dict[str, Any], text: str) -> str:
+    """The text a chunk is indexed by: breadcrumb, title and section headings, then body."""
+    heading = " > ".join([*meta.get("breadcrumb", []), meta.get("title", "")])
+    section = meta.get("section", "")
+    return "\n".join(p for p in (heading, section, text) if p)
+
+
 def is_doc_id(value: str) -> bool:
     return bool(_DOC_ID.match(value))
 

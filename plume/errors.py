@@ -37,6 +37,10 @@ class CorruptPackage(PlumeError):
     code = "paquet_corrompu"
 
 
+class SourceUnreachable(PlumeError):
+    code = "source_injoignable"
+
+
 class MalformedDocument(PlumeError):
     code = "document_invalide"
 

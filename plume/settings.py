@@ -113,11 +113,11 @@ class Settings(BaseSettings):
             token = self.admin_token.get_secret_value() if self.admin_token else ""
             if len(token) < 24 or token.lower() in WEAK_TOKENS:
                 raise ValueError(
-                    "PLUME_ADMIN_TOKEN must be set to a strong secret (24+ characters) "
-                    "when PLUME_ENV=production"
+                    "PLUME_ADMIN_TOKEN doit être un secret fort (24 caractères ou plus) "
+                    "quand PLUME_ENV=production"
                 )
         if self.store_backend is StoreBackend.server and not self.qdrant_url:
-            raise ValueError("PLUME_QDRANT_URL is required with PLUME_STORE_BACKEND=server")
+            raise ValueError("PLUME_QDRANT_URL est obligatoire avec PLUME_STORE_BACKEND=server")
         return self
 
     @property

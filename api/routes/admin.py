@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, status
 
 from api.deps import AdminDep, RunsDep, RuntimeDep
 from api.schemas import IngestRequest, IngestRun
 from ingestion import service
-from ingestion.pipeline import IngestSummary
 from plume.errors import DocumentNotFound
+
+if TYPE_CHECKING:
+    from ingestion.pipeline import IngestSummary
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"], dependencies=[AdminDep])
 
