@@ -120,15 +120,15 @@ def ingest(
     ] = False,
 ) -> None:
     """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
+    from ingestion import npm
     from ingestion.service import check_source, ingest_source
     from plume.store import SearchFilter
-
-    from ingestion import npm
 
     settings = _settings()
     _run(lambda: check_source(source))
     if path is None:  # say so before opening the store
-        _run(lambda: npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, source)))
+        pkg = _run(lambda: npm.pinned(settings.corpus_dir, source))
+        _run(lambda: npm.package_dir(settings.packages_dir, pkg))
     with _runtime(settings) as runtime:
         if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
             out.print(f"{source} : déjà indexée, rien à faire.")
