@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from api import errors
+from api.middleware import FormLabelledJson
 from api.routes import admin, search, sources
 from ingestion.runs import IngestRuns
 from plume.runtime import Runtime
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(FormLabelledJson)
     app.include_router(search.router)
     app.include_router(sources.router)
     app.include_router(admin.router)

@@ -133,6 +133,16 @@ def test_bad_input_gets_a_clear_4xx(
     assert error_of(resp)["code"] == code
 
 
+def test_curl_without_content_type_works(client: TestClient) -> None:
+    """`curl -X POST …/v1/chat -d '{"question": …}'` labels JSON as a form."""
+    resp = client.post(
+        "/v1/chat",
+        content='{"question": "copie intégrale acte de naissance"}'.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert resp.status_code == 200 and resp.json()["citations"]
+
+
 def test_malformed_json_body_is_a_4xx(client: TestClient) -> None:
     resp = client.post(
         "/v1/chat", content=b"{not json", headers={"Content-Type": "application/json"}
