@@ -9,6 +9,8 @@ and measurable; a model (issue 3) writes fluent answers on top of the same passa
 
 from __future__ import annotations
 
+import re
+
 from assistant.models import Answer, Citation, Passage
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, split_sentences, term_index
@@ -24,49 +26,78 @@ INTRO = "Voici ce que disent les sources officielles :"
 # bench/queries.py with the default threshold (0.55): 12 of 270 on-topic questions
 # refused, 0 of 12 off-topic answered (at 0.5: 7 refused, 1 answered).
 UNSEEN_TERM_WEIGHT = 4.0
-MAX_SENTENCES = 4
+MAX_EXCERPTS = 4
 MAX_PASSAGES = 3
+MAX_UNIT_CHARS = 500
+_LIST_ITEM = re.compile(r"^\s*- ")
 
 
-def _passage_terms(analyzer: FrenchAnalyzer, passage: Passage) -> set[str]:
-    headings = " ".join(
+class _Weights:
+    def __init__(self, analyzer: FrenchAnalyzer, question: str, stats: TermStats | None):
+        self.analyzer = analyzer
+        self.wanted = set(analyzer.terms(question))
+        self.of = {t: self._weight(t, stats) for t in self.wanted}
+        self.total = sum(self.of.values()) or 1.0
+
+    @staticmethod
+    def _weight(term: str, stats: TermStats | None) -> float:
+        if stats is None or not stats.chunks:
+            return 1.0
+        index = term_index(term)
+        return stats.idf(index) if stats.df.get(index) else UNSEEN_TERM_WEIGHT
+
+    def coverage(self, text: str) -> float:
+        """IDF-weighted share of the question's terms present in `text`."""
+        return sum(self.of[t] for t in self.wanted & set(self.analyzer.terms(text))) / self.total
+
+
+def _headed(passage: Passage) -> str:
+    return " ".join(
         [str(passage.field("title") or ""), str(passage.field("section") or ""), passage.text]
     )
-    return set(analyzer.terms(headings))
-
-
-def _weight(term: str, stats: TermStats | None) -> float:
-    if stats is None or not stats.chunks:
-        return 1.0
-    index = term_index(term)
-    return stats.idf(index) if stats.df.get(index) else UNSEEN_TERM_WEIGHT
 
 
 def confidence(
     analyzer: FrenchAnalyzer, question: str, passages: list[Passage], stats: TermStats | None = None
 ) -> float:
     """IDF-weighted share of the question's terms found in the best of the top passages."""
-    wanted = set(analyzer.terms(question))
-    if not wanted or not passages:
+    weights = _Weights(analyzer, question, stats)
+    if not weights.wanted or not passages:
         return 0.0
-    weight = {t: _weight(t, stats) for t in wanted}
-    total = sum(weight.values())
-    return max(
-        sum(weight[t] for t in wanted & _passage_terms(analyzer, p)) / total for p in passages[:3]
-    )
+    return max(weights.coverage(_headed(p)) for p in passages[:3])
 
 
-def _best_sentences(
-    analyzer: FrenchAnalyzer, wanted: set[str], passage: Passage, n: int
-) -> list[str]:
+def units(text: str) -> list[str]:
+    """Sentences of a passage; a line that opens a list ("… :") keeps its items with it."""
+    out: list[str] = []
+    in_list = False
+    for line in text.split("\n"):
+        if _LIST_ITEM.match(line) and out and (in_list or out[-1].rstrip().endswith(":")):
+            out[-1] = f"{out[-1]} {line.strip()}"
+            in_list = True
+        else:
+            out.extend(split_sentences(line))
+            in_list = False
+    return [shorten(u) for u in out]
+
+
+def shorten(unit: str) -> str:
+    if len(unit) <= MAX_UNIT_CHARS:
+        return unit
+    return unit[:MAX_UNIT_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _best_units(weights: _Weights, passage: Passage, n: int, seen: set[str]) -> list[str]:
     scored = []
-    for position, sentence in enumerate(split_sentences(passage.text)):
-        overlap = len(wanted & set(analyzer.terms(sentence)))
-        scored.append((overlap, -position, sentence))
+    for position, unit in enumerate(units(passage.text)):
+        if unit in seen:
+            continue  # fiches repeat each other word for word
+        complete = unit[:1].isupper() or unit[:1].isdigit()  # not a fragment of a list
+        scored.append((weights.coverage(unit), complete, -position, unit))
     scored.sort(reverse=True)
-    chosen = [s for s in scored[:n] if s[0] > 0] or scored[:1]
-    chosen.sort(key=lambda s: -s[1])  # back in the passage's order
-    return [s[2] for s in chosen]
+    chosen = [s for s in scored[:n] if s[0] > 0]
+    chosen.sort(key=lambda s: -s[2])  # back in the passage's order
+    return [s[3] for s in chosen]
 
 
 def answer(
@@ -81,25 +112,26 @@ def answer(
     if not passages or score < min_confidence:
         return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
 
-    wanted = set(analyzer.terms(question))
+    weights = _Weights(analyzer, question, stats)
     lines: list[str] = []
     citations: list[Citation] = []
-    seen_docs: set[str] = set()
+    seen: set[str] = set()
     for passage in passages:
-        if len(citations) == MAX_PASSAGES or len(lines) >= MAX_SENTENCES:
+        if len(citations) == MAX_PASSAGES or len(lines) >= MAX_EXCERPTS:
             break
-        if passage.doc_id in seen_docs:
+        if any(c.doc_id == passage.doc_id for c in citations):
             continue
-        if (
-            citations
-            and len(wanted & _passage_terms(analyzer, passage)) / len(wanted) < min_confidence
-        ):
-            continue  # only passages that are about the question too
-        seen_docs.add(passage.doc_id)
+        if citations and weights.coverage(_headed(passage)) < max(min_confidence, score * 0.8):
+            continue  # further sources only when they are about the question as much
         n = len(citations) + 1
-        sentences = _best_sentences(analyzer, wanted, passage, 2 if n == 1 else 1)
+        excerpts = _best_units(weights, passage, 2 if n == 1 else 1, seen)
+        if not excerpts:
+            continue
         citations.append(Citation.from_passage(n, passage))
-        lines.extend(f"- {s} [{n}]" for s in sentences)
+        seen.update(excerpts)
+        lines.extend(f"- {u} [{n}]" for u in excerpts)
+    if not citations:
+        return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
     return Answer(
         text="\n".join([INTRO, *lines]), mode="extractive", confidence=score, citations=citations
     )
