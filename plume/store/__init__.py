@@ -10,7 +10,7 @@ A collection holds named vectors `dense` (cosine, optional per point) and `bm25`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,6 +80,18 @@ class SourceStats:
     documents: int
     chunks: int
     versions: dict[str, int] = field(default_factory=dict)
+
+
+Facet = Callable[[str, "str | None"], dict[str, int]]
+
+
+def sources_from_facets(facet: Facet) -> list[SourceStats]:
+    """`list_sources` for any backend, given its facet counts (field, within a source)."""
+    stats = []
+    for source, chunks in sorted(facet("source", None).items()):
+        docs = len(facet("doc_id", source))
+        stats.append(SourceStats(source, docs, chunks, facet("source_version", source)))
+    return stats
 
 
 class Store(Protocol):

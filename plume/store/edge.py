@@ -23,6 +23,7 @@ from plume.store import (
     SearchFilter,
     SourceStats,
     StoredPoint,
+    sources_from_facets,
 )
 from plume.text import SparseVec
 
@@ -166,18 +167,15 @@ class EdgeStore:
             if offset is None:
                 return
 
-    def _facet(self, key: str, flt: q.Filter | None, limit: int) -> dict[str, int]:
-        resp = self._shard.facet(q.FacetRequest(key=key, limit=limit, exact=True, filter=flt))
-        return {str(h.value): int(h.count) for h in resp.hits}
+    def _facet(self, key: str, source: str | None) -> dict[str, int]:
+        flt = None
+        if source is not None:
+            flt = q.Filter(must=[q.FieldCondition(key="source", match=q.MatchValue(source))])
+        request = q.FacetRequest(key=key, limit=_FACET_ALL, exact=True, filter=flt)
+        return {str(h.value): int(h.count) for h in self._shard.facet(request).hits}
 
     def list_sources(self) -> list[SourceStats]:
-        stats = []
-        for source, chunks in sorted(self._facet("source", None, 1000).items()):
-            flt = q.Filter(must=[q.FieldCondition(key="source", match=q.MatchValue(source))])
-            docs = len(self._facet("doc_id", flt, _FACET_ALL))
-            versions = self._facet("source_version", flt, 100)
-            stats.append(SourceStats(source, docs, chunks, versions))
-        return stats
+        return sources_from_facets(self._facet)
 
     def flush(self) -> None:
         with self._write_lock:

@@ -23,6 +23,7 @@ from plume.store import (
     SearchFilter,
     SourceStats,
     StoredPoint,
+    sources_from_facets,
 )
 from plume.text import SparseVec
 
@@ -177,22 +178,23 @@ class ServerStore:
             if offset is None:
                 return
 
-    def _facet(self, key: str, flt: models.Filter | None, limit: int) -> dict[str, int]:
+    def _facet(self, key: str, source: str | None) -> dict[str, int]:
+        flt = None
+        if source is not None:
+            match = models.MatchValue(value=source)
+            flt = models.Filter(must=[models.FieldCondition(key="source", match=match)])
         resp = self._call(
-            self._client.facet, self.collection, key=key, facet_filter=flt, limit=limit, exact=True
+            self._client.facet,
+            self.collection,
+            key=key,
+            facet_filter=flt,
+            limit=_FACET_ALL,
+            exact=True,
         )
         return {str(h.value): int(h.count) for h in resp.hits}
 
     def list_sources(self) -> list[SourceStats]:
-        stats = []
-        for source, chunks in sorted(self._facet("source", None, 1000).items()):
-            flt = models.Filter(
-                must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-            )
-            docs = len(self._facet("doc_id", flt, _FACET_ALL))
-            versions = self._facet("source_version", flt, 100)
-            stats.append(SourceStats(source, docs, chunks, versions))
-        return stats
+        return sources_from_facets(self._facet)
 
     def flush(self) -> None:
         """The server persists on its own; nothing to do."""
