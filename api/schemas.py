@@ -30,6 +30,16 @@ class ChatRequest(Filters):
         description="La question, en français.",
         examples=["Comment obtenir un acte de naissance ?"],
     )
+    conversation_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="Pour une question de suivi : l'identifiant rendu par la réponse précédente.",
+    )
+    stream: bool = Field(
+        False,
+        description="Réponse en Server-Sent Events : `notice`, `meta`, `delta`…, "
+        "`citations`, `done` (et `reset` si le modèle échoue en cours de route).",
+    )
 
 
 class CitationOut(BaseModel):
@@ -49,10 +59,28 @@ class CitationOut(BaseModel):
 
 class ChatResponse(BaseModel):
     answer: str
-    mode: str = Field(..., description="`extractive` (sans modèle) ou `refusal` (pas de source).")
+    mode: str = Field(
+        ...,
+        description="`generative` (rédigée par le modèle), `extractive` (extraits des sources, "
+        "sans modèle) ou `refusal` (pas de source fiable).",
+    )
     confidence: float
     citations: list[CitationOut]
     notice: str = Field(..., description="Mention de transparence (AI Act).")
+    flags: list[str] = Field(
+        [],
+        description="`citation_retiree`, `phrase_non_sourcee`, `reponse_non_sourcee`, "
+        "`modele_indisponible`.",
+    )
+    warning: str | None = Field(None, description="Avertissement à afficher (modèle indisponible).")
+    question: str | None = Field(None, description="La question cherchée (suivi réécrit).")
+    conversation_id: str | None = None
+    message_id: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    usage: dict[str, int] | None = Field(None, description="Jetons du modèle pour cette réponse.")
+    impact: dict[str, Any] | None = Field(None, description="Énergie (kWh) et CO2 (ecologits).")
+    removed_citations: list[dict[str, Any]] = []
 
 
 class SearchHit(BaseModel):

@@ -12,14 +12,11 @@ from __future__ import annotations
 import re
 
 from assistant.models import Answer, Citation, Passage
+from assistant.prompts import PromptBook
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, split_sentences, term_index
 
-NOT_FOUND = (
-    "Je n'ai pas trouvé de source fiable pour répondre à cette question. "
-    "Reformulez-la avec d'autres mots, ou adressez-vous à la préfecture, "
-    "au centre de gestion ou au service juridique de votre département."
-)
+NOT_FOUND = PromptBook.load()["refusal"].render()
 INTRO = "Voici ce que disent les sources officielles :"
 # An unseen term (a typo, or a word the corpus never uses) weighs about half a rare
 # term's IDF: it counts against the answer, but does not decide alone. Measured on

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from plume.store import Hit
 
-AnswerMode = Literal["extractive", "refusal"]
+AnswerMode = Literal["generative", "extractive", "refusal"]
 
 AI_NOTICE = (
     "Vous échangez avec Plume, un assistant fondé sur l'intelligence artificielle. "
@@ -72,6 +72,12 @@ class Citation:
         return asdict(self)
 
 
+MODEL_UNAVAILABLE = (
+    "Le modèle de langue est momentanément indisponible : voici les passages des sources "
+    "officielles qui répondent le mieux à la question."
+)
+
+
 @dataclass
 class Answer:
     text: str
@@ -79,6 +85,16 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     notice: str = AI_NOTICE
+    flags: list[str] = field(default_factory=list)
+    warning: str | None = None  # shown to the user, e.g. the model is unavailable
+    question: str | None = None  # the question searched for (a follow-up, rewritten)
+    conversation_id: str | None = None
+    message_id: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    usage: dict[str, int] | None = None
+    impact: dict[str, Any] | None = None
+    removed_citations: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,4 +103,14 @@ class Answer:
             "confidence": round(self.confidence, 3),
             "citations": [c.as_dict() for c in self.citations],
             "notice": self.notice,
+            "flags": list(self.flags),
+            "warning": self.warning,
+            "question": self.question,
+            "conversation_id": self.conversation_id,
+            "message_id": self.message_id,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "usage": self.usage,
+            "impact": self.impact,
+            "removed_citations": list(self.removed_citations),
         }

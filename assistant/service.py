@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant import extractive
+from assistant.chat import ChatService, Event
 from assistant.models import Answer, Passage
 from assistant.retrieval import Retriever
 from plume.store import SearchFilter
-from plume.term_stats import TermStats
 
 
 @dataclass
 class Assistant:
     retriever: Retriever
-    min_confidence: float = 0.5
-    passages_for_answer: int = 6
-    stats: TermStats | None = None
+    chat: ChatService
 
     def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
         return self.retriever.search(question, where, limit)
 
-    def ask(self, question: str, where: SearchFilter) -> Answer:
-        passages = self.retriever.search(question, where, self.passages_for_answer)
-        return extractive.answer(
-            question,
-            passages,
-            analyzer=self.retriever.encoder.analyzer,
-            min_confidence=self.min_confidence,
-            stats=self.stats,
-        )
+    def ask(self, question: str, where: SearchFilter, conversation_id: str | None = None) -> Answer:
+        return self.chat.answer(self.chat.prepare(question, where, conversation_id))
+
+    def ask_streamed(
+        self, question: str, where: SearchFilter, conversation_id: str | None = None
+    ) -> Iterator[Event]:
+        """Retrieval happens here, before the first event; generation as events are read."""
+        return self.chat.events(self.chat.prepare(question, where, conversation_id))

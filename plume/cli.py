@@ -220,11 +220,15 @@ def ask(
     if as_json:
         sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(f"[dim]{answer.notice}[/dim]\n")
+    out.print(f"[dim]{escape(answer.notice)}[/dim]\n")
+    if answer.warning:
+        out.print(f"[yellow]{escape(answer.warning)}[/yellow]\n")
     out.print(answer.text, markup=False, highlight=False)
     for c in answer.citations:
         date = f" — mise à jour le {c.modified}" if c.modified else ""
         out.print(f"[{c.n}] {c.title}{date}\n    {c.url}", markup=False, highlight=False)
+    if answer.flags:
+        out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")
 
 
 @app.command()

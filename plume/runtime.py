@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from assistant.breaker import CircuitBreaker
+from assistant.chat import ChatService
+from assistant.conversations import Conversations
+from assistant.impact import UsageLedger
+from assistant.llm import build_llm
+from assistant.prompts import PromptBook
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
 from plume import term_stats
@@ -11,6 +18,8 @@ from plume.embedding import Embedder, build_embedder
 from plume.settings import Settings
 from plume.store import Store, open_store
 from plume.text import Bm25Encoder
+
+_UNSET: Any = object()
 
 
 @dataclass
@@ -20,13 +29,15 @@ class Runtime:
     encoder: Bm25Encoder
     embedder: Embedder | None
     assistant: Assistant
+    ledger: UsageLedger
 
     @classmethod
-    def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
+    def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
+        """`embedder` and `llm` may be given (tests); by default they follow the settings."""
         store = open_store(settings)
         store.ensure_collection()
         encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
-        embedder = embedder if embedder is not None else build_embedder(settings)
+        embedder = build_embedder(settings) if embedder is _UNSET else embedder
         retriever = Retriever(
             store,
             encoder,
@@ -34,12 +45,23 @@ class Runtime:
             prefetch_limit=settings.prefetch_limit,
             max_query_chars=settings.max_query_chars,
         )
-        assistant = Assistant(
+        ledger = UsageLedger()
+        chat = ChatService(
             retriever,
-            min_confidence=settings.min_confidence,
+            llm=build_llm(settings) if llm is _UNSET else llm,
+            breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s),
+            prompts=PromptBook.load(),
+            conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
+            ledger=ledger,
             stats=term_stats.load_all(settings.data_dir),
+            min_confidence=settings.min_confidence,
+            zone=settings.electricity_mix_zone,
         )
-        return cls(settings, store, encoder, embedder, assistant)
+        return cls(settings, store, encoder, embedder, Assistant(retriever, chat), ledger)
+
+    def refresh_stats(self) -> None:
+        """After an ingestion: the corpus' term statistics changed."""
+        self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
 
     def close(self) -> None:
         self.store.close()

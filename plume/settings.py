@@ -86,6 +86,34 @@ class Settings(BaseSettings):
         description="Base URL of a self-hosted Mistral-compatible server; the EU API "
         "(https://api.mistral.ai) when unset.",
     )
+    chat_model: str = Field(
+        "mistral-small-latest", description="Model that writes answers (EU API or self-hosted)."
+    )
+    llm_temperature: float = Field(0.2, ge=0.0, le=1.5, description="Sampling temperature.")
+    llm_max_tokens: int = Field(700, ge=50, le=8000, description="Longest answer, in tokens.")
+    llm_timeout_s: int = Field(30, ge=1, description="Time-out of one model call, in seconds.")
+    llm_retry_s: float = Field(
+        8.0,
+        ge=0.0,
+        description="How long 429/5xx are retried (exponential backoff) before falling back.",
+    )
+    breaker_failures: int = Field(
+        3, ge=1, description="Consecutive model failures that open the circuit breaker."
+    )
+    breaker_reset_s: float = Field(
+        60.0, ge=1.0, description="How long the open breaker skips the model before a trial."
+    )
+    conversation_ttl_s: int = Field(
+        3600, ge=60, description="How long an idle conversation's memory is kept, in seconds."
+    )
+    max_conversations: int = Field(
+        2000, ge=10, description="Conversations kept in memory at most (oldest dropped)."
+    )
+    electricity_mix_zone: str | None = Field(
+        None,
+        description="ISO 3166-1 alpha-3 zone of the model's data centre for energy/CO2 "
+        "estimates (ecologits); the provider's default when unset.",
+    )
     embedding_model: str = Field("mistral-embed", description="Model for dense vectors.")
     embedding_dim: int = Field(1024, description="Dimension of the embedding model's vectors.")
     embedding_batch: int = Field(64, ge=1, le=512, description="Texts sent per embedding call.")

@@ -25,9 +25,11 @@ def start_ingest(body: IngestRequest, runtime: RuntimeDep, runs: RunsDep) -> Ing
     source = service.check_source(body.source)
 
     def job() -> IngestSummary:
-        return service.ingest_source(
+        summary = service.ingest_source(
             runtime.settings, runtime.store, runtime.embedder, source, everything=body.all
         )
+        runtime.refresh_stats()
+        return summary
 
     run = runs.start(source, job)
     return IngestRun(id=run.id, source=run.source, status=run.status)
@@ -41,6 +43,11 @@ def ingest_status(run_id: str, runs: RunsDep) -> IngestRun:
     return IngestRun(
         id=run.id, source=run.source, status=run.status, summary=run.summary, error=run.error
     )
+
+
+@router.get("/usage", summary="Consommation par jour : réponses, jetons, énergie, CO2")
+def usage(runtime: RuntimeDep) -> list[dict[str, object]]:
+    return [day.as_dict() for day in runtime.ledger.days()]
 
 
 @router.delete("/documents/{doc_id:path}", summary="Retirer un document de l'index")

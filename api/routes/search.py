@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
 
 from api.deps import RuntimeDep
 from api.schemas import ChatRequest, ChatResponse, SearchHit, SearchRequest, SearchResponse
@@ -32,7 +35,23 @@ def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
     return SearchResponse(query=body.query, hits=hits)
 
 
-@router.post("/chat", response_model=ChatResponse, summary="Poser une question")
-def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse:
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Poser une question",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceResponse:
     where = build_filter(sources=body.sources, audiences=body.audiences, kinds=body.kinds)
-    return ChatResponse.model_validate(runtime.assistant.ask(body.question, where).as_dict())
+    if body.stream:
+        # retrieval runs here, before the stream opens: bad input is still a plain 4xx
+        events = runtime.assistant.ask_streamed(body.question, where, body.conversation_id)
+        return EventSourceResponse(
+            (
+                {"event": name, "data": json.dumps(data, ensure_ascii=False)}
+                for name, data in events
+            ),
+            ping=15,
+        )
+    answer = runtime.assistant.ask(body.question, where, body.conversation_id)
+    return ChatResponse.model_validate(answer.as_dict())

@@ -1,0 +1,308 @@
+"""A chat turn: rewrite a follow-up, retrieve, answer with the model or without, check.
+
+    prepare()  — before any byte is streamed: the follow-up is rewritten with the
+                 conversation's history, passages are retrieved, confidence is judged.
+    events()   — the answer as events: `notice` (first turn), `meta`, `delta`s, then
+                 `citations` (checked) and `done` (ids, usage, impact).
+    answer()   — the same turn, collected into one `Answer`.
+
+The model is llama-index's Mistral wrapper (assistant.llm) and the memory llama-index's
+chat memory; the steps are ours rather than a llama-index chat engine's, because each one
+has a contract to keep: no model call when no source is reliable, citations checked
+after generation, and the extractive answer whenever the model fails, even mid-stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_index.core.llms import LLM, ChatMessage, MessageRole
+from llama_index.core.memory import ChatMemoryBuffer
+
+from assistant import extractive
+from assistant.breaker import CircuitBreaker
+from assistant.citation_check import check_citations
+from assistant.conversations import Conversations
+from assistant.impact import UsageLedger, estimate
+from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Citation, Passage
+from assistant.prompts import PromptBook
+from assistant.retrieval import Retriever, check_question
+from plume.store import SearchFilter
+from plume.term_stats import TermStats
+
+log = logging.getLogger(__name__)
+Event = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class Turn:
+    """A question ready to be answered: everything decided before streaming starts."""
+
+    conversation_id: str
+    message_id: str
+    new_conversation: bool
+    question: str
+    standalone: str
+    passages: list[Passage]
+    confidence: float
+    memory: ChatMemoryBuffer
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+    )
+    model_seconds: float = 0.0
+
+
+def _usage_of(raw: Any) -> tuple[int, int]:
+    """Token counts from the SDK's response (a dict) or its last stream event (`.data`)."""
+    if isinstance(raw, dict):
+        usage = raw.get("usage")
+    else:
+        usage = getattr(getattr(raw, "data", raw), "usage", None)
+    if usage is None:
+        return 0, 0
+    return int(getattr(usage, "prompt_tokens", 0) or 0), int(
+        getattr(usage, "completion_tokens", 0) or 0
+    )
+
+
+def context_block(passages: list[Passage]) -> str:
+    """The numbered sources the model reads; [n] is what it cites."""
+    blocks = []
+    for n, p in enumerate(passages, start=1):
+        heading = " — ".join(
+            x for x in (str(p.field("title") or ""), str(p.field("section") or "")) if x
+        )
+        dates = []
+        if p.field("in_force_from"):
+            dates.append(f"en vigueur depuis le {p.field('in_force_from')}")
+        if p.field("modified"):
+            dates.append(f"mise à jour le {p.field('modified')}")
+        meta = ", ".join([str(p.field("url") or ""), *dates])
+        blocks.append(f"[{n}] {heading}\n({meta})\n{p.text}")
+    return "\n\n".join(blocks)
+
+
+class ChatService:
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        llm: LLM | None,
+        breaker: CircuitBreaker,
+        prompts: PromptBook,
+        conversations: Conversations,
+        ledger: UsageLedger,
+        stats: TermStats | None = None,
+        min_confidence: float = 0.55,
+        passages_per_answer: int = 6,
+        zone: str | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.breaker = breaker
+        self.prompts = prompts
+        self.conversations = conversations
+        self.ledger = ledger
+        self.stats = stats
+        self.min_confidence = min_confidence
+        self.passages_per_answer = passages_per_answer
+        self.zone = zone
+
+    @property
+    def model_name(self) -> str | None:
+        return getattr(self.llm, "model", None) if self.llm is not None else None
+
+    # --- before the stream ---------------------------------------------------------------
+
+    def prepare(
+        self, question: str, where: SearchFilter, conversation_id: str | None = None
+    ) -> Turn:
+        question = check_question(question, self.retriever.max_query_chars)
+        cid, memory, new = self.conversations.open(conversation_id)
+        turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], 0.0, memory)
+        history = Conversations.history(memory)
+        if history:
+            turn.standalone = self._rewrite(turn, history)
+        turn.passages = self.retriever.search(turn.standalone, where, self.passages_per_answer)
+        turn.confidence = extractive.confidence(
+            self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats
+        )
+        return turn
+
+    def _rewrite(self, turn: Turn, history: list[ChatMessage]) -> str:
+        """ "et pour un mariage ?" → a question that stands alone."""
+        last_question = next(
+            (str(m.content) for m in reversed(history) if m.role == MessageRole.USER), ""
+        )
+        fallback = f"{last_question} {turn.question}".strip()
+        if self.llm is None or not self.breaker.allow():
+            return fallback  # without a model, the previous question gives the topic
+        lines = [
+            f"{'Secrétaire' if m.role == MessageRole.USER else 'Assistant'} : {m.content}"
+            for m in history[-6:]
+        ]
+        prompt = self.prompts["followup"].render(history="\n".join(lines), question=turn.question)
+        started = time.perf_counter()
+        try:
+            response = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+        except Exception as exc:  # any model failure: keep going without it
+            self.breaker.failure()
+            log.warning("follow-up rewrite failed: %s", type(exc).__name__)
+            return fallback
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, response.raw)
+        rewritten = (response.message.content or "").strip().splitlines()
+        return rewritten[0].strip(' «»"') if rewritten and rewritten[0].strip() else fallback
+
+    @staticmethod
+    def _add_usage(turn: Turn, raw: Any) -> None:
+        prompt_tokens, completion_tokens = _usage_of(raw)
+        turn.usage["prompt_tokens"] += prompt_tokens
+        turn.usage["completion_tokens"] += completion_tokens
+
+    # --- the stream -------------------------------------------------------------------------
+
+    def events(self, turn: Turn) -> Iterator[Event]:
+        if turn.new_conversation:
+            yield "notice", {"text": AI_NOTICE}
+        yield (
+            "meta",
+            {
+                "conversation_id": turn.conversation_id,
+                "message_id": turn.message_id,
+                "question": turn.standalone,
+            },
+        )
+        if turn.confidence < self.min_confidence or not turn.passages:
+            yield from self._finish(turn, self._extractive(turn), [])
+            return
+        if self.llm is None:
+            yield from self._finish(turn, self._extractive(turn), [])
+            return
+        if not self.breaker.allow():
+            yield from self._finish(turn, self._fallback(turn), [])
+            return
+        yield from self._generate(turn)
+
+    def _extractive(self, turn: Turn) -> Answer:
+        return extractive.answer(
+            turn.standalone,
+            turn.passages,
+            analyzer=self.retriever.encoder.analyzer,
+            min_confidence=self.min_confidence,
+            stats=self.stats,
+        )
+
+    def _fallback(self, turn: Turn) -> Answer:
+        answer = self._extractive(turn)
+        answer.flags.append("modele_indisponible")
+        answer.warning = MODEL_UNAVAILABLE
+        return answer
+
+    def _generate(self, turn: Turn) -> Iterator[Event]:
+        assert self.llm is not None
+        prompt = self.prompts["answer"]
+        messages = [
+            ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render()),
+            *Conversations.history(turn.memory)[-6:],
+            ChatMessage(
+                role=MessageRole.USER,
+                content=prompt.render(
+                    context=context_block(turn.passages), question=turn.standalone
+                ),
+            ),
+        ]
+        text, started, last_raw = "", time.perf_counter(), None
+        try:
+            for chunk in self.llm.stream_chat(messages):
+                last_raw = chunk.raw
+                if chunk.delta:
+                    text += chunk.delta
+                    yield "delta", {"text": chunk.delta}
+        except Exception as exc:  # model down, time-out, broken stream: answer without it
+            self.breaker.failure()
+            log.warning("generation failed after %d characters: %s", len(text), type(exc).__name__)
+            if text:
+                yield "reset", {"reason": "modele_indisponible"}
+            yield from self._finish(turn, self._fallback(turn), [])
+            return
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, last_raw)
+        check = check_citations(text, turn.passages)
+        answer = Answer(
+            text=check.text,
+            mode="generative",
+            confidence=turn.confidence,
+            citations=[Citation.from_passage(n, turn.passages[n - 1]) for n in check.cited],
+            model=self.model_name,
+            prompt_version=prompt.id,
+            removed_citations=[
+                {"n": r.n, "reason": r.reason, "sentence": r.sentence, "quote": r.quote}
+                for r in check.removed
+            ],
+        )
+        if check.removed:
+            answer.flags.append("citation_retiree")
+        if check.unsupported:
+            answer.flags.append("phrase_non_sourcee")
+        if not check.cited and check.unsupported:
+            # nothing the model said is tied to a source: quote the sources instead
+            grounded = self._extractive(turn)
+            grounded.flags = [*answer.flags, "reponse_non_sourcee"]
+            grounded.model, grounded.prompt_version = answer.model, answer.prompt_version
+            yield "reset", {"reason": "reponse_non_sourcee"}
+            yield from self._finish(turn, grounded, [])
+            return
+        yield from self._finish(turn, answer, [], streamed=True)
+
+    def _finish(
+        self, turn: Turn, answer: Answer, _: list[Any], *, streamed: bool = False
+    ) -> Iterator[Event]:
+        if not streamed:
+            yield "delta", {"text": answer.text}
+        answer.conversation_id, answer.message_id = turn.conversation_id, turn.message_id
+        answer.question = turn.standalone
+        answer.usage = dict(turn.usage)
+        if turn.usage["completion_tokens"] or turn.model_seconds:
+            impact = estimate(
+                self.model_name or "",
+                prompt_tokens=turn.usage["prompt_tokens"],
+                completion_tokens=turn.usage["completion_tokens"],
+                latency_s=turn.model_seconds,
+                zone=self.zone,
+            )
+            self.ledger.record(impact)
+            answer.impact = impact.as_dict()
+        Conversations.remember(turn.memory, turn.question, answer.text)
+        yield (
+            "citations",
+            {
+                "answer": answer.text,
+                "citations": [c.as_dict() for c in answer.citations],
+                "removed": answer.removed_citations,
+            },
+        )
+        done = answer.as_dict()
+        done.pop("citations")
+        yield "done", done
+
+    # --- without streaming ----------------------------------------------------------------
+
+    def answer(self, turn: Turn) -> Answer:
+        final: dict[str, Any] = {}
+        citations: list[dict[str, Any]] = []
+        for name, data in self.events(turn):
+            if name == "citations":
+                citations = data["citations"]
+            elif name == "done":
+                final = data
+        final["text"] = final.pop("answer")
+        final["citations"] = [Citation(**c) for c in citations]
+        return Answer(**final)

@@ -1,0 +1,231 @@
+"""The citation check: a generated answer may only claim what its cited passages say.
+
+The contract with the model (prompts/system.v1.md): the retrieved passages are numbered
+[1]..[k] in the order they are given to it, passage n being `passages[n - 1]`. Every
+sentence that states a fact cites its passages with markers — "[1]", "[1, 2]", "[1][2]",
+"[1] [2]", before or after the final punctuation — and a phrase in quotes («…», "…", “…”,
+‘…’) is copied word for word from a cited passage: its text, title or section.
+
+`check_citations` holds a generated answer to that contract:
+
+- a marker for a passage that was not retrieved ([0], [-1], [7] of 3) is removed:
+  "source_inconnue";
+- a quote that none of the sentence's valid citations holds is wording the model made up,
+  so every citation of that sentence is removed: "citation_inexacte". A cited passage that
+  lacks the quote while another cited passage holds it stays: it may support the rest of
+  the sentence. Quotes are compared normalised (NFKC, casefold, ASCII apostrophes and
+  quotes, whitespace collapsed, accents folded); quotes under 3 characters are ignored, and
+  "[…]" or "..." in a quote cuts it into fragments that must each be found;
+- a factual sentence left without a valid citation is "unsupported". A sentence is factual
+  unless it is a question, has fewer than 4 words (a connective, a heading such as "Pièces
+  à fournir :"), is a whole line ending with ":" or opening with "#" (a heading, the
+  introduction of a list), or says that Plume found nothing (REFUSAL_OPENINGS, which cover
+  assistant.extractive.NOT_FOUND and its invitation to rephrase): a refusal has nothing to
+  cite.
+
+The answer is flagged when a citation was removed or a sentence is unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from assistant.models import Passage
+from plume.text import fold_accents
+
+Reason = Literal["source_inconnue", "citation_inexacte"]
+
+# How an answer says Plume has no source: such a sentence cites nothing.
+REFUSAL_OPENINGS = (
+    "Je n'ai pas trouvé",
+    "Je ne trouve pas",
+    "Je ne sais pas",
+    "Je ne dispose pas",
+    "Aucune source",
+    "Les sources ne permettent pas",
+    "Les sources fournies ne permettent pas",
+    "Reformulez",
+)
+MIN_QUOTE_CHARS = 3
+MIN_FACT_WORDS = 4
+
+# A marker: "[1]", "[1, 2]", "[1,2]", "[ 2 ]", "[-1]"; "[1][2]" and "[1] [2]" are two.
+_MARKER = re.compile(r"\[\s*-?\d+(?:\s*,\s*-?\d+)*\s*\]")
+# A list item: "- ", "* ", "• ", "1. ", "2) ".
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+# The end of a sentence: final punctuation, closing quotes ("gratuite. »"), then the
+# markers that follow it, before a space and what opens a sentence (capital, digit, quote).
+_END = re.compile(
+    r"[.!?…]+(?:\s?[»”\")])*"
+    rf"(?:\s*{_MARKER.pattern})*"
+    r"(?=\s+[«\"“‘(]?[A-ZÀ-ÖØ-Þ0-9])"
+)
+# Words a period does not end: "art. L2121-17", "Mme", "cf."; single capitals ("M. le
+# maire", "L. 2121-17") too. "n° 2017-890" and "3,5" hold no period followed by a space.
+_ABBREVIATIONS = frozenset(
+    {"art", "arts", "al", "av", "bd", "cf", "ch", "chap", "dr", "ex", "me", "mlle", "mm"}
+    | {"mme", "mmes", "no", "p", "pp", "st", "ste", "vol"}
+)
+_LAST_WORD = re.compile(r"(\w+)$")
+# Quotes. ‘…’ ends at a ’ that no letter follows: the ’ of "l’acte" is an apostrophe.
+_QUOTE = re.compile(r"«([^«»]+)»" r'|"([^"\n]+)"' r"|“([^“”]+)”" r"|‘(.+?)’(?!\w)")
+_ELLIPSIS = re.compile(r"\[?\.\.\.\]?")  # NFKC turns "…" into "..."
+_ASCII = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
+@dataclass(frozen=True)
+class RemovedCitation:
+    n: int
+    reason: Reason
+    sentence: str
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    text: str  # the answer without the failing markers
+    cited: list[int]  # numbers kept, in order of first appearance
+    removed: list[RemovedCitation]
+    unsupported: list[str]  # factual sentences left without a citation, markers stripped
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.removed or self.unsupported)
+
+
+def check_citations(answer: str, passages: Sequence[Passage]) -> CitationCheck:
+    """Removes the citations `passages` do not back, and lists the unsupported sentences."""
+    haystacks = [
+        [_normalise(str(x or "")) for x in (p.text, p.field("title"), p.field("section"))]
+        for p in passages
+    ]
+    cited: list[int] = []
+    removed: list[RemovedCitation] = []
+    unsupported: list[str] = []
+    edits: list[tuple[int, int, list[int]]] = []  # markers to rewrite with the numbers kept
+    for start, end, whole_line in _sentences(answer):
+        sentence = answer[start:end]
+        plain = _strip_markers(sentence)
+        markers = [
+            (m, [int(x) for x in re.findall(r"-?\d+", m.group())])
+            for m in _MARKER.finditer(answer, start, end)
+        ]
+        valid = {n for _, numbers in markers for n in numbers if 1 <= n <= len(passages)}
+        missing = next(
+            (q for q in _quotes(plain) if not any(_holds(haystacks[n - 1], q) for n in valid)),
+            None,
+        )
+        kept_here: list[int] = []
+        for marker, numbers in markers:
+            kept = [n for n in numbers if n in valid and missing is None]
+            removed.extend(
+                RemovedCitation(n, "source_inconnue", sentence)
+                if n not in valid
+                else RemovedCitation(n, "citation_inexacte", sentence, missing)
+                for n in numbers
+                if n not in kept
+            )
+            if len(kept) < len(numbers):
+                edits.append((marker.start(), marker.end(), kept))
+            kept_here.extend(kept)
+        cited.extend(n for n in dict.fromkeys(kept_here) if n not in cited)
+        if not kept_here and _is_factual(plain, whole_line):
+            unsupported.append(plain)
+    return CitationCheck(_apply(answer, edits), cited, removed, unsupported)
+
+
+def _sentences(answer: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is the whole line) of each sentence; every line and list item apart."""
+    out: list[tuple[int, int, bool]] = []
+    offset = 0
+    for line in answer.split("\n"):
+        bullet = _BULLET.match(line)
+        cut = bullet.end() if bullet else 0
+        quoted = [q.span() for q in _QUOTE.finditer(line)]
+        pieces: list[tuple[int, int]] = []
+        for end in [*_ends(line, quoted), len(line)]:
+            piece = line[cut:end]
+            if piece.strip():
+                first = offset + cut + len(piece) - len(piece.lstrip())
+                pieces.append((first, offset + cut + len(piece.rstrip())))
+            cut = end
+        for i, (first, last) in enumerate(pieces):
+            if out and not _MARKER.sub("", answer[first:last]).strip():
+                out[-1] = (out[-1][0], last, out[-1][2])  # markers alone: the previous sentence's
+            else:
+                out.append((first, last, len(pieces) == 1 and i == 0))
+        offset += len(line) + 1
+    return out
+
+
+def _ends(line: str, quoted: list[tuple[int, int]]) -> list[int]:
+    """Where the sentences of a line end, but not after an abbreviation or inside a quote."""
+    return [
+        m.end()
+        for m in _END.finditer(line)
+        if not _abbreviation(line, m)
+        and not any(start < m.start() and m.end() < stop for start, stop in quoted)
+    ]
+
+
+def _abbreviation(line: str, end: re.Match[str]) -> bool:
+    """Whether the sentence end `end` is the single period of an abbreviation."""
+    word = _LAST_WORD.search(line, 0, end.start())
+    if word is None or not end.group().startswith(".") or end.group().startswith(".."):
+        return False
+    w = word.group()
+    return w.lower() in _ABBREVIATIONS or (len(w) == 1 and w.isupper())
+
+
+def _is_factual(plain: str, whole_line: bool) -> bool:
+    bare = plain.strip(' *_»”")')
+    if sum(any(c.isalnum() for c in w) for w in bare.split()) < MIN_FACT_WORDS:
+        return False
+    if bare.endswith("?") or (whole_line and (bare.endswith(":") or bare.startswith("#"))):
+        return False
+    return not _normalise(bare).startswith(_REFUSALS)
+
+
+def _quotes(plain: str) -> list[str]:
+    quotes = (next(g for g in m.groups() if g is not None).strip() for m in _QUOTE.finditer(plain))
+    return [q for q in quotes if len(_normalise(q)) >= MIN_QUOTE_CHARS]
+
+
+def _holds(haystack: list[str], quote: str) -> bool:
+    fragments = (f.strip(" .,;:!?'\"()") for f in _ELLIPSIS.split(_normalise(quote)))
+    wanted = [f for f in fragments if len(f) >= MIN_QUOTE_CHARS]
+    return any(all(f in text for f in wanted) for text in haystack)
+
+
+def _normalise(text: str) -> str:
+    text = fold_accents(unicodedata.normalize("NFKC", text).casefold().translate(_ASCII))
+    return " ".join(text.split())
+
+
+_REFUSALS = tuple(_normalise(s) for s in REFUSAL_OPENINGS)
+
+
+def _strip_markers(sentence: str) -> str:
+    return re.sub(rf"[ \t\u00a0\u202f]*{_MARKER.pattern}", "", sentence).strip()
+
+
+def _apply(answer: str, edits: list[tuple[int, int, list[int]]]) -> str:
+    """Rewrites markers from the last: "[1, 3]" → "[1]"; a marker left empty goes with the
+    space before it (unless a marker follows: "x [7][1]" → "x [1]"), or after it at the
+    start of a line."""
+    text = answer
+    for start, end, kept in reversed(edits):
+        if kept:
+            text = f"{text[:start]}[{', '.join(map(str, kept))}]{text[end:]}"
+            continue
+        while start and text[start - 1] in " \t\u00a0\u202f" and text[end : end + 1] != "[":
+            start -= 1
+        if start == 0 or text[start - 1] == "\n":
+            while end < len(text) and text[end] in " \t":
+                end += 1
+        text = text[:start] + text[end:]
+    return text

@@ -1,0 +1,58 @@
+"""Conversation memory: llama-index chat memory per conversation id, in process.
+
+Bounded (oldest conversations dropped) and idle conversations expire. Issue 9 stores
+conversations in the database; this is the working memory follow-ups are rewritten with.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+
+from llama_index.core.llms import ChatMessage, MessageRole
+from llama_index.core.memory import ChatMemoryBuffer
+
+HISTORY_TOKENS = 2000
+
+
+class Conversations:
+    def __init__(
+        self,
+        max_conversations: int = 2000,
+        ttl_s: float = 3600,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_conversations = max_conversations
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._memories: OrderedDict[str, tuple[float, ChatMemoryBuffer]] = OrderedDict()
+
+    def open(self, conversation_id: str | None) -> tuple[str, ChatMemoryBuffer, bool]:
+        """The conversation's id, memory, and whether it starts now."""
+        now = self._clock()
+        with self._lock:
+            for cid in [c for c, (seen, _) in self._memories.items() if now - seen > self.ttl_s]:
+                del self._memories[cid]
+            if conversation_id and conversation_id in self._memories:
+                _, memory = self._memories.pop(conversation_id)
+                self._memories[conversation_id] = (now, memory)
+                return conversation_id, memory, False
+            cid = conversation_id or uuid.uuid4().hex
+            memory = ChatMemoryBuffer.from_defaults(token_limit=HISTORY_TOKENS)
+            self._memories[cid] = (now, memory)
+            while len(self._memories) > self.max_conversations:
+                self._memories.popitem(last=False)
+            return cid, memory, True
+
+    @staticmethod
+    def remember(memory: ChatMemoryBuffer, question: str, answer: str) -> None:
+        memory.put(ChatMessage(role=MessageRole.USER, content=question))
+        memory.put(ChatMessage(role=MessageRole.ASSISTANT, content=answer))
+
+    @staticmethod
+    def history(memory: ChatMemoryBuffer) -> list[ChatMessage]:
+        return list(memory.get())
