@@ -70,6 +70,17 @@ def _usage_of(raw: Any) -> tuple[int, int]:
     )
 
 
+class IncompleteStream(Exception):
+    """The model's stream stopped without saying it had finished."""
+
+
+def _finish_reason(raw: Any) -> str | None:
+    """`stop`, `length`… from the last stream event; None if the stream was cut short."""
+    choices = getattr(getattr(raw, "data", None), "choices", None) or []
+    reason = getattr(choices[0], "finish_reason", None) if choices else None
+    return str(reason) if reason else None
+
+
 def context_block(passages: list[Passage]) -> str:
     """The numbered sources the model reads; [n] is what it cites."""
     blocks = []
@@ -180,13 +191,13 @@ class ChatService:
             },
         )
         if turn.confidence < self.min_confidence or not turn.passages:
-            yield from self._finish(turn, self._extractive(turn), [])
+            yield from self._finish(turn, self._extractive(turn))
             return
         if self.llm is None:
-            yield from self._finish(turn, self._extractive(turn), [])
+            yield from self._finish(turn, self._extractive(turn))
             return
         if not self.breaker.allow():
-            yield from self._finish(turn, self._fallback(turn), [])
+            yield from self._finish(turn, self._fallback(turn))
             return
         yield from self._generate(turn)
 
@@ -225,46 +236,57 @@ class ChatService:
                 if chunk.delta:
                     text += chunk.delta
                     yield "delta", {"text": chunk.delta}
+            finish = _finish_reason(last_raw)
+            if finish is None:
+                raise IncompleteStream("the stream ended without a finish reason")
         except Exception as exc:  # model down, time-out, broken stream: answer without it
             self.breaker.failure()
             log.warning("generation failed after %d characters: %s", len(text), type(exc).__name__)
             if text:
                 yield "reset", {"reason": "modele_indisponible"}
-            yield from self._finish(turn, self._fallback(turn), [])
+            yield from self._finish(turn, self._fallback(turn))
             return
         self.breaker.success()
         turn.model_seconds += time.perf_counter() - started
         self._add_usage(turn, last_raw)
+        answer = self._checked(turn, text, prompt.id)
+        if finish == "length":
+            answer.flags.append("reponse_tronquee")
+        if answer.mode == "generative":
+            yield from self._finish(turn, answer, streamed=True)
+        else:
+            yield "reset", {"reason": "reponse_non_sourcee"}
+            yield from self._finish(turn, answer)
+
+    def _checked(self, turn: Turn, text: str, prompt_version: str) -> Answer:
+        """The model's text after the citation check, or the extractive answer when
+        nothing it said is tied to a source (or it said nothing, e.g. a tool call)."""
         check = check_citations(text, turn.passages)
-        answer = Answer(
+        flags = []
+        if check.removed:
+            flags.append("citation_retiree")
+        if check.unsupported:
+            flags.append("phrase_non_sourcee")
+        if not check.cited and (check.unsupported or not text.strip()):
+            grounded = self._extractive(turn)
+            grounded.flags = [*flags, "reponse_non_sourcee"]
+            grounded.model, grounded.prompt_version = self.model_name, prompt_version
+            return grounded
+        return Answer(
             text=check.text,
             mode="generative",
             confidence=turn.confidence,
             citations=[Citation.from_passage(n, turn.passages[n - 1]) for n in check.cited],
+            flags=flags,
             model=self.model_name,
-            prompt_version=prompt.id,
+            prompt_version=prompt_version,
             removed_citations=[
                 {"n": r.n, "reason": r.reason, "sentence": r.sentence, "quote": r.quote}
                 for r in check.removed
             ],
         )
-        if check.removed:
-            answer.flags.append("citation_retiree")
-        if check.unsupported:
-            answer.flags.append("phrase_non_sourcee")
-        if not check.cited and check.unsupported:
-            # nothing the model said is tied to a source: quote the sources instead
-            grounded = self._extractive(turn)
-            grounded.flags = [*answer.flags, "reponse_non_sourcee"]
-            grounded.model, grounded.prompt_version = answer.model, answer.prompt_version
-            yield "reset", {"reason": "reponse_non_sourcee"}
-            yield from self._finish(turn, grounded, [])
-            return
-        yield from self._finish(turn, answer, [], streamed=True)
 
-    def _finish(
-        self, turn: Turn, answer: Answer, _: list[Any], *, streamed: bool = False
-    ) -> Iterator[Event]:
+    def _finish(self, turn: Turn, answer: Answer, *, streamed: bool = False) -> Iterator[Event]:
         if not streamed:
             yield "delta", {"text": answer.text}
         answer.conversation_id, answer.message_id = turn.conversation_id, turn.message_id

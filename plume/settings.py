@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     chat_model: str = Field(
         "mistral-small-latest", description="Model that writes answers (EU API or self-hosted)."
     )
-    llm_temperature: float = Field(0.2, ge=0.0, le=1.5, description="Sampling temperature.")
+    llm_temperature: float = Field(
+        0.2, ge=0.0, le=1.0, description="Sampling temperature (the model wrapper allows 0 to 1)."
+    )
     llm_max_tokens: int = Field(700, ge=50, le=8000, description="Longest answer, in tokens.")
     llm_timeout_s: int = Field(30, ge=1, description="Time-out of one model call, in seconds.")
     llm_retry_s: float = Field(

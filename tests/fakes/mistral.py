@@ -13,6 +13,15 @@ it fail:
         fake.fail_next(429, times=3)
         fake.chat_reply = "La mairie délivre l'acte. [1]"
 
+The chat endpoint can also misbehave or answer otherwise, for the generation tests:
+
+    fake.chat_reply = lambda body: ...   # a reply computed from the request's JSON body
+    fake.delay_s = 5                     # wait before answering (time-outs)
+    fake.break_stream_after = 3          # abort a stream after 3 content chunks
+    fake.tool_calls = [ToolCallSpec("search", {"q": "mariage"})]  # answer with a tool call
+
+`reset()` puts every knob back and forgets requests and pending failures.
+
 Endpoints: POST /v1/embeddings (texts under `input`, as both the mistralai and OpenAI
 SDKs send them; `inputs` accepted too), POST /v1/chat/completions (plain JSON, or
 server-sent events with `"stream": true`), GET /v1/models.
@@ -25,6 +34,7 @@ processes, and texts sharing words get close vectors, so dense search means some
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -116,6 +126,34 @@ class _Failure:
 ChatReply = str | Callable[[dict[str, Any]], str]
 
 
+@dataclass(frozen=True)
+class ToolCallSpec:
+    """A function call the fake answers with; `arguments` is sent JSON-encoded, as Mistral
+    does. The call's id is `call_<index>` unless given."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    def wire(self, index: int) -> dict[str, Any]:
+        arguments = (
+            self.arguments
+            if isinstance(self.arguments, str)
+            else json.dumps(self.arguments, ensure_ascii=False)
+        )
+        return {
+            "id": self.id or f"call_{index}",
+            "type": "function",
+            "function": {"name": self.name, "arguments": arguments},
+            "index": index,
+        }
+
+
+class BrokenStream(Exception):
+    """Raised inside a streamed reply: uvicorn then drops the connection mid-body, so the
+    client's HTTP library sees an incomplete chunked response (no `[DONE]`)."""
+
+
 def embedding_texts(body: Any) -> list[str] | None:
     """The texts of an embeddings request body, or None when it holds none."""
     if not isinstance(body, dict):
@@ -151,6 +189,12 @@ class FakeMistral:
         self.dim = dim
         self.chat_reply: ChatReply = chat_reply
         self.api_key = api_key  # when set, other bearer tokens get 401
+        self.delay_s = 0.0  # chat: seconds to wait before answering
+        self.break_stream_after: int | None = None  # chat stream: content chunks, then abort
+        # chat: the finish reason sent ("stop" by default; "length" when cut by max_tokens;
+        # "" ends a stream cleanly with [DONE] but without any finish reason)
+        self.finish_reason: str | None = None
+        self.tool_calls: list[ToolCallSpec] | None = None  # chat: answer with these calls
         self._requests: list[ReceivedRequest] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
@@ -207,6 +251,17 @@ class FakeMistral:
         """Cancel the failures still pending."""
         with self._lock:
             self._failures.clear()
+
+    def reset(self) -> None:
+        """Back to a well-behaved server: default reply, no delay, no broken stream, no tool
+        call, no pending failure, no request recorded (for a fake shared between tests)."""
+        self.recover()
+        self.clear()
+        self.chat_reply = DEFAULT_CHAT_REPLY
+        self.delay_s = 0.0
+        self.break_stream_after = None
+        self.finish_reason = None
+        self.tool_calls = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -324,10 +379,21 @@ class FakeMistral:
         body, error = await self._receive(request)
         if error is not None:
             return error
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
         messages = body.get("messages") or []
-        reply = self.chat_reply(body) if callable(self.chat_reply) else self.chat_reply
+        tool_calls = [t.wire(i) for i, t in enumerate(self.tool_calls)] if self.tool_calls else None
+        if tool_calls is not None:
+            reply = ""
+        else:
+            reply = self.chat_reply(body) if callable(self.chat_reply) else self.chat_reply
+        finish: str | None = "tool_calls" if tool_calls is not None else "stop"
+        if self.finish_reason is not None:
+            finish = self.finish_reason or None
         prompt_tokens = sum(len(words(message_text(m))) for m in messages if isinstance(m, dict))
-        completion_tokens = len(words(reply))
+        completion_tokens = len(words(reply)) + sum(
+            len(words(json.dumps(t["function"]))) for t in tool_calls or []
+        )
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -345,8 +411,12 @@ class FakeMistral:
                     "choices": [
                         {
                             "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": reply, "tool_calls": None},
+                            "finish_reason": finish,
+                            "message": {
+                                "role": "assistant",
+                                "content": reply,
+                                "tool_calls": tool_calls,
+                            },
                         }
                     ],
                 }
@@ -363,11 +433,20 @@ class FakeMistral:
             }
             return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
+        break_after = self.break_stream_after
+
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""}, None)
-            for piece in re.findall(r"\S+\s*|\s+", reply):
+            for sent, piece in enumerate(re.findall(r"\S+\s*|\s+", reply)):
+                if break_after is not None and sent >= break_after:
+                    raise BrokenStream(f"stream broken after {sent} chunks")
                 yield chunk({"content": piece}, None)
-            yield chunk({"content": ""}, "stop", usage=usage)
+            if break_after is not None:
+                raise BrokenStream("stream broken before its end")
+            last: dict[str, Any] = {"content": ""}
+            if tool_calls is not None:
+                last["tool_calls"] = tool_calls
+            yield chunk(last, finish, usage=usage)
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
