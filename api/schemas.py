@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,11 @@ class Filters(BaseModel):
         None, description="Publics: `Particuliers`, `Professionnels`, `Associations`."
     )
     kinds: list[str] | None = Field(None, description="`fiche`, `article`, `aide`, `document`.")
+    as_of: date | None = Field(
+        None,
+        description="Répondre avec les textes en vigueur à cette date (AAAA-MM-JJ) ; "
+        "aujourd'hui par défaut.",
+    )
 
 
 class SearchRequest(Filters):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date
 
 from assistant.models import Passage
 from plume.documents import AUDIENCES, KINDS, SOURCES
@@ -45,8 +46,12 @@ def build_filter(
     audiences: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     tenants: Sequence[str] = (),
+    as_of: date | None = None,
 ) -> SearchFilter:
-    """A validated search filter; unknown values are refused, not silently ignored."""
+    """A validated search filter; unknown values are refused, not silently ignored.
+
+    Only texts in force on `as_of` are searched — today unless a date is given: repealed
+    articles and versions not yet in force never answer as current law."""
     _check_values("source", sources, SOURCES)
     _check_values("public", audiences, AUDIENCES)
     _check_values("type", kinds, KINDS)
@@ -55,6 +60,7 @@ def build_filter(
         audiences=list(audiences) if audiences else None,
         kinds=list(kinds) if kinds else None,
         tenants=list(tenants),
+        as_of=as_of or date.today(),
     )
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -171,10 +172,29 @@ def ingest(
         raise typer.Exit(EXIT_ITEM_ERRORS)
 
 
-def _filters(source: list[str] | None, audience: list[str] | None) -> Any:
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Textes en vigueur à cette date (AAAA-MM-JJ) ; aujourd'hui par défaut."
+    ),
+]
+
+
+def _filters(
+    source: list[str] | None = None, audience: list[str] | None = None, as_of: str | None = None
+) -> Any:
     from assistant.retrieval import build_filter
 
-    return _run(lambda: build_filter(sources=source, audiences=audience))
+    day = None
+    if as_of:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            err.print(
+                f"[red]Erreur :[/red] date invalide « {escape(as_of)} » : attendu AAAA-MM-JJ."
+            )
+            raise typer.Exit(1) from None
+    return _run(lambda: build_filter(sources=source, audiences=audience, as_of=day))
 
 
 @app.command()
@@ -185,11 +205,12 @@ def search(
     audience: Annotated[
         list[str] | None, typer.Option(help="Particuliers, Professionnels, Associations.")
     ] = None,
+    as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Cherche les passages les plus pertinents."""
     settings = _settings()
-    where = _filters(source, audience)
+    where = _filters(source, audience, as_of)
     with _runtime(settings) as runtime:
         passages = _run(lambda: runtime.assistant.search(query, where, limit))
     if as_json:
@@ -209,14 +230,14 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="La question, en français.")],
+    as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Pose une question et affiche une réponse citée."""
-    from assistant.retrieval import build_filter
-
     settings = _settings()
+    where = _filters(as_of=as_of)
     with _runtime(settings) as runtime:
-        answer = _run(lambda: runtime.assistant.ask(question, build_filter()))
+        answer = _run(lambda: runtime.assistant.ask(question, where))
     if as_json:
         sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return

@@ -15,6 +15,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 SHARED_TENANT = "commun"
@@ -23,6 +24,18 @@ _POINT_NAMESPACE = uuid.UUID("6f1d3c1e-3b1a-5e0c-9a59-706c756d6500")
 _DOC_ID = re.compile(
     r"^(legi/LEGITEXT\d{12}/[\w.\- ]+|vdd/[A-Z]+\d+|aide/[\w\-]+|doc/[\w\-]+/[0-9a-f]{8,64})$"
 )
+
+
+_EPOCH = date(1970, 1, 1)
+ALWAYS_FROM = 0  # day numbers of a text with no known start
+ALWAYS_TO = (date(2999, 1, 1) - _EPOCH).days  # ... or no known end (Légifrance's 2999-01-01)
+
+
+def day_number(iso: str | None, default: int) -> int:
+    """Days since 1970-01-01 of an ISO date (what `as_of` filters compare); `default` if none."""
+    if not iso:
+        return default
+    return (date.fromisoformat(iso[:10]) - _EPOCH).days
 
 
 def vdd_doc_id(fiche_id: str) -> str:
@@ -100,6 +113,9 @@ class ChunkMeta:
             "modified": self.modified,
             "in_force_from": self.in_force_from,
             "in_force_to": self.in_force_to,
+            # integer days, for the store's `as_of` range filter (always in force if unknown)
+            "in_force_from_day": day_number(self.in_force_from, ALWAYS_FROM),
+            "in_force_to_day": day_number(self.in_force_to, ALWAYS_TO),
             "tenant": self.tenant,
         }
 

@@ -74,6 +74,12 @@ def test_search_finds_the_birth_certificate_fiche(client: TestClient) -> None:
     assert [h["rank"] for h in hits] == [1, 2, 3]
 
 
+def test_search_as_of_a_date(client: TestClient) -> None:
+    # fiches carry no validity dates: they answer whatever the date
+    hits = client.post("/v1/search", json={"query": "acte de naissance", "as_of": "2019-06-01"}).json()["hits"]
+    assert hits
+
+
 def test_search_filters(client: TestClient) -> None:
     hits = client.post(
         "/v1/search", json={"query": "statuts", "audiences": ["Associations"]}
@@ -123,6 +129,8 @@ def test_chat_says_it_does_not_know(client: TestClient) -> None:
         ("/v1/search", {"query": "mariage", "limit": 0}, 422, "requete_invalide"),
         ("/v1/search", {"query": "mariage", "colour": "blue"}, 422, "requete_invalide"),
         ("/v1/chat", {}, 422, "requete_invalide"),
+        ("/v1/search", {"query": "mariage", "as_of": "2019-13-01"}, 422, "requete_invalide"),
+        ("/v1/chat", {"question": "mariage", "as_of": "hier"}, 422, "requete_invalide"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(

@@ -221,3 +221,40 @@ def test_edge_store_is_owned_by_one_process(tmp_path: Path) -> None:
     finally:
         s.close()
     assert issubclass(StoreLocked, Exception)
+
+
+def test_as_of_keeps_the_versions_in_force_that_day(store: Store) -> None:
+    from datetime import date
+
+    from plume.documents import ALWAYS_TO, day_number
+
+    def version(doc: str, i: int, start: str, end: str | None) -> StoredPoint:
+        days = {
+            "in_force_from_day": day_number(start, 0),
+            "in_force_to_day": day_number(end, ALWAYS_TO),
+        }
+        return chunk(doc, i, "quorum du conseil municipal", kind="article", **days)
+
+    store.upsert(
+        [
+            version("legi/LEGITEXT000006070633/L1", 0, "2016-01-01", "2020-01-01"),
+            version("legi/LEGITEXT000006070633/L1", 1, "2020-01-01", None),
+            version("legi/LEGITEXT000006070633/L2", 0, "2000-01-01", "2010-01-01"),  # repealed
+            version("legi/LEGITEXT000006070633/L3", 0, "2030-01-01", None),  # not yet in force
+            chunk("vdd/F1", 0, "quorum du conseil municipal"),  # no dates: always visible
+        ]
+    )
+    q = enc.encode_query("quorum conseil municipal")
+
+    def seen(day: date | None) -> set[tuple[str, str]]:
+        hits = store.query(sparse=q, dense=None, where=SearchFilter(as_of=day), limit=10)
+        return {(h.doc_id, str(h.payload.get("in_force_from_day", "-"))) for h in hits}
+
+    v1, v2 = str(day_number("2016-01-01", 0)), str(day_number("2020-01-01", 0))
+    assert seen(date(2018, 6, 1)) == {("legi/LEGITEXT000006070633/L1", v1), ("vdd/F1", "-")}
+    assert seen(date(2020, 1, 1)) == {("legi/LEGITEXT000006070633/L1", v2), ("vdd/F1", "-")}
+    assert ("legi/LEGITEXT000006070633/L2", str(day_number("2000-01-01", 0))) in seen(
+        date(2005, 1, 1)
+    )
+    assert len(seen(None)) == 5  # no date: every version
+    assert store.count(SearchFilter(as_of=date(2031, 1, 1))) == 3  # L1 v2, L3, F1

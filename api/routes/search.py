@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1", tags=["recherche"])
 
 @router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
 def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
-    where = build_filter(sources=body.sources, audiences=body.audiences, kinds=body.kinds)
+    where = build_filter(
+        sources=body.sources, audiences=body.audiences, kinds=body.kinds, as_of=body.as_of
+    )
     passages = runtime.assistant.search(body.query, where, body.limit)
     hits = [
         SearchHit(
@@ -42,7 +44,9 @@ def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceResponse:
-    where = build_filter(sources=body.sources, audiences=body.audiences, kinds=body.kinds)
+    where = build_filter(
+        sources=body.sources, audiences=body.audiences, kinds=body.kinds, as_of=body.as_of
+    )
     if body.stream:
         # retrieval runs here, before the stream opens: bad input is still a plain 4xx
         events = runtime.assistant.ask_streamed(body.question, where, body.conversation_id)

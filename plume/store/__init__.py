@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
-from plume.documents import SHARED_TENANT
+from plume.documents import SHARED_TENANT, day_number
 from plume.text import SparseVec
 
 DENSE = "dense"
 SPARSE = "bm25"
 RRF_K = 60
 KEYWORD_FIELDS = ("doc_id", "source", "source_version", "kind", "audience", "tenant")
+DAY_FIELDS = ("in_force_from_day", "in_force_to_day")  # integer days since 1970-01-01
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class SearchFilter:
     kinds: Sequence[str] | None = None
     doc_ids: Sequence[str] | None = None
     tenants: Sequence[str] = ()
+    as_of: date | None = None  # only texts in force that day (texts without dates always are)
 
     def visible_tenants(self) -> list[str]:
         return [SHARED_TENANT, *[t for t in self.tenants if t != SHARED_TENANT]]
@@ -57,6 +60,9 @@ class SearchFilter:
             if values:
                 out.append((name, list(values)))
         return out
+
+    def as_of_day(self) -> int | None:
+        return day_number(self.as_of.isoformat(), 0) if self.as_of else None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import qdrant_edge as q
 
 from plume.errors import StoreLocked, StoreUnavailable
 from plume.store import (
+    DAY_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
     RRF_K,
@@ -36,6 +37,15 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
     must: list[Any] = [
         q.FieldCondition(key=name, match=q.MatchAny(values)) for name, values in where.conditions()
     ]
+    day = where.as_of_day()
+    if day is not None:  # in force that day: started on or before it, not ended by then
+        for key, bound in (
+            ("in_force_from_day", q.RangeFloat(lte=day)),
+            ("in_force_to_day", q.RangeFloat(gt=day)),
+        ):
+            must.append(
+                q.Filter(should=[q.FieldCondition(key=key, range=bound), q.IsEmptyCondition(key)])
+            )
     return q.Filter(must=must)
 
 
@@ -78,6 +88,11 @@ class EdgeStore:
                 if name not in known:
                     self._shard.update(
                         q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword)
+                    )
+            for name in DAY_FIELDS:
+                if name not in known:
+                    self._shard.update(
+                        q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Integer)
                     )
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:

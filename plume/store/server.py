@@ -15,6 +15,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from plume.errors import StoreUnavailable
 from plume.store import (
+    DAY_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
     RRF_K,
@@ -37,6 +38,16 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
         models.FieldCondition(key=name, match=models.MatchAny(any=values))
         for name, values in where.conditions()
     ]
+    day = where.as_of_day()
+    if day is not None:  # in force that day: started on or before it, not ended by then
+        for key, bound in (
+            ("in_force_from_day", models.Range(lte=day)),
+            ("in_force_to_day", models.Range(gt=day)),
+        ):
+            unknown = models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
+            must.append(
+                models.Filter(should=[models.FieldCondition(key=key, range=bound), unknown])
+            )
     return models.Filter(must=must)
 
 
@@ -81,6 +92,13 @@ class ServerStore:
                 self.collection,
                 field_name=name,
                 field_schema=models.PayloadSchemaType.KEYWORD,
+            )
+        for name in DAY_FIELDS:
+            self._call(
+                self._client.create_payload_index,
+                self.collection,
+                field_name=name,
+                field_schema=models.PayloadSchemaType.INTEGER,
             )
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
