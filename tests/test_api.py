@@ -76,7 +76,9 @@ def test_search_finds_the_birth_certificate_fiche(client: TestClient) -> None:
 
 def test_search_as_of_a_date(client: TestClient) -> None:
     # fiches carry no validity dates: they answer whatever the date
-    hits = client.post("/v1/search", json={"query": "acte de naissance", "as_of": "2019-06-01"}).json()["hits"]
+    hits = client.post(
+        "/v1/search", json={"query": "acte de naissance", "as_of": "2019-06-01"}
+    ).json()["hits"]
     assert hits
 
 
