@@ -29,8 +29,9 @@ dev: $(UV) ## runtime + test and lint tools
 corpus: ## fetch the pinned packages (integrity checked)
 	$(PLUME) corpus fetch
 
-ingest: ## index the default service-public selection when the store is empty
+ingest: ## index the default corpora (fiches, then the four codes) when not yet indexed
 	$(PLUME) ingest service-public --if-empty || [ $$? -eq 3 ]
+	$(PLUME) ingest legi --if-empty || [ $$? -eq 3 ]
 
 serve:
 	$(PLUME) serve

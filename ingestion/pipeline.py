@@ -33,6 +33,10 @@ class SourceItem:
     nodes: list[TextNode] = field(default_factory=list)
     error: str | None = None
     selected: bool = True
+    # The part of a scoped source this item belongs to (e.g. one code: "legi/LEGITEXT…/").
+    # For such a source, documents gone upstream are deleted only within the scopes the run
+    # read: ingesting one code leaves the others alone, an unreadable file deletes nothing.
+    scope: str | None = None
 
 
 @dataclass
@@ -113,6 +117,7 @@ def ingest(
     embedder: Embedder | None = None,
     progress: Progress | None = None,
     batch_size: int = 256,
+    scoped: bool = False,
 ) -> IngestSummary:
     started = time.perf_counter()
     summary = IngestSummary(source=source, version=version)
@@ -128,10 +133,13 @@ def ingest(
         by_doc.setdefault(doc_id, set()).add(pid)
 
     kept_docs: set[str] = set()
+    scopes: set[str] = set()
     writer = _Writer(store, encoder, embedder, batch_size)
     for item in items:
         if progress:
             progress(1)
+        if item.scope is not None:
+            scopes.add(item.scope)
         if item.error is not None:
             summary.errors.append(item.error)
             kept_docs.add(item.doc_id)  # keep its previous version rather than lose it
@@ -157,7 +165,15 @@ def ingest(
         writer.add(fresh, stale)
     writer.flush()
 
-    gone = [pid for doc_id, pids in by_doc.items() if doc_id not in kept_docs for pid in pids]
+    def covered(doc_id: str) -> bool:
+        return not scoped or any(doc_id.startswith(s) for s in scopes)
+
+    gone = [
+        pid
+        for doc_id, pids in by_doc.items()
+        if doc_id not in kept_docs and covered(doc_id)
+        for pid in pids
+    ]
     for start in range(0, len(gone), 1000):
         store.delete_ids(gone[start : start + 1000])
     summary.deleted += len(gone)

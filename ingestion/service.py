@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,9 @@ from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
 
 if TYPE_CHECKING:
-    from ingestion.pipeline import IngestSummary
+    from ingestion.pipeline import IngestSummary, SourceItem
+
+_Reader = Callable[[Settings, Path, str, bool, bool], "tuple[Iterable[SourceItem], int | None]"]
 
 
 def check_source(name: str) -> str:
@@ -41,6 +43,32 @@ def encoder_for(settings: Settings) -> Bm25Encoder:
     return Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
 
 
+def _service_public(
+    settings: Settings, root: Path, version: str, everything: bool, local: bool
+) -> tuple[Iterable[SourceItem], int | None]:
+    from ingestion.sources import service_public
+
+    selection = service_public.Selection.load(settings.corpus_dir, everything=everything)
+    items = service_public.items(root, version=version, selection=selection)
+    return items, service_public.count_items(root)
+
+
+def _legi(
+    settings: Settings, root: Path, version: str, everything: bool, local: bool
+) -> tuple[Iterable[SourceItem], int | None]:
+    from ingestion.sources import legi
+
+    # the package: the codes of corpus/legi.toml (--all: every code it has); --path: all
+    codes = None if local or everything else legi.default_codes(settings.corpus_dir)
+    return legi.items(root, version=version, codes=codes), None  # counting = parsing
+
+
+# How each source reads its files into items (and how many, for progress, when cheap).
+_READERS: dict[str, _Reader] = {"service-public": _service_public, "legi": _legi}
+# Sources read part by part (one code per file): a run only mirrors the parts it read.
+_SCOPED = {"legi"}
+
+
 def ingest_source(
     settings: Settings,
     store: Store,
@@ -56,7 +84,6 @@ def ingest_source(
     # imported here: llama-index (behind chunking) costs seconds, and the server only
     # needs it when an administrator starts a run
     from ingestion.pipeline import ingest
-    from ingestion.sources import service_public
 
     check_source(source)
     if path is not None:
@@ -64,17 +91,18 @@ def ingest_source(
     else:
         pkg = npm.pinned(settings.corpus_dir, source)
         root, version = npm.package_dir(settings.packages_dir, pkg), pkg.version
-    selection = service_public.Selection.load(settings.corpus_dir, everything=everything)
-    if on_total:
-        on_total(service_public.count_items(root))
+    items, total = _READERS[source](settings, root, version, everything, path is not None)
+    if on_total and total is not None:
+        on_total(total)
     summary = ingest(
-        service_public.items(root, version=version, selection=selection),
+        items,
         store=store,
         source=source,
         version=version,
         encoder=encoder_for(settings),
         embedder=embedder,
         progress=progress,
+        scoped=source in _SCOPED,
     )
     term_stats.save(settings.data_dir, source, source_term_stats(store, source, FrenchAnalyzer()))
     sync_log.record(settings.data_dir, summary)

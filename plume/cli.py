@@ -109,12 +109,16 @@ def corpus_fetch(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="Source à indexer, ex. service-public.")],
+    source: Annotated[str, typer.Argument(help="Source à indexer : service-public ou legi.")],
     all_: Annotated[
         bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")
     ] = False,
     path: Annotated[
-        Path | None, typer.Option(help="Dossier ou zip DILA à la place du paquet épinglé.")
+        Path | None,
+        typer.Option(
+            help="À la place du paquet épinglé : dossier ou zip DILA (service-public), "
+            "fichier ou dossier de codes JSON de Légifrance (legi)."
+        ),
     ] = None,
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Ne rien faire si la source est déjà indexée.")

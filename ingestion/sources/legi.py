@@ -1,0 +1,125 @@
+"""The legi source: Légifrance code trees from the npm package, a file or a folder of them.
+
+Yields one `SourceItem` per article (per document id: articles of one code that share a
+number form one document), or the reason it is absent: one bad article never stops the
+others, and a file that is not a code tree yields a single error. Files are read one at
+a time: a big code is a 50 MB tree, and only one is in memory at once.
+
+An article gives one chunk, or several when it is longer than `MAX_TOKENS`: it is then
+cut between paragraphs (alinéas), each piece keeping the article number (title) and the
+path of sections (section). Point ids hang on the article *version* id (LEGIARTI), so
+that a later version can be stored next to this one.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Collection, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import TextNode
+
+from ingestion.chunking import MAX_TOKENS
+from ingestion.legi import Article, CodeText, doc_number, load_code_tree, parse_code
+from ingestion.pipeline import SourceItem
+from plume.documents import ChunkMeta, content_hash, legi_doc_id, point_id
+from plume.errors import MalformedDocument
+
+NAME = "legi"
+
+
+def default_codes(corpus_dir: Path) -> list[str]:
+    """The codes indexed by default (corpus/legi.toml), by LEGITEXT id."""
+    with open(corpus_dir / "legi.toml", "rb") as fh:
+        return list(tomllib.load(fh)["codes"])
+
+
+@lru_cache(maxsize=4)
+def _splitter(max_tokens: int) -> SentenceSplitter:
+    # one paragraph per line: pieces end between paragraphs unless a paragraph alone is
+    # too long (then between sentences); no overlap, each piece names its article
+    return SentenceSplitter(chunk_size=max_tokens, chunk_overlap=0, paragraph_separator="\n")
+
+
+def article_nodes(
+    article: Article, *, version: str, source: str = NAME, max_tokens: int = MAX_TOKENS
+) -> list[TextNode]:
+    doc_id = article.doc_id
+    meta = ChunkMeta(
+        doc_id=doc_id,
+        title=f"Article {article.num} — {article.code.title}",
+        url=article.url,
+        source=source,
+        source_version=version,
+        kind="article",
+        section=" > ".join(article.breadcrumb),
+        in_force_from=article.in_force_from,
+        in_force_to=article.in_force_to,
+    )
+    extra = {
+        "article_id": article.id,
+        "num": article.num,
+        "state": article.state,
+        "amended_by": [a.as_payload() for a in article.amended_by],
+        "nota": article.nota,
+        "code_id": article.code.id,
+        "code_title": article.code.title,
+    }
+    nodes = []
+    for index, text in enumerate(_splitter(max_tokens).split_text(article.text)):
+        payload = {**meta.as_payload(), **extra, "chunk_index": index}
+        payload["content_hash"] = content_hash(text, payload)
+        node_id = point_id(f"{doc_id}@{article.id}", index)
+        nodes.append(TextNode(id_=node_id, text=text, metadata=payload))
+    return nodes
+
+
+def code_files(root: Path, codes: Collection[str] | None = None) -> list[Path]:
+    """The code files to read: `root` itself, or the `codes` (every `*.json` if None) in
+    `root` or its `data/` folder (the npm package's layout)."""
+    if root.is_file():
+        return [root]
+    base = root / "data" if (root / "data").is_dir() else root
+    if codes is None:
+        return [p for p in sorted(base.glob("*.json")) if p.name != "index.json"]
+    return [base / f"{code}.json" for code in codes]
+
+
+def _read(path: Path) -> CodeText:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise MalformedDocument("fichier absent") from exc
+    except OSError as exc:
+        raise MalformedDocument(f"lecture impossible ({exc.strerror})") from exc
+    tree = load_code_tree(raw, path.name)
+    del raw  # 50 MB less while the tree is walked
+    return parse_code(tree)
+
+
+def _code_items(parsed: CodeText, version: str) -> Iterator[SourceItem]:
+    scope = f"legi/{parsed.code.id}/"  # this code only: the others stay as they are
+    documents: dict[str, list[Article]] = {}
+    for article in parsed.articles:
+        documents.setdefault(article.doc_id, []).append(article)
+    for doc_id, articles in documents.items():
+        nodes = [n for a in articles for n in article_nodes(a, version=version)]
+        yield SourceItem(doc_id, nodes=nodes, scope=scope)
+    for where, why in parsed.rejected:
+        doc_id = legi_doc_id(parsed.code.id, doc_number(where) or "inconnu")
+        yield SourceItem(doc_id, error=f"{parsed.code.id} article {where} : {why}", scope=scope)
+
+
+def items(
+    root: Path, *, version: str, codes: Collection[str] | None = None
+) -> Iterator[SourceItem]:
+    """Parse each code under `root` (a file, or a folder) and yield its articles' nodes."""
+    for path in code_files(root, codes):
+        try:
+            parsed = _read(path)
+        except MalformedDocument as exc:
+            yield SourceItem(f"legi/{path.stem}", error=f"{path.name} : {exc.message}")
+            continue
+        yield from _code_items(parsed, version)
