@@ -125,7 +125,13 @@ class Bm25Encoder:
         return SparseVec(indices, [1.0] * len(indices))
 
 
+# "article L. 231-4", "art. 3", "M. le maire": a period that does not end a sentence
+_ABBREVIATION = re.compile(r"\b([A-Z]|art|Art|n°|M|Mme|MM|cf|Cf)\.\s+")
+_GLUE = "\u2060"  # word joiner: holds an abbreviation to what follows while splitting
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a passage, good enough for extractive answers."""
-    parts = re.split(r"(?<=[.!?;:])\s+(?=[A-ZÀ-ÖØ-Þ0-9«\"(•-])|\n+", text)
-    return [p.strip(" -•\t") for p in parts if len(p.strip()) > 2]
+    held = _ABBREVIATION.sub(lambda m: f"{m.group(1)}.{_GLUE}", text)
+    parts = re.split(r"(?<=[.!?;:])\s+(?=[A-ZÀ-ÖØ-Þ0-9«\"(•-])|\n+", held)
+    return [p.replace(_GLUE, " ").strip(" -•\t") for p in parts if len(p.strip()) > 2]

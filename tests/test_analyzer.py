@@ -72,6 +72,16 @@ def test_query_vector_has_unit_weights_and_no_duplicates() -> None:
     assert not Bm25Encoder().encode_query("le la les")
 
 
+def test_abbreviations_do_not_end_sentences() -> None:
+    text = (
+        "Sauf dans les cas prévus à l'article L. 231-4, le silence vaut rejet. M. le maire signe."
+    )
+    assert split_sentences(text) == [
+        "Sauf dans les cas prévus à l'article L. 231-4, le silence vaut rejet.",
+        "M. le maire signe.",
+    ]
+
+
 def test_sentences() -> None:
     text = (
         "La demande est gratuite. Elle se fait en mairie : sur place ou par courrier."
