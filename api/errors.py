@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 STATUS = {
     errors.InvalidQuery: 400,
     errors.UnknownFilterValue: 400,
+    errors.InvalidWatchRequest: 400,
     errors.UnknownSource: 404,
     errors.DocumentNotFound: 404,
     errors.CorpusNotFetched: 409,

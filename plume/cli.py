@@ -250,8 +250,10 @@ def ask(
         out.print(f"[yellow]{escape(answer.warning)}[/yellow]\n")
     out.print(answer.text, markup=False, highlight=False)
     for c in answer.citations:
-        date = f" — mise à jour le {c.modified}" if c.modified else ""
-        out.print(f"[{c.n}] {c.title}{date}\n    {c.url}", markup=False, highlight=False)
+        when = f" — mise à jour le {c.modified}" if c.modified else ""
+        if c.in_force_from:
+            when = f" — en vigueur depuis le {c.in_force_from}"
+        out.print(f"[{c.n}] {c.title}{when}\n    {c.url}", markup=False, highlight=False)
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")
 
@@ -323,3 +325,72 @@ def serve(
             workers=1,
             log_level="info",
         )
+
+
+veille_app = typer.Typer(
+    help="Veille juridique : journal des modifications des codes et synthèse.",
+    no_args_is_help=True,
+)
+app.add_typer(veille_app, name="veille")
+
+
+@veille_app.command("compare")
+def veille_compare(
+    old: Annotated[Path, typer.Argument(help="Code JSON (ou dossier de paquet) avant.")],
+    new: Annotated[Path, typer.Argument(help="Code JSON (ou dossier de paquet) après.")],
+    code: Annotated[
+        str | None, typer.Option(help="Le code à comparer quand OLD et NEW sont des dossiers.")
+    ] = None,
+) -> None:
+    """Compare deux versions d'un code et ajoute les changements au journal."""
+    from ingestion.journal import ChangeJournal, code_path, compare_files
+
+    settings = _settings()
+    with _domain_errors():
+        changes = compare_files(
+            code_path(old, code), code_path(new, code), old.name or str(old), new.name or str(new)
+        )
+        added = ChangeJournal(settings.data_dir).append(changes)
+    out.print(f"{len(changes)} changement(s) relevé(s), {added} nouveau(x) dans le journal.")
+
+
+@veille_app.command("journal")
+def veille_journal(
+    from_package: Annotated[
+        str, typer.Option("--from-package", help="Source de l'instantané précédent.")
+    ] = "legi-previous",
+) -> None:
+    """Compare l'instantané précédent des codes (paquet épinglé) avec l'actuel (legi)."""
+    import tomllib
+
+    from ingestion import npm
+    from ingestion.journal import journal_packages
+
+    settings = _settings()
+    with _domain_errors():
+        before = npm.pinned(settings.corpus_dir, from_package)
+        after = npm.pinned(settings.corpus_dir, "legi")
+        roots = [npm.package_dir(settings.packages_dir, p) for p in (before, after)]
+    with open(settings.corpus_dir / "legi.toml", "rb") as fh:
+        codes = list(tomllib.load(fh)["codes"])
+    added = _run(
+        lambda: journal_packages(
+            settings.data_dir, (roots[0], before.version), (roots[1], after.version), codes
+        )
+    )
+    for code_id, n in added.items():
+        out.print(f"{code_id} : {n} nouveau(x) changement(s) ({before.version} → {after.version})")
+
+
+@veille_app.command("digest")
+def veille_digest(
+    since: Annotated[str, typer.Option(help="Changements en vigueur depuis (AAAA-MM-JJ).")],
+    code: Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, html ou json.")] = "md",
+) -> None:
+    """Affiche la synthèse de veille depuis une date, à partir du journal."""
+    from assistant.veille import watch_digest
+
+    settings = _settings()
+    text = _run(lambda: watch_digest(settings.data_dir, settings.corpus_dir, since, code, fmt))
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

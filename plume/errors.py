@@ -61,3 +61,9 @@ class DocumentNotFound(PlumeError):
 
 class EmbeddingFailed(PlumeError):
     code = "vectorisation_impossible"
+
+
+class InvalidWatchRequest(PlumeError):
+    """A request to the legal watch (veille) that cannot be answered: bad date, format…"""
+
+    code = "veille_invalide"

@@ -1,0 +1,197 @@
+"""The digest of the legal watch: the journal's changes, read for a town hall.
+
+Extractive, no model: grouped by code then section, one line per change saying what it is
+(« Nouvel article R5311-3-12, en vigueur le 27/03/2026 : « … » »), the amending text, then
+the word-level diff with long unchanged stretches elided. Markdown, HTML (every value
+escaped) or JSON. A model-written summary (prompts/digest.v1.md) is not wired yet.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from ingestion.journal import Change, ChangeJournal, DiffOp
+from plume.errors import InvalidWatchRequest, UnknownFilterValue
+
+Format = Literal["md", "html", "json"]
+FORMATS: tuple[Format, ...] = ("md", "html", "json")
+_KIND = {
+    "nouveau": "Nouvel article",
+    "modifie": "Article modifié",
+    "abroge": "Article abrogé",
+    "renumerote": "Article renuméroté",
+}
+# a sentence ends before a capitalised word: "articles L. 5311-1" and "I. -" go on
+_SENTENCE = re.compile(r"^(.{20,}?[.;:])(?:\s+(?=[A-ZÀÂÉÈÊÎÔÛÇ][a-zà-ÿ'’])|$)")
+_CONTEXT = 6  # words kept on each side of a change
+_MAX_SENTENCE = 300
+_MAX_OPS = 12  # changed stretches shown per article; the journal keeps them all
+_MAX_WORDS = 60  # words shown of one changed stretch
+
+
+def first_sentence(text: str) -> str:
+    line = " ".join(text.split())
+    match = _SENTENCE.match(line)
+    sentence = match.group(1) if match else line
+    return sentence if len(sentence) <= _MAX_SENTENCE else sentence[: _MAX_SENTENCE - 1] + "…"
+
+
+def _french_date(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else "date inconnue"
+
+
+def headline(change: Change) -> str:
+    """What the change means, in one sentence: kind, article, date, first sentence."""
+    what = f"{_KIND[change.kind]} {change.num}"
+    if change.kind == "renumerote" and change.old_num:
+        what += f" (ancien article {change.old_num})"
+    when = _french_date(change.effective)
+    if change.kind == "abroge":
+        return f"{what} — à compter du {when} : article abrogé."
+    return f"{what} — en vigueur le {when} : « {first_sentence(change.new_text or '')} »"
+
+
+def _shortened(ops: Iterable[DiffOp]) -> list[DiffOp]:
+    """Unchanged stretches cut to a few words around the changes."""
+    ops = list(ops)
+    out: list[DiffOp] = []
+    for i, (op, words) in enumerate(ops):
+        if len(out) >= _MAX_OPS:
+            out.append(("=", "…"))
+            break
+        parts = words.split()
+        if op != "=" and len(parts) > _MAX_WORDS:
+            words = " ".join(parts[:_MAX_WORDS]) + " …"
+        if op == "=" and len(parts) > 2 * _CONTEXT:
+            head = " ".join(parts[:_CONTEXT]) if i > 0 else ""
+            tail = " ".join(parts[-_CONTEXT:]) if i < len(ops) - 1 else ""
+            words = " … ".join(p for p in (head, tail) if p) if head or tail else "…"
+            if i == 0:
+                words = "… " + words
+            elif i == len(ops) - 1:
+                words += " …"
+        out.append((op, words))
+    return out
+
+
+def compact_diff(ops: Iterable[DiffOp]) -> str:
+    """The diff as one line: `[-removed-]{+added+}` around the kept words."""
+    marks = {"=": "{}", "-": "[-{}-]", "+": "{{+{}+}}"}
+    return " ".join(marks[op].format(words) for op, words in _shortened(ops))
+
+
+def _grouped(changes: list[Change]) -> dict[str, dict[str, list[Change]]]:
+    groups: dict[str, dict[str, list[Change]]] = {}
+    for change in changes:
+        code = f"{change.code_title} ({change.code_id})"
+        groups.setdefault(code, {}).setdefault(change.section or "Sans section", []).append(change)
+    return groups
+
+
+def _title(since: date, count: int) -> str:
+    return f"Veille juridique depuis le {since.strftime('%d/%m/%Y')} : {count} changement(s)"
+
+
+def _markdown(changes: list[Change], since: date) -> str:
+    lines = [f"# {_title(since, len(changes))}", ""]
+    for code, sections in _grouped(changes).items():
+        lines += [f"## {code}", ""]
+        for section, items in sections.items():
+            lines += [f"### {section}", ""]
+            for c in items:
+                lines.append(f"- {headline(c)}")
+                if c.amended_by:
+                    lines.append(f"  - Texte : {'; '.join(c.amended_by)}")
+                if c.diff:
+                    lines.append(f"  - Modification : {compact_diff(c.diff)}")
+            lines.append("")
+    if not changes:
+        lines.append("Aucun changement relevé sur la période.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _html_diff(ops: Iterable[DiffOp]) -> str:
+    tags = {"=": "{}", "-": "<del>{}</del>", "+": "<ins>{}</ins>"}
+    return " ".join(tags[op].format(html.escape(words)) for op, words in _shortened(ops))
+
+
+def _html(changes: list[Change], since: date) -> str:
+    e = html.escape
+    out = [f"<h1>{e(_title(since, len(changes)))}</h1>"]
+    for code, sections in _grouped(changes).items():
+        out.append(f"<h2>{e(code)}</h2>")
+        for section, items in sections.items():
+            out += [f"<h3>{e(section)}</h3>", "<ul>"]
+            for c in items:
+                item = f"<li><p>{e(headline(c))}</p>"
+                if c.amended_by:
+                    item += f"<p>Texte : {e('; '.join(c.amended_by))}</p>"
+                if c.diff:
+                    item += f"<p>Modification : {_html_diff(c.diff)}</p>"
+                out.append(item + "</li>")
+            out.append("</ul>")
+    if not changes:
+        out.append("<p>Aucun changement relevé sur la période.</p>")
+    return "\n".join(out) + "\n"
+
+
+def _json(changes: list[Change], since: date) -> str:
+    rows = [{**c.as_dict(), "headline": headline(c)} for c in changes]
+    return json.dumps({"since": since.isoformat(), "changes": rows}, ensure_ascii=False, indent=2)
+
+
+def digest(changes: list[Change], since: date, fmt: Format = "md") -> str:
+    """The digest of `changes` since `since`, as Markdown, HTML or JSON."""
+    render = {"md": _markdown, "html": _html, "json": _json}[fmt]
+    return render(changes, since)
+
+
+# --- the use case, shared by the CLI and the API ----------------------------------------------
+
+
+def parse_since(text: str, today: date | None = None) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidWatchRequest(
+            f"Date invalide « {text} » : attendu AAAA-MM-JJ (par exemple 2026-03-01)."
+        ) from None
+    if day > (today or date.today()):
+        raise InvalidWatchRequest(
+            f"La date « {text} » est dans le futur : la veille porte sur des changements passés."
+        )
+    return day
+
+
+def parse_format(text: str) -> Format:
+    if text not in FORMATS:
+        raise InvalidWatchRequest(f"Format inconnu « {text} » : md, html ou json.")
+    return text
+
+
+def known_codes(journal: ChangeJournal, corpus_dir: Path) -> dict[str, str]:
+    """The codes one may ask about: those of corpus/legi.toml and those in the journal."""
+    with open(corpus_dir / "legi.toml", "rb") as fh:
+        listed = {str(k): str(v).split(" :")[0] for k, v in tomllib.load(fh)["codes"].items()}
+    return {**listed, **journal.codes()}
+
+
+def watch_digest(
+    data_dir: Path, corpus_dir: Path, since: str, codes: list[str] | None, fmt: str
+) -> str:
+    """Validate the request, read the journal, render the digest."""
+    day, form = parse_since(since), parse_format(fmt)
+    journal = ChangeJournal(data_dir)
+    known = known_codes(journal, corpus_dir)
+    unknown = [c for c in codes or [] if c not in known]
+    if unknown:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
+        raise UnknownFilterValue(f"Code inconnu : {', '.join(unknown)}. Codes connus : {listed}.")
+    return digest(journal.read(day, set(codes) if codes else None), day, form)
