@@ -51,11 +51,13 @@ class IngestSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     finished_at: str = ""
+    journal_changes: int = 0  # legal changes recorded against the previous snapshot
 
     def as_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
             "version": self.version,
+            "journal_changes": self.journal_changes,
             "documents": self.documents,
             "added": self.added,
             "updated": self.updated,

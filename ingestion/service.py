@@ -86,6 +86,7 @@ def ingest_source(
     from ingestion.pipeline import ingest
 
     check_source(source)
+    previous = sync_log.read(settings.data_dir).get(source, {}).get("version")
     if path is not None:
         root, version = path, f"local:{path.name}"
     else:
@@ -105,8 +106,34 @@ def ingest_source(
         scoped=source in _SCOPED,
     )
     term_stats.save(settings.data_dir, source, source_term_stats(store, source, FrenchAnalyzer()))
+    if source == "legi" and path is None and previous and previous != version:
+        summary.journal_changes = journal_upgrade(settings, str(previous), root, version)
     sync_log.record(settings.data_dir, summary)
     return summary
+
+
+def journal_upgrade(
+    settings: Settings,
+    previous_version: str,
+    current_root: Path,
+    current_version: str,
+    codes: list[str] | None = None,
+) -> int:
+    """A newer legi-data snapshot was ingested: record what changed in the change journal,
+    code by code, if the previous snapshot is still on disk. Returns the new entries."""
+    from ingestion.journal import journal_packages
+    from ingestion.sources import legi
+
+    pkg = npm.pinned(settings.corpus_dir, "legi")
+    old = npm.PinnedPackage("legi", pkg.package, previous_version, integrity="")
+    old_root = settings.packages_dir / old.folder_name / "package"
+    if not old_root.is_dir():
+        return 0  # the previous snapshot was removed: nothing to compare with
+    codes = codes if codes is not None else sorted(legi.default_codes(settings.corpus_dir))
+    added = journal_packages(
+        settings.data_dir, (old_root, previous_version), (current_root, current_version), codes
+    )
+    return sum(added.values())
 
 
 def source_term_stats(store: Store, source: str, analyzer: FrenchAnalyzer) -> term_stats.TermStats:

@@ -1,0 +1,46 @@
+"""Ingesting a newer legi-data snapshot records what changed in the change journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingestion import npm
+from ingestion.journal import ChangeJournal
+from ingestion.service import journal_upgrade
+from plume.settings import Settings
+
+CODE_RURAL = "LEGITEXT000022197698"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    real = Settings()
+    for source in ("legi", "legi-previous"):
+        try:
+            npm.package_dir(real.packages_dir, npm.pinned(real.corpus_dir, source))
+        except Exception:
+            pytest.skip(f"{source} not fetched: run `plume corpus fetch` (make test does)")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "packages").symlink_to(real.packages_dir.resolve())
+    return Settings(data_dir=tmp_path / "data")
+
+
+def test_a_newer_snapshot_appends_its_changes_once(settings: Settings) -> None:
+    current = npm.pinned(settings.corpus_dir, "legi")
+    root = npm.package_dir(settings.packages_dir, current)
+    previous = npm.pinned(settings.corpus_dir, "legi-previous").version
+
+    added = journal_upgrade(settings, previous, root, current.version, codes=[CODE_RURAL])
+    assert added == 7  # Décret n° 2026-208: seven articles of the chambres d'agriculture
+    changes = ChangeJournal(settings.data_dir).read()
+    assert {c.kind for c in changes} == {"modifie"}
+    assert {(c.snapshot_from, c.snapshot_to) for c in changes} == {(previous, current.version)}
+    assert journal_upgrade(settings, previous, root, current.version, codes=[CODE_RURAL]) == 0
+
+
+def test_nothing_to_compare_when_the_old_snapshot_is_gone(settings: Settings) -> None:
+    current = npm.pinned(settings.corpus_dir, "legi")
+    root = npm.package_dir(settings.packages_dir, current)
+    assert journal_upgrade(settings, "1.0.0", root, current.version, codes=[CODE_RURAL]) == 0
