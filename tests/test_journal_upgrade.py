@@ -44,3 +44,44 @@ def test_nothing_to_compare_when_the_old_snapshot_is_gone(settings: Settings) ->
     current = npm.pinned(settings.corpus_dir, "legi")
     root = npm.package_dir(settings.packages_dir, current)
     assert journal_upgrade(settings, "1.0.0", root, current.version, codes=[CODE_RURAL]) == 0
+
+
+def _section_holding(tree: dict, num: str) -> dict | None:  # type: ignore[type-arg]
+    """The innermost section of a code tree that holds article `num`."""
+    for child in tree.get("children", []):
+        if child.get("type") == "article" and child["data"].get("num") == num:
+            return tree
+        found = _section_holding(child, num)
+        if found is not None:
+            return found
+    return None
+
+
+def test_a_question_on_a_changed_article_cites_its_new_version(settings: Settings) -> None:
+    import json
+
+    from assistant.retrieval import build_filter
+    from ingestion.service import ingest_source
+    from plume.runtime import Runtime
+
+    root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "legi"))
+    tree = json.loads((root / "data" / f"{CODE_RURAL}.json").read_bytes())
+    section = _section_holding(tree, "D511-59")
+    assert section is not None
+    tree["children"] = [section]  # the code, reduced to the section of the changed article
+    trimmed = settings.data_dir / f"{CODE_RURAL}.json"
+    trimmed.write_text(json.dumps(tree))
+
+    runtime = Runtime.build(settings, llm=None)
+    try:
+        ingest_source(settings, runtime.store, None, "legi", path=trimmed)
+        runtime.refresh_stats()
+        answer = runtime.assistant.ask(
+            "les séances des chambres d'agriculture sont-elles publiques ?", build_filter()
+        )
+    finally:
+        runtime.close()
+    cited = {c.doc_id: c for c in answer.citations}
+    article = cited[f"legi/{CODE_RURAL}/D511-59"]
+    assert article.in_force_from == "2026-03-27"  # the version of Décret n° 2026-208
+    assert "procès-verbal" in article.excerpt  # the new text, not the 2.511.0 one
