@@ -19,6 +19,7 @@ STATUS = {
     errors.InvalidWatchRequest: 400,
     errors.UnknownSource: 404,
     errors.DocumentNotFound: 404,
+    errors.UnknownProfile: 404,
     errors.CorpusNotFetched: 409,
     errors.StoreLocked: 409,
     errors.CorruptPackage: 422,

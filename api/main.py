@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(sources.router)
     app.include_router(admin.router)
     app.include_router(veille.router)
+    app.include_router(veille.admin_router)
 
     @app.get("/", include_in_schema=False)
     def chat_page() -> FileResponse:

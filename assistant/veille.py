@@ -15,10 +15,16 @@ import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from assistant.watch_profiles import ProfileStore, WatchProfile
 from ingestion.journal import Change, ChangeJournal, DiffOp
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
+
+if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a summary
+    from llama_index.core.llms import LLM
+
+    from assistant.veille_summary import Summary
 
 Format = Literal["md", "html", "json"]
 FORMATS: tuple[Format, ...] = ("md", "html", "json")
@@ -99,14 +105,26 @@ def _title(since: date, count: int) -> str:
     return f"Veille juridique depuis le {since.strftime('%d/%m/%Y')} : {count} changement(s)"
 
 
-def _markdown(changes: list[Change], since: date) -> str:
+def ordered(changes: list[Change]) -> list[Change]:
+    """The changes in the digest's order (by code, then section): [n] numbers them."""
+    return [
+        c for sections in _grouped(changes).values() for items in sections.values() for c in items
+    ]
+
+
+def _markdown(changes: list[Change], since: date, summary: Summary | None) -> str:
     lines = [f"# {_title(since, len(changes))}", ""]
+    if summary is not None:
+        lines += ["## Ce qui change pour la commune (synthèse rédigée par le modèle)", ""]
+        lines += [summary.text, ""]
+    n = 0
     for code, sections in _grouped(changes).items():
         lines += [f"## {code}", ""]
         for section, items in sections.items():
             lines += [f"### {section}", ""]
             for c in items:
-                lines.append(f"- {headline(c)}")
+                n += 1
+                lines.append(f"- [{n}] {headline(c)}")
                 if c.amended_by:
                     lines.append(f"  - Texte : {'; '.join(c.amended_by)}")
                 if c.diff:
@@ -122,15 +140,20 @@ def _html_diff(ops: Iterable[DiffOp]) -> str:
     return " ".join(tags[op].format(html.escape(words)) for op, words in _shortened(ops))
 
 
-def _html(changes: list[Change], since: date) -> str:
+def _html(changes: list[Change], since: date, summary: Summary | None) -> str:
     e = html.escape
     out = [f"<h1>{e(_title(since, len(changes)))}</h1>"]
+    if summary is not None:
+        out.append("<h2>Ce qui change pour la commune (synthèse rédigée par le modèle)</h2>")
+        out += [f"<p>{e(line)}</p>" for line in summary.text.splitlines() if line.strip()]
+    n = 0
     for code, sections in _grouped(changes).items():
         out.append(f"<h2>{e(code)}</h2>")
         for section, items in sections.items():
             out += [f"<h3>{e(section)}</h3>", "<ul>"]
             for c in items:
-                item = f"<li><p>{e(headline(c))}</p>"
+                n += 1
+                item = f"<li><p>[{n}] {e(headline(c))}</p>"
                 if c.amended_by:
                     item += f"<p>Texte : {e('; '.join(c.amended_by))}</p>"
                 if c.diff:
@@ -142,15 +165,37 @@ def _html(changes: list[Change], since: date) -> str:
     return "\n".join(out) + "\n"
 
 
-def _json(changes: list[Change], since: date) -> str:
-    rows = [{**c.as_dict(), "headline": headline(c)} for c in changes]
-    return json.dumps({"since": since.isoformat(), "changes": rows}, ensure_ascii=False, indent=2)
+def _json(changes: list[Change], since: date, summary: Summary | None) -> str:
+    rows = [{"n": n, **c.as_dict(), "headline": headline(c)} for n, c in enumerate(changes, 1)]
+    body: dict[str, object] = {"since": since.isoformat(), "changes": rows}
+    if summary is not None:
+        body["summary"] = {
+            "text": summary.text,
+            "prompt_version": summary.prompt_version,
+            "flags": list(summary.flags),
+        }
+    return json.dumps(body, ensure_ascii=False, indent=2)
 
 
-def digest(changes: list[Change], since: date, fmt: Format = "md") -> str:
-    """The digest of `changes` since `since`, as Markdown, HTML or JSON."""
+def digest(
+    changes: list[Change],
+    since: date,
+    fmt: Format = "md",
+    profile: WatchProfile | None = None,
+    llm: LLM | None = None,
+) -> str:
+    """The digest of `changes` since `since`, as Markdown, HTML or JSON; of a profile's only.
+    With a model, it opens on a summary the model wrote from the numbered changes."""
+    if profile is not None:
+        changes = [c for c in changes if profile.matches(c)]
+    changes = ordered(changes)
+    summary = None
+    if llm is not None:
+        from assistant.veille_summary import summarize
+
+        summary = summarize(changes, since, llm)
     render = {"md": _markdown, "html": _html, "json": _json}[fmt]
-    return render(changes, since)
+    return render(changes, since, summary)
 
 
 # --- the use case, shared by the CLI and the API ----------------------------------------------
@@ -184,14 +229,21 @@ def known_codes(journal: ChangeJournal, corpus_dir: Path) -> dict[str, str]:
 
 
 def watch_digest(
-    data_dir: Path, corpus_dir: Path, since: str, codes: list[str] | None, fmt: str
+    data_dir: Path,
+    corpus_dir: Path,
+    since: str,
+    codes: list[str] | None,
+    fmt: str,
+    profile: str | None = None,
+    llm: LLM | None = None,
 ) -> str:
-    """Validate the request, read the journal, render the digest."""
+    """Validate the request, read the journal, render the digest (of a profile, if named)."""
     day, form = parse_since(since), parse_format(fmt)
+    followed = ProfileStore(data_dir).get(profile) if profile else None
     journal = ChangeJournal(data_dir)
     known = known_codes(journal, corpus_dir)
     unknown = [c for c in codes or [] if c not in known]
     if unknown:
         listed = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
         raise UnknownFilterValue(f"Code inconnu : {', '.join(unknown)}. Codes connus : {listed}.")
-    return digest(journal.read(day, set(codes) if codes else None), day, form)
+    return digest(journal.read(day, set(codes) if codes else None), day, form, followed, llm)

@@ -107,6 +107,47 @@ def corpus_fetch(
         out.print(f"{name} : prêt ({path.parent})")
 
 
+@corpus_app.command("piste")
+def corpus_piste(
+    codes: Annotated[list[str], typer.Argument(help="Codes à télécharger (LEGITEXT…).")],
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="Version en vigueur à cette date (AAAA-MM-JJ) ; aujourd'hui."),
+    ] = None,
+    dossier: Annotated[
+        Path | None, typer.Option(help="Dossier de destination ; <data_dir>/piste par défaut.")
+    ] = None,
+) -> None:
+    """Télécharge des codes depuis l'API Légifrance (PISTE) pour `plume ingest legi --path`."""
+    from ingestion.piste import PisteClient, save_snapshot
+
+    settings = _settings()
+    if not settings.piste_client_id or settings.piste_client_secret is None:
+        err.print(
+            "[red]Erreur :[/red] identifiants PISTE absents : définissez PLUME_PISTE_CLIENT_ID "
+            "et PLUME_PISTE_CLIENT_SECRET (application créée sur https://piste.gouv.fr, "
+            "abonnée à l'API Légifrance)."
+        )
+        raise typer.Exit(1)
+    if day is not None:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            err.print(f"[red]Erreur :[/red] date invalide « {escape(day)} » : attendu AAAA-MM-JJ.")
+            raise typer.Exit(1) from None
+    folder = dossier or settings.data_dir / "piste"
+    client = PisteClient(
+        settings.piste_oauth_url,
+        settings.piste_api_url,
+        settings.piste_client_id,
+        settings.piste_client_secret,
+    )
+    with client, _domain_errors():
+        for code in codes:
+            path = save_snapshot(client.fetch_code(code, day), folder)
+            out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="Source à indexer : service-public ou legi.")],
@@ -170,6 +211,8 @@ def ingest(
         f"{summary.seconds:.1f} s",
     )
     out.print(table)
+    if summary.journal_changes:
+        out.print(f"Veille : {summary.journal_changes} changement(s) ajouté(s) au journal.")
     for message in summary.errors[:20]:
         err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
     if summary.errors:
@@ -387,10 +430,90 @@ def veille_digest(
     since: Annotated[str, typer.Option(help="Changements en vigueur depuis (AAAA-MM-JJ).")],
     code: Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="md, html ou json.")] = "md",
+    profil: Annotated[
+        str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
+    ] = None,
 ) -> None:
     """Affiche la synthèse de veille depuis une date, à partir du journal."""
+    from assistant.llm import build_llm
     from assistant.veille import watch_digest
 
     settings = _settings()
-    text = _run(lambda: watch_digest(settings.data_dir, settings.corpus_dir, since, code, fmt))
+    text = _run(
+        lambda: watch_digest(
+            settings.data_dir, settings.corpus_dir, since, code, fmt, profil, build_llm(settings)
+        )
+    )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+profil_app = typer.Typer(
+    help="Profils de veille : les codes, sections et mots-clés suivis.", no_args_is_help=True
+)
+veille_app.add_typer(profil_app, name="profil")
+
+
+@profil_app.command("ajouter")
+def profil_ajouter(
+    name: Annotated[str, typer.Argument(help="Nom du profil (minuscules, chiffres, tirets).")],
+    code: Annotated[list[str] | None, typer.Option(help="Code suivi (LEGITEXT…).")] = None,
+    section: Annotated[
+        list[str] | None, typer.Option(help="Section suivie (extrait du chemin).")
+    ] = None,
+    mot_cle: Annotated[
+        list[str] | None, typer.Option("--mot-cle", help="Mot ou expression suivi.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="À quoi sert ce profil.")] = "",
+) -> None:
+    """Crée ou remplace un profil de veille."""
+    from assistant.watch_profiles import ProfileStore, WatchProfile
+
+    settings = _settings()
+    with _domain_errors():
+        profile = WatchProfile(
+            name=name,
+            codes=tuple(code or ()),
+            sections=tuple(section or ()),
+            keywords=tuple(mot_cle or ()),
+            description=description,
+        )
+        created = ProfileStore(settings.data_dir).put(profile)
+    out.print(f"Profil « {escape(name)} » {'créé' if created else 'remplacé'}.")
+
+
+@profil_app.command("liste")
+def profil_liste(
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Liste les profils de veille."""
+    from assistant.watch_profiles import ProfileStore
+
+    settings = _settings()
+    profiles = _run(lambda: ProfileStore(settings.data_dir).list())
+    if as_json:
+        rows = [p.as_dict() for p in profiles]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not profiles:
+        out.print("Aucun profil de veille.")
+        return
+    table = Table("Profil", "Codes", "Sections", "Mots-clés", "Description")
+    for p in profiles:
+        table.add_row(
+            *(escape(v) for v in (p.name, ", ".join(p.codes), " ; ".join(p.sections))),
+            escape(", ".join(p.keywords)),
+            escape(p.description),
+        )
+    out.print(table)
+
+
+@profil_app.command("supprimer")
+def profil_supprimer(
+    name: Annotated[str, typer.Argument(help="Nom du profil.")],
+) -> None:
+    """Supprime un profil de veille."""
+    from assistant.watch_profiles import ProfileStore
+
+    settings = _settings()
+    _run(lambda: ProfileStore(settings.data_dir).delete(name))
+    out.print(f"Profil « {escape(name)} » supprimé.")

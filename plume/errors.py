@@ -41,6 +41,12 @@ class SourceUnreachable(PlumeError):
     code = "source_injoignable"
 
 
+class SourceUnauthorized(SourceUnreachable):
+    """The remote source refused our credentials (PISTE: bad client id or secret)."""
+
+    code = "source_non_autorisee"
+
+
 class MalformedDocument(PlumeError):
     code = "document_invalide"
 
@@ -67,3 +73,9 @@ class InvalidWatchRequest(PlumeError):
     """A request to the legal watch (veille) that cannot be answered: bad date, format…"""
 
     code = "veille_invalide"
+
+
+class UnknownProfile(PlumeError):
+    """A watch profile (profil de veille) that does not exist."""
+
+    code = "profil_inconnu"

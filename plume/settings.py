@@ -128,6 +128,22 @@ class Settings(BaseSettings):
     npm_registry: str = Field(
         "https://registry.npmjs.org", description="npm registry the pinned packages come from."
     )
+    piste_oauth_url: str = Field(
+        "https://oauth.piste.gouv.fr",
+        description="PISTE OAuth2 server (the token is at /api/oauth/token); "
+        "https://sandbox-oauth.piste.gouv.fr for the sandbox.",
+    )
+    piste_api_url: str = Field(
+        "https://api.piste.gouv.fr",
+        description="PISTE API gateway (Légifrance under /dila/legifrance/lf-engine-app); "
+        "https://sandbox-api.piste.gouv.fr for the sandbox.",
+    )
+    piste_client_id: str | None = Field(
+        None, description="PISTE application client id (`plume corpus piste`)."
+    )
+    piste_client_secret: SecretStr | None = Field(
+        None, description="PISTE application client secret (`plume corpus piste`)."
+    )
 
     # --- API ---------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `plume serve` listens on.")
