@@ -11,13 +11,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from llama_index.core.schema import TextNode
 
 from ingestion.chunking import index_text
+from plume.documents import ALWAYS_TO, day_number
 from plume.embedding import Embedder
 from plume.store import SearchFilter, Store, StoredPoint
 from plume.text import ANALYZER_VERSION, Bm25Encoder
@@ -52,12 +54,14 @@ class IngestSummary:
     seconds: float = 0.0
     finished_at: str = ""
     journal_changes: int = 0  # legal changes recorded against the previous snapshot
+    archived: int = 0  # chunks of past versions kept (closed), for questions `as_of` a date
 
     def as_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
             "version": self.version,
             "journal_changes": self.journal_changes,
+            "archived": self.archived,
             "documents": self.documents,
             "added": self.added,
             "updated": self.updated,
@@ -74,6 +78,33 @@ def index_signature(embedder: Embedder | None) -> str:
     return f"{ANALYZER_VERSION}|{embedder.name if embedder else 'sparse-only'}"
 
 
+_VERSION_FIELDS = ("article_id", "in_force_to_day")
+
+
+def _keep_past_versions(
+    nodes: list[TextNode], stale: list[str], versions: dict[str, tuple[str, int]]
+) -> tuple[list[str], list[tuple[list[str], dict[str, Any]]]]:
+    """A new version of an article replaces the old one as current law, but the old one stays
+    searchable for the dates it was in force: it is closed (in force until the new one
+    starts) rather than deleted. Returns what to delete, and what to close with what."""
+    current = {str(n.metadata.get("article_id")) for n in nodes}
+    starts = [n.metadata.get("in_force_from") for n in nodes if n.metadata.get("in_force_from")]
+    if not starts:
+        return stale, []
+    start = min(str(s) for s in starts)
+    until = day_number(start, ALWAYS_TO)
+    delete, close = [], []
+    for pid in stale:
+        article_id, in_force_to = versions.get(pid, ("", ALWAYS_TO))
+        if not article_id or article_id in current:
+            delete.append(pid)  # the same version, cut differently: a leftover chunk
+        elif in_force_to > until:
+            close.append(pid)  # an older version still marked in force: it ends now
+        # else: an older version already closed: kept as it is
+    payload = {"in_force_to": start, "in_force_to_day": until, "state": "MODIFIE"}
+    return delete, ([(close, payload)] if close else [])
+
+
 class _Writer:
     """Batches upserts; stale deletions wait until the batch they follow is written."""
 
@@ -81,10 +112,17 @@ class _Writer:
         self.store, self.encoder, self.embedder, self.size = store, encoder, embedder, size
         self.nodes: list[TextNode] = []
         self.stale: list[str] = []
+        self.closing: list[tuple[list[str], dict[str, Any]]] = []
 
-    def add(self, nodes: list[TextNode], stale: list[str]) -> None:
+    def add(
+        self,
+        nodes: list[TextNode],
+        stale: list[str],
+        closing: Sequence[tuple[list[str], dict[str, Any]]] = (),
+    ) -> None:
         self.nodes.extend(nodes)
         self.stale.extend(stale)
+        self.closing.extend(closing)
         if len(self.nodes) >= self.size:
             self.flush()
 
@@ -106,7 +144,9 @@ class _Writer:
             self.store.upsert(points)
         if self.stale:
             self.store.delete_ids(self.stale)
-        self.nodes, self.stale = [], []
+        for ids, payload in self.closing:
+            self.store.set_payload(ids, payload)
+        self.nodes, self.stale, self.closing = [], [], []
 
 
 def ingest(
@@ -120,16 +160,20 @@ def ingest(
     progress: Progress | None = None,
     batch_size: int = 256,
     scoped: bool = False,
+    history: bool = False,
 ) -> IngestSummary:
     started = time.perf_counter()
     summary = IngestSummary(source=source, version=version)
     store.ensure_collection()
     scope = SearchFilter(sources=[source])
     signature = index_signature(embedder)
-    stored: dict[str, tuple[str, str]] = {
-        pid: (str(p.get("doc_id")), f"{p.get('content_hash')}@{p.get('index')}")
-        for pid, p in store.scan(scope, ["doc_id", "content_hash", "index"])
-    }
+    fields = ["doc_id", "content_hash", "index", *(_VERSION_FIELDS if history else ())]
+    stored: dict[str, tuple[str, str]] = {}
+    versions: dict[str, tuple[str, int]] = {}  # point → (article version id, in force until)
+    for pid, p in store.scan(scope, fields):
+        stored[pid] = (str(p.get("doc_id")), f"{p.get('content_hash')}@{p.get('index')}")
+        if history:
+            versions[pid] = (str(p.get("article_id")), int(p.get("in_force_to_day") or ALWAYS_TO))
     by_doc: dict[str, set[str]] = {}
     for pid, (doc_id, _) in stored.items():
         by_doc.setdefault(doc_id, set()).add(pid)
@@ -163,8 +207,12 @@ def ingest(
                 summary.added += 1
         new_ids = {n.node_id for n in item.nodes}
         stale = sorted(by_doc.get(item.doc_id, set()) - new_ids)
+        closing: list[tuple[list[str], dict[str, Any]]] = []
+        if history and stale:
+            stale, closing = _keep_past_versions(item.nodes, stale, versions)
+            summary.archived += sum(len(ids) for ids, _ in closing)
         summary.deleted += len(stale)
-        writer.add(fresh, stale)
+        writer.add(fresh, stale, closing)
     writer.flush()
 
     def covered(doc_id: str) -> bool:

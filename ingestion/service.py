@@ -104,6 +104,7 @@ def ingest_source(
         embedder=embedder,
         progress=progress,
         scoped=source in _SCOPED,
+        history=source in _SCOPED,  # codes: past versions stay searchable by date
     )
     term_stats.save(settings.data_dir, source, source_term_stats(store, source, FrenchAnalyzer()))
     if source == "legi" and path is None and previous and previous != version:

@@ -85,3 +85,41 @@ def test_a_question_on_a_changed_article_cites_its_new_version(settings: Setting
     article = cited[f"legi/{CODE_RURAL}/D511-59"]
     assert article.in_force_from == "2026-03-27"  # the version of Décret n° 2026-208
     assert "procès-verbal" in article.excerpt  # the new text, not the 2.511.0 one
+
+
+def test_the_version_in_force_on_a_date_answers_for_that_date(settings: Settings) -> None:
+    """2.511.0 then 2.513.0 of one section: the old D511-59 is closed, not deleted."""
+    import json
+    from datetime import date
+
+    from assistant.retrieval import build_filter
+    from ingestion.service import ingest_source
+    from plume.runtime import Runtime
+
+    def trimmed(source: str) -> Path:
+        root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, source))
+        tree = json.loads((root / "data" / f"{CODE_RURAL}.json").read_bytes())
+        tree["children"] = [_section_holding(tree, "D511-59")]
+        path = settings.data_dir / source / f"{CODE_RURAL}.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(tree))
+        return path
+
+    runtime = Runtime.build(settings, llm=None)
+    try:
+        ingest_source(settings, runtime.store, None, "legi", path=trimmed("legi-previous"))
+        upgrade = ingest_source(settings, runtime.store, None, "legi", path=trimmed("legi"))
+        assert upgrade.archived >= 1  # the former D511-59, kept for its dates
+        question = "les séances des chambres d'agriculture sont-elles publiques ?"
+
+        def excerpt(day: date | None) -> str:
+            passages = runtime.assistant.search(question, build_filter(as_of=day), 5)
+            [hit] = [p for p in passages if p.doc_id == f"legi/{CODE_RURAL}/D511-59"]
+            return f"{hit.text} | {hit.field('in_force_from')} → {hit.field('in_force_to')}"
+
+        before = excerpt(date(2026, 3, 1))
+        assert "publication de leurs procès-verbaux" in before and "→ 2026-03-27" in before
+        now = excerpt(None)
+        assert "est publié" in now and "2026-03-27 → None" in now
+    finally:
+        runtime.close()

@@ -258,3 +258,18 @@ def test_as_of_keeps_the_versions_in_force_that_day(store: Store) -> None:
     )
     assert len(seen(None)) == 5  # no date: every version
     assert store.count(SearchFilter(as_of=date(2031, 1, 1))) == 3  # L1 v2, L3, F1
+
+
+def test_set_payload_changes_only_the_fields_given(filled: Store) -> None:
+    pid = point_id("vdd/F2", 0)
+    filled.set_payload([pid], {"in_force_to": "2020-01-01", "state": "MODIFIE"})
+    filled.set_payload([], {"x": 1})  # nothing to do
+    [(_, payload)] = [
+        (i, p)
+        for i, p in filled.scan(SearchFilter(doc_ids=["vdd/F2"]), ["in_force_to", "state", "text"])
+    ]
+    assert payload == {
+        "in_force_to": "2020-01-01",
+        "state": "MODIFIE",
+        "text": "Concession funéraire au cimetière communal",
+    }

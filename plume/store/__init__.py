@@ -110,6 +110,9 @@ class Store(Protocol):
 
     def delete_ids(self, ids: Sequence[str]) -> None: ...
 
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        """Set these payload fields on these points (other fields unchanged)."""
+
     def delete(self, where: SearchFilter) -> int:
         """Delete the points matching `where`; returns how many were deleted."""
 

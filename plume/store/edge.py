@@ -112,6 +112,11 @@ class EdgeStore:
             with self._write_lock:
                 self._shard.update(q.UpdateOperation.delete_points(list(ids)))
 
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            with self._write_lock:
+                self._shard.update(q.UpdateOperation.set_payload(list(ids), payload))
+
     def delete(self, where: SearchFilter) -> int:
         flt = _filter(where)
         n = self._shard.count(q.CountRequest(exact=True, filter=flt))

@@ -121,6 +121,16 @@ class ServerStore:
                 wait=True,
             )
 
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._call(
+                self._client.set_payload,
+                self.collection,
+                payload=payload,
+                points=list(ids),
+                wait=True,
+            )
+
     def delete(self, where: SearchFilter) -> int:
         n = self.count(where)
         flt = _filter(where)
