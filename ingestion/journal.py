@@ -304,3 +304,16 @@ def journal_packages(
         )
         added[code_id] = journal.append(changes)
     return added
+
+
+def journal_since(
+    data_dir: Path, current: tuple[Path, str], codes: list[str], since: date
+) -> dict[str, int]:
+    """Inside one snapshot: record the article versions in force since `since`, code by code."""
+    journal = ChangeJournal(data_dir)
+    return {
+        code_id: journal.append(
+            changes_since(load_code(code_path(current[0], code_id)), since, current[1])
+        )
+        for code_id in codes
+    }

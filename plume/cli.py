@@ -371,10 +371,32 @@ def serve(
 
 
 veille_app = typer.Typer(
-    help="Veille juridique : journal des modifications des codes et synthèse.",
-    no_args_is_help=True,
+    help="Veille juridique : journal des modifications des codes et synthèse. "
+    "`plume veille --since AAAA-MM-JJ` affiche la synthèse (comme `plume veille digest`).",
+    invoke_without_command=True,
 )
 app.add_typer(veille_app, name="veille")
+
+
+@veille_app.callback()
+def veille_default(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Synthèse des changements depuis (AAAA-MM-JJ).")
+    ] = None,
+    code: Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, html ou json.")] = "md",
+    profil: Annotated[
+        str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
+    ] = None,
+) -> None:
+    """Veille juridique : sans sous-commande, la synthèse depuis --since."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if since is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(1)
+    veille_digest(since, code, fmt, profil)
 
 
 @veille_app.command("compare")
@@ -402,14 +424,31 @@ def veille_journal(
     from_package: Annotated[
         str, typer.Option("--from-package", help="Source de l'instantané précédent.")
     ] = "legi-previous",
+    since: Annotated[
+        str | None,
+        typer.Option(help="Au lieu de comparer : les versions en vigueur depuis (AAAA-MM-JJ)."),
+    ] = None,
 ) -> None:
-    """Compare l'instantané précédent des codes (paquet épinglé) avec l'actuel (legi)."""
+    """Enregistre les changements : instantané précédent → actuel, ou versions depuis une date."""
     import tomllib
 
     from ingestion import npm
-    from ingestion.journal import journal_packages
+    from ingestion.journal import journal_packages, journal_since
 
     settings = _settings()
+    if since is not None:
+        from assistant.veille import parse_since
+
+        day = _run(lambda: parse_since(since))
+        with _domain_errors():
+            current = npm.pinned(settings.corpus_dir, "legi")
+            root = npm.package_dir(settings.packages_dir, current)
+        with open(settings.corpus_dir / "legi.toml", "rb") as fh:
+            wanted = list(tomllib.load(fh)["codes"])
+        found = _run(lambda: journal_since(settings.data_dir, (root, current.version), wanted, day))
+        for code_id, n in found.items():
+            out.print(f"{code_id} : {n} nouveau(x) changement(s) depuis le {day.isoformat()}")
+        return
     with _domain_errors():
         before = npm.pinned(settings.corpus_dir, from_package)
         after = npm.pinned(settings.corpus_dir, "legi")

@@ -123,3 +123,42 @@ def test_the_version_in_force_on_a_date_answers_for_that_date(settings: Settings
         assert "est publié" in now and "2026-03-27 → None" in now
     finally:
         runtime.close()
+
+
+def test_plume_veille_since_a_date_inside_one_snapshot(settings: Settings) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUME_")}
+    env["PLUME_DATA_DIR"] = str(settings.data_dir)
+    plume = str(Path(sys.executable).parent / "plume")
+    journal = subprocess.run(
+        [plume, "veille", "journal", "--since", "2026-03-20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert journal.returncode == 0, journal.stderr
+    assert f"{CODE_RURAL} : 7 nouveau(x) changement(s)" in journal.stdout
+    digest = subprocess.run(
+        [plume, "veille", "--since", "2026-03-20", "--code", CODE_RURAL, "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert digest.returncode == 0, digest.stderr
+    rows = json.loads(digest.stdout)["changes"]
+    assert {r["num"] for r in rows} >= {"D511-59", "D511-54-1"}
+    assert {r["effective"] for r in rows if r["num"] == "D511-59"} == {"2026-03-27"}
+    future = subprocess.run(
+        [plume, "veille", "--since", "2999-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert future.returncode == 1 and "futur" in future.stderr
