@@ -17,6 +17,7 @@ STATUS = {
     errors.InvalidQuery: 400,
     errors.UnknownFilterValue: 400,
     errors.InvalidWatchRequest: 400,
+    errors.InvalidCofinancingRequest: 400,
     errors.UnknownSource: 404,
     errors.DocumentNotFound: 404,
     errors.UnknownProfile: 404,

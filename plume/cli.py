@@ -556,3 +556,56 @@ def profil_supprimer(
     settings = _settings()
     _run(lambda: ProfileStore(settings.data_dir).delete(name))
     out.print(f"Profil « {escape(name)} » supprimé.")
+
+
+@app.command()
+def cofinancement(
+    licences: Annotated[str, typer.Option(help="Montant des licences, en euros.")],
+    deploiement: Annotated[
+        str, typer.Option(help="Déploiement, intégration et formation, en euros.")
+    ] = "0",
+    licences_nombre: Annotated[int, typer.Option(help="Nombre de licences.")] = 0,
+    autres_beneficiaires: Annotated[
+        int, typer.Option(help="Bénéficiaires éligibles autres que le porteur.")
+    ] = 0,
+    part_porteur: Annotated[
+        str | None, typer.Option(help="Part (0–1) des dépenses portée par le porteur.")
+    ] = None,
+    outre_mer: Annotated[bool, typer.Option("--outre-mer", help="Territoire d'outre-mer.")] = False,
+    coeur_de_ville: Annotated[
+        bool, typer.Option("--coeur-de-ville", help="Commune Action Cœur de Ville.")
+    ] = False,
+    part_qpv: Annotated[str, typer.Option(help="Part (0–1) de la population en QPV.")] = "0",
+    ia_frugale: Annotated[bool, typer.Option("--ia-frugale", help="Projet d'IA frugale.")] = False,
+    date_achat: Annotated[str | None, typer.Option(help="Date d'achat, AAAA-MM-JJ.")] = None,
+    date_accord: Annotated[str | None, typer.Option(help="Date de l'accord, AAAA-MM-JJ.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Calcule un cofinancement « Territoires d'IA » (Banque des Territoires), étape par étape."""
+    from assistant.cofinancing import (
+        CofinancingRequest,
+        compute_cofinancing,
+        parse_date,
+        parse_decimal,
+    )
+
+    with _domain_errors():
+        share = parse_decimal(part_porteur, "Part du porteur") if part_porteur else None
+        request = CofinancingRequest(
+            licences_amount=parse_decimal(licences, "Licences"),
+            deployment_amount=parse_decimal(deploiement, "Déploiement"),
+            licence_count=licences_nombre,
+            other_beneficiaries=autres_beneficiaires,
+            applicant_share=share,
+            outre_mer=outre_mer,
+            action_coeur_de_ville=coeur_de_ville,
+            qpv_share=parse_decimal(part_qpv, "Part en QPV"),
+            ia_frugale=ia_frugale,
+            purchase_date=parse_date(date_achat, "Date d'achat"),
+            approval_date=parse_date(date_accord, "Date de l'accord"),
+        )
+        result = compute_cofinancing(request)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    sys.stdout.write(result.explain() + "\n")

@@ -79,3 +79,9 @@ class UnknownProfile(PlumeError):
     """A watch profile (profil de veille) that does not exist."""
 
     code = "profil_inconnu"
+
+
+class InvalidCofinancingRequest(PlumeError):
+    """A cofinancing request (Territoires d'IA) that cannot be computed: negative amount…"""
+
+    code = "cofinancement_invalide"
