@@ -108,8 +108,16 @@ def _keep_past_versions(
 class _Writer:
     """Batches upserts; stale deletions wait until the batch they follow is written."""
 
-    def __init__(self, store: Store, encoder: Bm25Encoder, embedder: Embedder | None, size: int):
+    def __init__(
+        self,
+        store: Store,
+        encoder: Bm25Encoder,
+        embedder: Embedder | None,
+        size: int,
+        on_written: Progress | None = None,
+    ):
         self.store, self.encoder, self.embedder, self.size = store, encoder, embedder, size
+        self.on_written = on_written
         self.nodes: list[TextNode] = []
         self.stale: list[str] = []
         self.closing: list[tuple[list[str], dict[str, Any]]] = []
@@ -142,6 +150,8 @@ class _Writer:
                 for n, t, d in zip(self.nodes, texts, dense, strict=True)
             ]
             self.store.upsert(points)
+            if self.on_written:
+                self.on_written(len(points))
         if self.stale:
             self.store.delete_ids(self.stale)
         for ids, payload in self.closing:
@@ -158,6 +168,7 @@ def ingest(
     encoder: Bm25Encoder,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    on_written: Progress | None = None,
     batch_size: int = 256,
     scoped: bool = False,
     history: bool = False,
@@ -180,7 +191,7 @@ def ingest(
 
     kept_docs: set[str] = set()
     scopes: set[str] = set()
-    writer = _Writer(store, encoder, embedder, batch_size)
+    writer = _Writer(store, encoder, embedder, batch_size, on_written)
     for item in items:
         if progress:
             progress(1)
