@@ -10,7 +10,7 @@ from ingestion import npm, sync_log
 from plume import term_stats
 from plume.documents import SOURCES, payload_index_text
 from plume.embedding import Embedder
-from plume.errors import UnknownSource
+from plume.errors import SourceUnauthorized, UnknownSource
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
@@ -63,10 +63,46 @@ def _legi(
     return legi.items(root, version=version, codes=codes), None  # counting = parsing
 
 
+def _aides(
+    settings: Settings, root: Path, version: str, everything: bool, local: bool
+) -> tuple[Iterable[SourceItem], int | None]:
+    from ingestion.sources import aides
+
+    return aides.items(root, version=version), None
+
+
+def sync_aides(settings: Settings) -> Path:
+    """`plume ingest aides-territoires` without --path: fetch the catalogue from the API into
+    `<data_dir>/aides-territoires/aids.json` (PLUME_AIDES_TERRITOIRES_TOKEN needed), or,
+    without a token, read the file a previous sync left there."""
+    from ingestion.aides import AidesTerritoiresClient
+    from ingestion.sources import aides
+
+    folder = settings.data_dir / aides.NAME
+    if settings.aides_territoires_token is None:
+        if (folder / aides.SYNC_FILE).is_file():
+            return folder / aides.SYNC_FILE
+        raise SourceUnauthorized(
+            "Aucun jeton aides-territoires : définissez PLUME_AIDES_TERRITOIRES_TOKEN (jeton "
+            "d'API de votre compte aides-territoires) ou indiquez un export CSV avec --path."
+        )
+    with AidesTerritoiresClient(
+        settings.aides_territoires_url, settings.aides_territoires_token
+    ) as client:
+        return aides.sync(client, folder)
+
+
 # How each source reads its files into items (and how many, for progress, when cheap).
-_READERS: dict[str, _Reader] = {"service-public": _service_public, "legi": _legi}
+_READERS: dict[str, _Reader] = {
+    "service-public": _service_public,
+    "legi": _legi,
+    "aides-territoires": _aides,
+}
 # Sources read part by part (one code per file): a run only mirrors the parts it read.
-_SCOPED = {"legi"}
+# aides-territoires: a partial API sync yields unscoped items, and deletes nothing.
+_SCOPED = {"legi", "aides-territoires"}
+# Sources that are not npm packages: read from their API (`sync_aides`) without --path.
+API_SOURCES = {"aides-territoires"}
 
 
 def ingest_source(
@@ -79,6 +115,7 @@ def ingest_source(
     path: Path | None = None,
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_written: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Bring the store in line with `source` (the pinned package, or the files at `path`)."""
     # imported here: llama-index (behind chunking) costs seconds, and the server only
@@ -89,6 +126,8 @@ def ingest_source(
     previous = sync_log.read(settings.data_dir).get(source, {}).get("version")
     if path is not None:
         root, version = path, f"local:{path.name}"
+    elif source in API_SOURCES:
+        root, version = sync_aides(settings), "api"
     else:
         pkg = npm.pinned(settings.corpus_dir, source)
         root, version = npm.package_dir(settings.packages_dir, pkg), pkg.version
@@ -103,8 +142,9 @@ def ingest_source(
         encoder=encoder_for(settings),
         embedder=embedder,
         progress=progress,
+        on_written=on_written,
         scoped=source in _SCOPED,
-        history=source in _SCOPED,  # codes: past versions stay searchable by date
+        history=source == "legi",  # codes: past versions stay searchable by date
     )
     term_stats.save(settings.data_dir, source, source_term_stats(store, source, FrenchAnalyzer()))
     if source == "legi" and path is None and previous and previous != version:

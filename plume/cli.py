@@ -150,7 +150,9 @@ def corpus_piste(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="Source à indexer : service-public ou legi.")],
+    source: Annotated[
+        str, typer.Argument(help="Source à indexer : service-public, legi ou aides-territoires.")
+    ],
     all_: Annotated[
         bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")
     ] = False,
@@ -158,7 +160,8 @@ def ingest(
         Path | None,
         typer.Option(
             help="À la place du paquet épinglé : dossier ou zip DILA (service-public), "
-            "fichier ou dossier de codes JSON de Légifrance (legi)."
+            "fichier ou dossier de codes JSON de Légifrance (legi), export CSV "
+            "(aides-territoires ; sans --path : l'API)."
         ),
     ] = None,
     if_empty: Annotated[
@@ -167,12 +170,12 @@ def ingest(
 ) -> None:
     """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
     from ingestion import npm
-    from ingestion.service import check_source, ingest_source
+    from ingestion.service import API_SOURCES, check_source, ingest_source
     from plume.store import SearchFilter
 
     settings = _settings()
     _run(lambda: check_source(source))
-    if path is None:  # say so before opening the store
+    if path is None and source not in API_SOURCES:  # say so before opening the store
         pkg = _run(lambda: npm.pinned(settings.corpus_dir, source))
         _run(lambda: npm.package_dir(settings.packages_dir, pkg))
     with _runtime(settings) as runtime:
@@ -185,6 +188,7 @@ def ingest(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
+        written = _WrittenLog()  # in a log (cron, CI) the bar is silent: say each batch
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"Indexation {source}", total=None)
             summary = _run(
@@ -197,6 +201,7 @@ def ingest(
                     path=path,
                     on_total=lambda n: bar.update(task, total=n),
                     progress=lambda n: bar.advance(task, n),
+                    on_written=None if err.is_terminal else written.log,
                 )
             )
     table = Table(title=f"{source} {summary.version}")
@@ -225,6 +230,17 @@ AsOf = Annotated[
         "--as-of", help="Textes en vigueur à cette date (AAAA-MM-JJ) ; aujourd'hui par défaut."
     ),
 ]
+
+
+class _WrittenLog:
+    """One line per batch written to the store, for logs where no progress bar shows."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def log(self, n: int) -> None:
+        self.total += n
+        err.print(f"écrit : {n} passages ({self.total} depuis le début)", highlight=False)
 
 
 def _filters(

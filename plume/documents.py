@@ -121,6 +121,6 @@ class ChunkMeta:
 
 
 # Vocabularies of the payload fields a search may filter on.
-SOURCES = ("service-public", "legi")
+SOURCES = ("service-public", "legi", "aides-territoires")
 AUDIENCES = ("Particuliers", "Professionnels", "Associations")
 KINDS = ("fiche", "article", "aide", "document")

@@ -144,6 +144,16 @@ class Settings(BaseSettings):
     piste_client_secret: SecretStr | None = Field(
         None, description="PISTE application client secret (`plume corpus piste`)."
     )
+    aides_territoires_url: str = Field(
+        "https://aides-territoires.beta.gouv.fr",
+        description="aides-territoires site and API (`plume ingest aides-territoires` without "
+        "--path reads /api/aids/).",
+    )
+    aides_territoires_token: SecretStr | None = Field(
+        None,
+        description="API token (X-AUTH-TOKEN) of an aides-territoires account, exchanged for "
+        "a bearer token; needed to sync grants from the API.",
+    )
 
     # --- API ---------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `plume serve` listens on.")

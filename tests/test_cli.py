@@ -358,7 +358,7 @@ def test_bad_input_is_refused_in_french(background: Background) -> None:
         assert "Erreur :" in run.said, name
         assert "Traceback" not in run.err, name
     assert (
-        "Source inconnue : « nope ». Sources disponibles : service-public, legi."
+        "Source inconnue : « nope ». Sources disponibles : service-public, legi, aides-territoires."
         in runs["unknown source"].said
     )
     assert "La question est vide" in runs["empty query"].said

@@ -1,0 +1,471 @@
+"""Grants from aides-territoires: the `Aide` domain object, its parsers and the API client.
+
+Two formats, one object:
+
+- `from_csv(path)`: the catalogue export (comma-separated, UTF-8) with the columns
+  `Nom, Lien, Financeurs, Bénéficiaire, Types d'aides, AAP/AMI, Récurrence, Descriptif,
+  Date Clôture`; lists are `;`-separated, `AAP/AMI` is `Oui` or empty, closing dates are
+  `dd/mm/yyyy`. A malformed row is reported with the line it starts on; the others are
+  imported.
+- `from_api(record)`: one aid of the public API `/api/aids/` (name, slug or url,
+  description in HTML, targeted_audiences, aid_types, financers… as lists of strings or
+  of objects with a `name`).
+
+An aid's stable id is its slug, the last segment of its aides-territoires page
+(`…/aides/<slug>/`): document id `aide/<slug>`.
+
+`AidesTerritoiresClient` reads the whole catalogue: it exchanges the account's
+X-AUTH-TOKEN for a bearer (`POST {base}/api/connexion/` → `{"token"}`), then follows
+`GET {base}/api/aids/?page=N` (`{"count", "next", "previous", "results"}`) until `next`
+is null. A failing page is retried with backoff; when it keeps failing, what was fetched
+so far comes back with a partial-sync error, so that nothing already read is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from plume.documents import aide_doc_id
+from plume.errors import MalformedDocument, SourceUnauthorized, SourceUnreachable
+
+DEFAULT_BASE_URL = "https://aides-territoires.beta.gouv.fr"
+CONNEXION_PATH = "/api/connexion/"
+AIDS_PATH = "/api/aids/"
+CSV_COLUMNS = (
+    "Nom",
+    "Lien",
+    "Financeurs",
+    "Bénéficiaire",
+    "Types d'aides",
+    "AAP/AMI",
+    "Récurrence",
+    "Descriptif",
+    "Date Clôture",
+)
+_RETRIED = {429, 500, 502, 503, 504}
+_SLUG = re.compile(r"^[\w\-]+$")
+
+
+@dataclass(frozen=True)
+class Aide:
+    slug: str
+    name: str
+    url: str  # the aid's page on aides-territoires
+    description: str = ""
+    eligibility: str = ""
+    funders: list[str] = field(default_factory=list)
+    beneficiaries: list[str] = field(default_factory=list)  # targeted audiences
+    aid_types: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    perimeter: str = ""
+    is_call_for_project: bool = False
+    recurrence: str = ""
+    start_date: str | None = None  # ISO dates
+    predeposit_date: str | None = None
+    submission_deadline: str | None = None
+    rate_min: int | None = None  # subvention rate, percent
+    rate_max: int | None = None
+    application_url: str = ""
+    origin_url: str = ""
+    date_updated: str | None = None
+
+    @property
+    def doc_id(self) -> str:
+        return aide_doc_id(self.slug)
+
+    def is_open(self, on: date) -> bool:
+        """Still open on `on`: no deadline, or a deadline not passed."""
+        return self.submission_deadline is None or self.submission_deadline >= on.isoformat()
+
+
+# --- small parsers -------------------------------------------------------------------------
+
+
+def slug_of(url: str) -> str:
+    """The last non-empty segment of the URL's path (`…/aides/<slug>/` → `<slug>`)."""
+    segments = [s for s in urlsplit(url.strip()).path.split("/") if s]
+    if not segments or not _SLUG.match(segments[-1]):
+        raise MalformedDocument(f"lien sans identifiant d'aide : « {url} »")
+    return segments[-1]
+
+
+def iso_date(value: object) -> str | None:
+    """`dd/mm/yyyy`, `yyyy-mm-dd` or an ISO timestamp → `yyyy-mm-dd`; None if empty."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+            return datetime.strptime(text, "%d/%m/%Y").date().isoformat()
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError as exc:
+        raise MalformedDocument(f"date illisible : « {text} »") from exc
+
+
+def split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(";") if part.strip()]
+
+
+def names(value: object) -> list[str]:
+    """A list of strings, or of objects with a `name` (or a single one) → names."""
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        if name is not None and str(name).strip():
+            out.append(unicodedata.normalize("NFC", html.unescape(str(name))).strip())
+    return out
+
+
+def rate(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(str(value).replace(",", ".").rstrip("% ")))
+    except ValueError as exc:
+        raise MalformedDocument(f"taux de subvention illisible : « {value} »") from exc
+
+
+_BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|tr|ul|ol)>|<br\s*/?>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain_text(value: object) -> str:
+    """HTML or flattened text → paragraphs separated by newlines (runs of 3+ spaces, as
+    the export leaves where the HTML had paragraphs, count as breaks)."""
+    if not value:
+        return ""
+    text = _BLOCK_END.sub("\n", str(value))
+    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r" {3,}", "\n", text)
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+def _csv_aide(row: dict[str, str]) -> Aide:
+    name = row["Nom"].strip()
+    if not name:
+        raise MalformedDocument("nom de l'aide vide")
+    link = row["Lien"].strip()
+    return Aide(
+        slug=slug_of(link),
+        name=name,
+        url=link,
+        description=plain_text(row["Descriptif"]),
+        funders=split_list(row["Financeurs"]),
+        beneficiaries=split_list(row["Bénéficiaire"]),
+        aid_types=split_list(row["Types d'aides"]),
+        is_call_for_project=row["AAP/AMI"].strip().lower() in ("oui", "true", "1"),
+        recurrence=row["Récurrence"].strip(),
+        submission_deadline=iso_date(row["Date Clôture"]),
+    )
+
+
+def from_csv(path: Path) -> tuple[list[Aide], list[str]]:
+    """The aids of an export, and one error per malformed row (`ligne N : …`)."""
+    aides: list[Aide] = []
+    errors: list[str] = []
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "UTF-8 attendu"
+        raise MalformedDocument(f"{path.name} : lecture impossible ({why})") from exc
+    reader = csv.reader(io.StringIO(content, newline=""))
+    header = next(reader, None)
+    if header is None or [unicodedata.normalize("NFC", h.strip()) for h in header] != list(
+        CSV_COLUMNS
+    ):
+        raise MalformedDocument(
+            f"{path.name} : en-tête inattendu, colonnes attendues : {', '.join(CSV_COLUMNS)}"
+        )
+    seen: set[str] = set()
+    while True:
+        line = reader.line_num + 1  # where the next record starts
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(f"{path.name} ligne {line} : CSV illisible ({exc})")
+            continue
+        cells = [unicodedata.normalize("NFC", c) for c in cells]  # the export has NFD
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(CSV_COLUMNS):
+            errors.append(
+                f"{path.name} ligne {line} : {len(cells)} colonnes au lieu de {len(CSV_COLUMNS)}"
+            )
+            continue
+        try:
+            aide = _csv_aide(dict(zip(CSV_COLUMNS, cells, strict=True)))
+        except MalformedDocument as exc:
+            errors.append(f"{path.name} ligne {line} : {exc.message}")
+            continue
+        if aide.slug in seen:
+            errors.append(f"{path.name} ligne {line} : aide en double ({aide.slug})")
+            continue
+        seen.add(aide.slug)
+        aides.append(aide)
+    return aides, errors
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+
+def _slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:50].rstrip("-")
+
+
+def from_api(record: dict[str, Any], base_url: str = DEFAULT_BASE_URL) -> Aide:
+    """One aid of `/api/aids/`. Raises `MalformedDocument` without a name or an id."""
+    if not isinstance(record, dict):
+        raise MalformedDocument("aide : objet JSON attendu")
+    name = plain_text(record.get("name")).replace("\n", " ")
+    if not name:
+        raise MalformedDocument(f"aide {record.get('id', '?')} : nom absent")
+    raw_url = str(record.get("url") or "").strip()
+    url = urljoin(base_url.rstrip("/") + "/", raw_url) if raw_url else ""
+    if record.get("slug"):
+        slug = str(record["slug"]).strip()
+        if not _SLUG.match(slug):
+            raise MalformedDocument(f"aide « {name} » : identifiant invalide « {slug} »")
+        url = url or f"{base_url.rstrip('/')}/aides/{slug}/"
+    elif url:
+        slug = slug_of(url)
+    elif record.get("id") not in (None, ""):
+        # a partner record that has no page yet: its id, then its name, as aides-territoires does
+        slug = f"{record['id']}-{_slugify(name)}".strip("-")
+    else:
+        raise MalformedDocument(f"aide « {name} » : ni slug, ni url, ni id")
+    perimeter = record.get("perimeter")
+    if isinstance(perimeter, dict):
+        perimeter = perimeter.get("name")
+    updated = record.get("date_updated")
+    return Aide(
+        slug=slug,
+        name=name,
+        url=url or str(record.get("origin_url") or ""),
+        description=plain_text(record.get("description")),
+        eligibility=plain_text(record.get("eligibility")),
+        funders=names(record.get("financers") or record.get("financers_full")),
+        beneficiaries=names(record.get("targeted_audiences")),
+        aid_types=names(record.get("aid_types") or record.get("aid_types_full")),
+        categories=names(record.get("categories")),
+        perimeter=str(perimeter or ""),
+        is_call_for_project=bool(record.get("is_call_for_project")),
+        recurrence=str(record.get("recurrence") or ""),
+        start_date=iso_date(record.get("start_date")),
+        predeposit_date=iso_date(record.get("predeposit_date")),
+        submission_deadline=iso_date(record.get("submission_deadline")),
+        rate_min=rate(record.get("subvention_rate_lower_bound")),
+        rate_max=rate(record.get("subvention_rate_upper_bound")),
+        application_url=str(record.get("application_url") or ""),
+        origin_url=str(record.get("origin_url") or ""),
+        date_updated=iso_date(updated),
+    )
+
+
+@dataclass
+class FetchResult:
+    """The aids read from the API; `error` says why the sync stopped early, if it did."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    count: int | None = None  # what the API announced
+    pages: int = 0
+    error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+
+class AidesTerritoiresClient:
+    """The public aides-territoires API. Pass `http` to share (or fake) the HTTP client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | SecretStr,
+        http: httpx.Client | None = None,
+        timeout: float = 30.0,
+        *,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token.get_secret_value() if isinstance(token, SecretStr) else token
+        self._own_http = http is None
+        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)))
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._sleep = sleep
+        self._bearer: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AidesTerritoiresClient(base_url={self.base_url!r}, token='**********')"
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> AidesTerritoiresClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _scrub(self, text: str) -> str:
+        text = text[:300]
+        for secret in (self._token, self._bearer):
+            if secret:
+                text = text.replace(secret, "**********")
+        return text
+
+    def _send(self, what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
+        """`call` until it is not a 429/5xx nor a network error, `attempts` times at most."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                resp = call()
+            except httpx.HTTPError as exc:
+                if attempt == self.attempts:
+                    raise SourceUnreachable(
+                        f"aides-territoires injoignable ({what}) après {attempt} tentative(s) : "
+                        f"{self._scrub(str(exc))}"
+                    ) from exc
+            else:
+                if resp.status_code not in _RETRIED:
+                    return resp
+                if attempt == self.attempts:
+                    raise SourceUnreachable(
+                        f"aides-territoires a répondu {resp.status_code} pour {what}, "
+                        f"{attempt} tentative(s) : réessayez plus tard."
+                    )
+            self._sleep(min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def connect(self) -> str:
+        """Exchange the X-AUTH-TOKEN for a bearer token."""
+        url = self.base_url + CONNEXION_PATH
+        resp = self._send(
+            "la connexion", lambda: self.http.post(url, headers={"X-AUTH-TOKEN": self._token})
+        )
+        if resp.status_code in (400, 401, 403):
+            raise SourceUnauthorized(
+                f"aides-territoires a refusé le jeton (HTTP {resp.status_code}) : vérifiez "
+                "PLUME_AIDES_TERRITOIRES_TOKEN (jeton d'API de votre compte aides-territoires)."
+            )
+        body = self._json(resp, "la connexion")
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise SourceUnreachable("aides-territoires n'a pas renvoyé de jeton (token).")
+        self._bearer = token
+        return token
+
+    def _json(self, resp: httpx.Response, what: str) -> dict[str, Any]:
+        if resp.status_code != 200:
+            raise SourceUnreachable(
+                f"aides-territoires a répondu {resp.status_code} pour {what} : "
+                f"{self._scrub(resp.text)}"
+            )
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise SourceUnreachable(
+                f"Réponse illisible d'aides-territoires pour {what} (JSON attendu)."
+            ) from exc
+        if not isinstance(body, dict):
+            raise SourceUnreachable(
+                f"Réponse inattendue d'aides-territoires pour {what} (objet attendu)."
+            )
+        return body
+
+    def _page(self, url: str, what: str) -> dict[str, Any]:
+        for renewed in (False, True):
+            if self._bearer is None:
+                self.connect()
+            headers = {"Authorization": f"Bearer {self._bearer}", "Accept": "application/json"}
+            resp = self._send(what, partial(self.http.get, url, headers=headers))
+            if resp.status_code != 401:
+                return self._json(resp, what)
+            self._bearer = None  # expired: one new bearer, one more try
+            if renewed:
+                break
+        raise SourceUnauthorized(
+            f"aides-territoires refuse l'accès à {what} même avec un jeton neuf : "
+            "vérifiez PLUME_AIDES_TERRITOIRES_TOKEN."
+        )
+
+    def fetch_aids(self, max_pages: int | None = None) -> FetchResult:
+        """Every aid, page after page. A bad token raises `SourceUnauthorized`; a page that
+        keeps failing ends the sync with what was read so far and `error` set."""
+        result = FetchResult()
+        url: str | None = f"{self.base_url}{AIDS_PATH}?page=1"
+        self.connect()
+        while url is not None and (max_pages is None or result.pages < max_pages):
+            what = f"la page {result.pages + 1} des aides"
+            try:
+                body = self._page(url, what)
+            except SourceUnauthorized:
+                raise
+            except SourceUnreachable as exc:
+                result.error = (
+                    f"Synchronisation partielle d'aides-territoires : {len(result.records)} "
+                    f"aide(s) lues sur {result.count if result.count is not None else '?'}, "
+                    f"arrêt à la page {result.pages + 1}. {exc.message}"
+                )
+                return result
+            results = body.get("results")
+            if not isinstance(results, list):
+                result.error = (
+                    f"Synchronisation partielle d'aides-territoires : réponse sans "
+                    f"« results » pour {what}."
+                )
+                return result
+            if result.count is None and isinstance(body.get("count"), int):
+                result.count = body["count"]
+            result.records.extend(r for r in results if isinstance(r, dict))
+            result.pages += 1
+            nxt = body.get("next")
+            url = urljoin(url, nxt) if isinstance(nxt, str) and nxt else None
+        return result
+
+
+def parse_records(
+    records: Iterable[dict[str, Any]], base_url: str = DEFAULT_BASE_URL
+) -> tuple[list[Aide], list[str]]:
+    """`from_api` over records: the aids, and one error per unreadable record."""
+    aides: list[Aide] = []
+    errors: list[str] = []
+    for n, record in enumerate(records, start=1):
+        try:
+            aides.append(from_api(record, base_url))
+        except MalformedDocument as exc:
+            errors.append(f"aide n° {n} de l'API : {exc.message}")
+    return aides, errors
