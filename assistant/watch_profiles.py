@@ -14,15 +14,14 @@ temporary file then renamed over the old one.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.journal import Change
 from plume.errors import InvalidWatchRequest, MalformedDocument, UnknownProfile
+from plume.files import write_atomically
 from plume.text import fold_accents
 
 _NAME = re.compile(r"[a-z0-9-]{2,40}")
@@ -151,17 +150,7 @@ class ProfileStore:
                 for name, p in sorted(profiles.items())
             }
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".profils-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(body, fh, ensure_ascii=False, indent=2)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
 
     def list(self) -> list[WatchProfile]:
         return [p for _, p in sorted(self._load().items())]

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -29,6 +27,7 @@ from typing import Literal
 
 from ingestion.legi import Article, CodeText, load_code_tree, parse_code
 from plume.errors import MalformedDocument
+from plume.files import write_atomically
 
 Kind = Literal["nouveau", "modifie", "abroge", "renumerote"]
 DiffOp = tuple[str, str]
@@ -234,18 +233,8 @@ class ChangeJournal:
         return len(fresh)
 
     def _write(self, changes: list[Change]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".legi-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for change in changes:
-                    fh.write(json.dumps(change.as_dict(), ensure_ascii=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        lines = (json.dumps(c.as_dict(), ensure_ascii=False) + "\n" for c in changes)
+        write_atomically(self.path, "".join(lines))
 
     def read(self, since: date | None = None, codes: set[str] | None = None) -> list[Change]:
         """The recorded changes in effect on or after `since` (undated ones kept), of `codes`."""

@@ -35,9 +35,7 @@ server sends back is scrubbed of it before being shown.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date as Date
@@ -54,6 +52,7 @@ from plume.errors import (
     SourceUnreachable,
     UnknownSource,
 )
+from plume.files import write_atomically
 
 Node = dict[str, Any]
 
@@ -381,16 +380,4 @@ def save_snapshot(tree: Node, folder: Path) -> Path:
     code_id = str((tree.get("data") or {}).get("id") or "")
     if tree.get("type") != "code" or not _CODE_ID.fullmatch(code_id):
         raise MalformedDocument("ce n'est pas l'arbre d'un code Légifrance (LEGITEXT… attendu)")
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{code_id}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{code_id}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(tree, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return write_atomically(folder / f"{code_id}.json", json.dumps(tree, ensure_ascii=False))

@@ -6,10 +6,10 @@ Written atomically (temporary file + rename) at the end of a complete run only.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from plume.files import write_atomically
 
 if TYPE_CHECKING:  # keep llama-index (behind the pipeline) out of the server's start-up
     from ingestion.pipeline import IngestSummary
@@ -30,8 +30,4 @@ def read(data_dir: Path) -> dict[str, dict[str, Any]]:
 def record(data_dir: Path, summary: IngestSummary) -> None:
     data = read(data_dir)
     data[summary.source] = summary.as_dict()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".sync-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2)
-    os.replace(tmp, _path(data_dir))
+    write_atomically(_path(data_dir), json.dumps(data, ensure_ascii=False, indent=2))

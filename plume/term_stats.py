@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from plume.files import write_atomically
 
 
 @dataclass
@@ -46,12 +46,8 @@ def _folder(data_dir: Path) -> Path:
 
 
 def save(data_dir: Path, source: str, stats: TermStats) -> None:
-    folder = _folder(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".stats-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"chunks": stats.chunks, "df": {str(k): v for k, v in stats.df.items()}}, fh)
-    os.replace(tmp, folder / f"{source}.json")
+    body = {"chunks": stats.chunks, "df": {str(k): v for k, v in stats.df.items()}}
+    write_atomically(_folder(data_dir) / f"{source}.json", json.dumps(body))
 
 
 def load_all(data_dir: Path) -> TermStats:

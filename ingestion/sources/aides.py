@@ -17,8 +17,6 @@ added or updated, and nothing else is deleted.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -40,6 +38,7 @@ from ingestion.chunking import MAX_TOKENS
 from ingestion.pipeline import SourceItem
 from plume.documents import ChunkMeta, content_hash, point_id
 from plume.errors import MalformedDocument
+from plume.files import write_atomically
 
 NAME = "aides-territoires"
 SCOPE = "aide/"
@@ -162,11 +161,7 @@ def save_sync(result: FetchResult, folder: Path, base_url: str) -> Path:
         "pages": result.pages,
         "results": result.records,
     }
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".aids-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
-    os.replace(tmp, target)
-    return target
+    return write_atomically(target, json.dumps(data, ensure_ascii=False))
 
 
 def sync(client: AidesTerritoiresClient, folder: Path) -> Path:

@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import threading
-import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingestion.aides import AIDS_PATH, CONNEXION_PATH
+from tests.fakes.loopback import LoopbackServer
 
 Record = dict[str, Any]
 TOKEN = "fake-aides-territoires-x-auth-token-0123"  # a test value
@@ -68,11 +66,14 @@ def api_record(partner: Record) -> Record:
     }
 
 
-class FakeAidesTerritoires:
+class FakeAidesTerritoires(LoopbackServer):
+    name = "fake-aides-territoires"
+
     CONNEXION = CONNEXION_PATH
     AIDS = AIDS_PATH
 
     def __init__(self, records: list[Record], *, page_size: int = 3, token: str = TOKEN):
+        super().__init__()
         self.records = list(records)
         self.page_size = page_size
         self.token = token
@@ -80,16 +81,8 @@ class FakeAidesTerritoires:
         self._requests: list[Received] = []
         self._failures: dict[int, tuple[int, int]] = {}  # page → (status, times left)
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.port = 0
 
     # --- knobs ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pages(self) -> int:
@@ -114,54 +107,15 @@ class FakeAidesTerritoires:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeAidesTerritoires:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            Starlette(
-                routes=[
-                    Route(self.CONNEXION, self._connexion, methods=["POST"]),
-                    Route(self.AIDS, self._aids, methods=["GET"]),
-                ]
-            ),
-            loop="asyncio",
-            http="h11",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-aides", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake aides-territoires server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> FakeAidesTerritoires:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # --- the HTTP app ------------------------------------------------------------------------
+
+    def _app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(self.CONNEXION, self._connexion, methods=["POST"]),
+                Route(self.AIDS, self._aids, methods=["GET"]),
+            ]
+        )
 
     def _record(self, request: Request, page: int | None) -> None:
         with self._lock:

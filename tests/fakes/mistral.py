@@ -39,7 +39,6 @@ import hashlib
 import json
 import math
 import re
-import socket
 import threading
 import time
 import uuid
@@ -48,11 +47,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_DIM = 1024
 EMBEDDINGS = "/v1/embeddings"
@@ -176,7 +176,9 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
-class FakeMistral:
+class FakeMistral(LoopbackServer):
+    name = "fake-mistral"
+
     """A loopback Mistral-compatible server; a context manager (start on enter)."""
 
     def __init__(
@@ -186,6 +188,7 @@ class FakeMistral:
         chat_reply: ChatReply = DEFAULT_CHAT_REPLY,
         api_key: str | None = None,
     ) -> None:
+        super().__init__()
         self.dim = dim
         self.chat_reply: ChatReply = chat_reply
         self.api_key = api_key  # when set, other bearer tokens get 401
@@ -198,17 +201,8 @@ class FakeMistral:
         self._requests: list[ReceivedRequest] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.port = 0
 
     # --- what tests use ----------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL to give the SDKs (they add /v1); `url + "/v1"` for the OpenAI SDK."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -264,48 +258,6 @@ class FakeMistral:
         self.tool_calls = None
 
     # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> FakeMistral:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(),
-            loop="asyncio",
-            http="h11",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-mistral", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake Mistral server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> FakeMistral:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- the HTTP app ----------------------------------------------------------------------
 

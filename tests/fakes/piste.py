@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -31,13 +30,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingestion.piste import ARTICLE_PATH, LEGIFRANCE_PATH, TOC_PATH, TOKEN_PATH
+from tests.fakes.loopback import LoopbackServer
 
 Node = dict[str, Any]
 CLIENT_ID = "plume-test-client"
@@ -94,7 +93,9 @@ def piste_toc(tree: Node, articles: dict[str, Node]) -> Node:
     return {**head, "sections": sections, "articles": arts}
 
 
-class FakePiste:
+class FakePiste(LoopbackServer):
+    name = "fake-piste"
+
     TOKEN = TOKEN_PATH
     TOC = LEGIFRANCE_PATH + TOC_PATH
     ARTICLE = LEGIFRANCE_PATH + ARTICLE_PATH
@@ -107,6 +108,7 @@ class FakePiste:
         client_secret: str = CLIENT_SECRET,
         token_ttl_s: float = 3600.0,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl_s = token_ttl_s
@@ -117,16 +119,8 @@ class FakePiste:
         self._requests: list[Received] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.port = 0
 
     # --- knobs ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[Received]:
@@ -147,48 +141,6 @@ class FakePiste:
             self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> FakePiste:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(),
-            loop="asyncio",
-            http="h11",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-piste", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake PISTE server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> FakePiste:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- the HTTP app ------------------------------------------------------------------------
 
