@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from ingestion.retrying import Retrying
 from plume.documents import aide_doc_id
 from plume.errors import MalformedDocument, SourceUnauthorized, SourceUnreachable
 
@@ -57,7 +58,6 @@ CSV_COLUMNS = (
     "Descriptif",
     "Date Clôture",
 )
-_RETRIED = {429, 500, 502, 503, 504}
 _SLUG = re.compile(r"^[\w\-]+$")
 
 
@@ -349,26 +349,15 @@ class AidesTerritoiresClient:
         return text
 
     def _send(self, what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
-        """`call` until it is not a 429/5xx nor a network error, `attempts` times at most."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                resp = call()
-            except httpx.HTTPError as exc:
-                if attempt == self.attempts:
-                    raise SourceUnreachable(
-                        f"aides-territoires injoignable ({what}) après {attempt} tentative(s) : "
-                        f"{self._scrub(str(exc))}"
-                    ) from exc
-            else:
-                if resp.status_code not in _RETRIED:
-                    return resp
-                if attempt == self.attempts:
-                    raise SourceUnreachable(
-                        f"aides-territoires a répondu {resp.status_code} pour {what}, "
-                        f"{attempt} tentative(s) : réessayez plus tard."
-                    )
-            self._sleep(min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s))
-        raise AssertionError("unreachable")  # pragma: no cover
+        retrying = Retrying(
+            "aides-territoires",
+            self.attempts,
+            self.backoff_s,
+            self.max_backoff_s,
+            self._sleep,
+            self._scrub,
+        )
+        return retrying.send(what, call)
 
     def connect(self) -> str:
         """Exchange the X-AUTH-TOKEN for a bearer token."""

@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from ingestion.retrying import Retrying
 from plume.errors import (
     MalformedDocument,
     SourceUnauthorized,
@@ -67,7 +68,6 @@ ARTICLE_PATH = "/consult/getArticle"
 
 _CODE_ID = re.compile(r"LEGITEXT\d{12}")
 _ARTICLE_ID = re.compile(r"LEGIARTI\d{12}")
-_RETRIED = {429, 500, 502, 503, 504}
 
 # legi-data field ← PISTE field(s), first present wins. The one place to adjust.
 _FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -192,36 +192,10 @@ class PisteClient:
         return text.replace(self._secret, mask(self._secret)) if self._secret else text
 
     def _send(self, what: str, call: Callable[[], httpx.Response]) -> httpx.Response:
-        """`call` until it is not a 429/5xx nor a network error, `attempts` times at most."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                resp = call()
-            except httpx.HTTPError as exc:
-                if attempt == self.attempts:
-                    raise SourceUnreachable(
-                        f"PISTE injoignable ({what}) après {attempt} tentative(s) : "
-                        f"{self._scrub(str(exc))}"
-                    ) from exc
-                self._sleep(self._wait(attempt, None))
-                continue
-            if resp.status_code not in _RETRIED:
-                return resp
-            if attempt == self.attempts:
-                busy = "trop de requêtes" if resp.status_code == 429 else "erreur du serveur"
-                raise SourceUnreachable(
-                    f"PISTE a répondu {resp.status_code} ({busy}) pour {what}, "
-                    f"{attempt} tentative(s) : réessayez plus tard."
-                )
-            self._sleep(self._wait(attempt, resp.headers.get("retry-after")))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_backoff_s)
-            except ValueError:
-                pass
-        return min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
+        retrying = Retrying(
+            "PISTE", self.attempts, self.backoff_s, self.max_backoff_s, self._sleep, self._scrub
+        )
+        return retrying.send(what, call)
 
     def _fetch_token(self) -> None:
         url = self.oauth_url + TOKEN_PATH
