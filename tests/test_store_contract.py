@@ -273,3 +273,47 @@ def test_set_payload_changes_only_the_fields_given(filled: Store) -> None:
         "state": "MODIFIE",
         "text": "Concession funéraire au cimetière communal",
     }
+
+
+def test_grant_fields_and_closing_window(store: Store) -> None:
+    """Aids filtered by beneficiary, type and perimeter (lists match any value), and by
+    the end of their validity: `ends_by` keeps those ending by that day, never the
+    open-ended ones."""
+    from datetime import date
+
+    from plume.documents import ALWAYS_TO, day_number
+
+    def aid(slug: str, beneficiaries: list[str], perimeter: str, ends: str | None) -> StoredPoint:
+        return chunk(
+            f"aide/{slug}",
+            0,
+            "subvention pour la toiture de l'école",
+            kind="aide",
+            beneficiaries=beneficiaries,
+            aid_types=["Subvention"],
+            perimeter_key=perimeter,
+            in_force_to_day=day_number(ends, ALWAYS_TO),
+        )
+
+    store.upsert(
+        [
+            aid("a", ["Communes", "Intercommunalités / Pays"], "yvelines", "2026-12-01"),
+            aid("b", ["Départements"], "france", "2026-12-10"),
+            aid("c", ["Communes"], "inconnu", None),
+            aid("d", ["Communes"], "manche", "2027-03-01"),
+        ]
+    )
+    q = enc.encode_query("toiture école")
+
+    def seen(where: SearchFilter) -> set[str]:
+        return {h.doc_id for h in store.query(sparse=q, dense=None, where=where, limit=10)}
+
+    communes = {"beneficiaries": ["Communes"]}
+    assert seen(SearchFilter(fields=communes)) == {"aide/a", "aide/c", "aide/d"}
+    here = {**communes, "perimeter_key": ["yvelines", "ile-de-france", "france", "inconnu"]}
+    assert seen(SearchFilter(fields=here)) == {"aide/a", "aide/c"}
+    assert seen(SearchFilter(fields=here, ends_by=date(2026, 12, 31))) == {"aide/a"}
+    assert seen(SearchFilter(fields={"aid_types": ["Prêt"]})) == set()
+    assert store.count(SearchFilter(ends_by=date(2026, 12, 10))) == 2
+    with pytest.raises(ValueError):
+        SearchFilter(fields={"not_indexed": ["x"]}).conditions()

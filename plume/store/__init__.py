@@ -10,7 +10,7 @@ A collection holds named vectors `dense` (cosine, optional per point) and `bm25`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -21,7 +21,11 @@ from plume.text import SparseVec
 DENSE = "dense"
 SPARSE = "bm25"
 RRF_K = 60
-KEYWORD_FIELDS = ("doc_id", "source", "source_version", "kind", "audience", "tenant")
+KEYWORD_FIELDS = (
+    *("doc_id", "source", "source_version", "kind", "audience", "tenant"),
+    # grants (beneficiary types, aid types, themes, normalised perimeter) and funded projects
+    *("beneficiaries", "aid_types", "categories", "perimeter_key", "programme", "departement"),
+)
 DAY_FIELDS = ("in_force_from_day", "in_force_to_day")  # integer days since 1970-01-01
 
 
@@ -44,6 +48,8 @@ class SearchFilter:
     doc_ids: Sequence[str] | None = None
     tenants: Sequence[str] = ()
     as_of: date | None = None  # only texts in force that day (texts without dates always are)
+    ends_by: date | None = None  # only texts whose validity ends by that day (aids closing soon)
+    fields: Mapping[str, Sequence[str]] = field(default_factory=dict)  # more keyword conditions
 
     def visible_tenants(self) -> list[str]:
         return [SHARED_TENANT, *[t for t in self.tenants if t != SHARED_TENANT]]
@@ -59,10 +65,17 @@ class SearchFilter:
         ):
             if values:
                 out.append((name, list(values)))
+        for name, values in self.fields.items():
+            if name not in KEYWORD_FIELDS:
+                raise ValueError(f"{name} is not an indexed keyword field")
+            out.append((name, list(values)))
         return out
 
     def as_of_day(self) -> int | None:
         return day_number(self.as_of.isoformat(), 0) if self.as_of else None
+
+    def ends_by_day(self) -> int | None:
+        return day_number(self.ends_by.isoformat(), 0) if self.ends_by else None
 
 
 @dataclass(frozen=True)

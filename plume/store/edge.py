@@ -46,6 +46,9 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
             must.append(
                 q.Filter(should=[q.FieldCondition(key=key, range=bound), q.IsEmptyCondition(key)])
             )
+    end = where.ends_by_day()
+    if end is not None:  # texts with no known end never match
+        must.append(q.FieldCondition(key="in_force_to_day", range=q.RangeFloat(lte=end)))
     return q.Filter(must=must)
 
 

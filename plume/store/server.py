@@ -48,6 +48,9 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
             must.append(
                 models.Filter(should=[models.FieldCondition(key=key, range=bound), unknown])
             )
+    end = where.ends_by_day()
+    if end is not None:  # texts with no known end never match
+        must.append(models.FieldCondition(key="in_force_to_day", range=models.Range(lte=end)))
     return models.Filter(must=must)
 
 
