@@ -15,12 +15,17 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     errors.InvalidQuery: 400,
+    errors.SourcePathRequired: 400,
     errors.UnknownFilterValue: 400,
     errors.InvalidWatchRequest: 400,
     errors.InvalidCofinancingRequest: 400,
+    errors.InvalidGrantRequest: 400,
+    errors.InvalidCommuneProfile: 400,
     errors.UnknownSource: 404,
     errors.DocumentNotFound: 404,
     errors.UnknownProfile: 404,
+    errors.UnknownTerritory: 404,
+    errors.UnknownCommuneProfile: 404,
     errors.CorpusNotFetched: 409,
     errors.StoreLocked: 409,
     errors.CorruptPackage: 422,

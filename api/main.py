@@ -11,7 +11,16 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.middleware import FormLabelledJson
-from api.routes import admin, cofinancing, search, sources, veille
+from api.routes import (
+    admin,
+    aides,
+    cofinancing,
+    communes,
+    precedents,
+    search,
+    sources,
+    veille,
+)
 from ingestion.runs import IngestRuns
 from plume.runtime import Runtime
 from plume.settings import Settings
@@ -52,6 +61,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(veille.router)
     app.include_router(veille.admin_router)
     app.include_router(cofinancing.router)
+    app.include_router(precedents.router)
+    app.include_router(aides.router)
+    app.include_router(communes.router)
+    app.include_router(communes.admin_router)
 
     @app.get("/", include_in_schema=False)
     def chat_page() -> FileResponse:

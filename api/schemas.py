@@ -46,6 +46,13 @@ class ChatRequest(Filters):
         description="Réponse en Server-Sent Events : `notice`, `meta`, `delta`…, "
         "`citations`, `done` (et `reset` si le modèle échoue en cours de route).",
     )
+    commune: str | None = Field(
+        None,
+        pattern=r"^[0-9][0-9AB][0-9]{3}$",
+        description="Code INSEE de la commune (profil défini par l'administrateur) : les "
+        "questions d'aides en tiennent compte (population, territoire, zonages).",
+        examples=["78003"],
+    )
 
 
 class CitationOut(BaseModel):
@@ -68,7 +75,9 @@ class ChatResponse(BaseModel):
     mode: str = Field(
         ...,
         description="`generative` (rédigée par le modèle), `extractive` (extraits des sources, "
-        "sans modèle) ou `refusal` (pas de source fiable).",
+        "sans modèle), `refusal` (pas de source fiable), `grants` (liste d'aides du catalogue), "
+        "`precedents` (chiffres des projets comparables financés) "
+        "ou `computation` (résultat d'un calcul, p. ex. le cofinancement Territoires d'IA).",
     )
     confidence: float
     citations: list[CitationOut]
@@ -87,6 +96,10 @@ class ChatResponse(BaseModel):
     usage: dict[str, int] | None = Field(None, description="Jetons du modèle pour cette réponse.")
     impact: dict[str, Any] | None = Field(None, description="Énergie (kWh) et CO2 (ecologits).")
     removed_citations: list[dict[str, Any]] = []
+    tool: dict[str, Any] | None = Field(
+        None,
+        description="Calcul effectué : outil, arguments, appelé par le modèle ou non, résultat.",
+    )
 
 
 class SearchHit(BaseModel):

@@ -27,12 +27,24 @@ from llama_index.core.memory import ChatMemoryBuffer
 from assistant import extractive
 from assistant.breaker import CircuitBreaker
 from assistant.citation_check import check_citations
+from assistant.cofinancing import CofinancingRequest, compute_cofinancing
+from assistant.communes import CommuneProfile
 from assistant.conversations import Conversations
+from assistant.grants import GrantFilters, GrantResults, find_grants, format_grants
 from assistant.impact import UsageLedger, estimate
+from assistant.intents import Intent, detect, project_words
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Citation, Passage
+from assistant.precedents import PrecedentReport, format_report, similar_projects
 from assistant.prompts import PromptBook
 from assistant.retrieval import Retriever, check_question
-from plume.store import SearchFilter
+from assistant.tools import (
+    COFINANCING_TOOL,
+    TOOL_NAME,
+    request_from_arguments,
+    request_from_question,
+)
+from plume.errors import InvalidCofinancingRequest, PlumeError
+from plume.store import Hit, SearchFilter
 from plume.term_stats import TermStats
 
 log = logging.getLogger(__name__)
@@ -55,6 +67,13 @@ class Turn:
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
     )
     model_seconds: float = 0.0
+    intent: Intent = "question"
+    commune: CommuneProfile | None = None
+    grants: GrantResults | None = None  # a grant question the catalogue answers
+    precedents: PrecedentReport | None = None  # similar funded projects, when there are some
+
+
+COFINANCING_DOC = "aide/programme-territoires-d-ia"
 
 
 def _usage_of(raw: Any) -> tuple[int, int]:
@@ -98,6 +117,13 @@ def context_block(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
+def _request_args(request: CofinancingRequest) -> dict[str, Any]:
+    return {
+        k: (str(v) if not isinstance(v, bool | int | type(None)) else v)
+        for k, v in vars(request).items()
+    }
+
+
 class ChatService:
     def __init__(
         self,
@@ -131,19 +157,59 @@ class ChatService:
     # --- before the stream ---------------------------------------------------------------
 
     def prepare(
-        self, question: str, where: SearchFilter, conversation_id: str | None = None
+        self,
+        question: str,
+        where: SearchFilter,
+        conversation_id: str | None = None,
+        commune: CommuneProfile | None = None,
     ) -> Turn:
         question = check_question(question, self.retriever.max_query_chars)
         cid, memory, new = self.conversations.open(conversation_id)
         turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], 0.0, memory)
+        turn.commune = commune
         history = Conversations.history(memory)
         if history:
             turn.standalone = self._rewrite(turn, history)
+        turn.intent = detect(turn.standalone)
+        if turn.intent in ("aides", "precedents"):
+            turn.precedents = self._precedents(turn.standalone)
+        if turn.intent == "precedents" and turn.precedents is not None:
+            turn.confidence = 1.0
+            return turn
+        if turn.intent == "aides":  # the catalogue, within the commune's filters
+            results = find_grants(
+                self.retriever, turn.standalone, GrantFilters.build(), commune, limit=5
+            )
+            if results.grants:
+                turn.grants = results
+                turn.passages = [
+                    Passage(n, g.score, Hit(g.doc_id, g.score, g.payload))
+                    for n, g in enumerate(results.grants, start=1)
+                ]
+                turn.confidence = 1.0
+                return turn
         turn.passages = self.retriever.search(turn.standalone, where, self.passages_per_answer)
         turn.confidence = extractive.confidence(
             self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats
         )
         return turn
+
+    def _precedents(self, question: str) -> PrecedentReport | None:
+        """Funded projects like the one asked about, if the lists hold some."""
+        project = project_words(question)
+        if not project:
+            return None
+        r = self.retriever
+        try:
+            report = similar_projects(r.store, r.encoder, project, embedder=r.embedder)
+            unknown = set(report.unknown_words)  # « refaire »: in no project's title
+            rest = " ".join(w for w in project.split() if w not in unknown)
+            if not report.count and unknown and rest:
+                report = similar_projects(r.store, r.encoder, rest, embedder=r.embedder)
+        except PlumeError as exc:
+            log.warning("precedents skipped: %s", exc.message)
+            return None
+        return report if report.count else None
 
     def _rewrite(self, turn: Turn, history: list[ChatMessage]) -> str:
         """ "et pour un mariage ?" → a question that stands alone."""
@@ -190,6 +256,18 @@ class ChatService:
                 "question": turn.standalone,
             },
         )
+        if turn.grants is not None:
+            yield from self._finish(turn, self._grants_answer(turn, turn.grants))
+            return
+        if turn.intent == "precedents" and turn.precedents is not None:
+            text = "Projets comparables déjà financés : " + format_report(turn.precedents)
+            yield from self._finish(turn, Answer(text=text, mode="precedents", confidence=1.0))
+            return
+        if turn.intent == "cofinancement":
+            computed = self._cofinancing(turn)
+            if computed is not None:
+                yield from self._finish(turn, computed)
+                return
         if turn.confidence < self.min_confidence or not turn.passages:
             yield from self._finish(turn, self._extractive(turn))
             return
@@ -209,6 +287,88 @@ class ChatService:
             min_confidence=self.min_confidence,
             stats=self.stats,
         )
+
+    def _grants_answer(self, turn: Turn, results: GrantResults) -> Answer:
+        """The aids as a list: funder, rate, deadline, link, eligibility — from the catalogue's
+        fields, not the model's words (they must be exact)."""
+        text = format_grants(results)
+        if turn.precedents is not None:
+            text += "\n\nProjets comparables déjà financés : " + format_report(turn.precedents)
+        return Answer(
+            text=text,
+            mode="grants",
+            confidence=1.0,
+            citations=[g.citation(n) for n, g in enumerate(results.grants, start=1)],
+        )
+
+    def _cofinancing(self, turn: Turn) -> Answer | None:
+        """The calculator, called by the model (tool calling) or on the question's words;
+        None when the question gives nothing to compute (then the rules are quoted)."""
+        request, called_by = None, "question"
+        try:
+            if self.llm is not None and self.breaker.allow():
+                args = self._tool_call(turn)
+                if args is not None:
+                    request, called_by = request_from_arguments(args, turn.commune), "modele"
+            if request is None:
+                request = request_from_question(turn.standalone, turn.commune)
+            if request is None:
+                return None
+            result = compute_cofinancing(request)
+        except InvalidCofinancingRequest as exc:
+            return Answer(
+                text=f"Calcul impossible : {exc.message}",
+                mode="computation",
+                confidence=1.0,
+                flags=["calcul_impossible"],
+            )
+        rules = [p for p in turn.passages if p.doc_id == COFINANCING_DOC][:1]
+        if not rules:
+            where = SearchFilter(doc_ids=[COFINANCING_DOC])
+            rules = self.retriever.search(turn.standalone, where, limit=1)
+        cite = " [1]" if rules else ""
+        text = (
+            "Cofinancement « Territoires d'IA » (guichet de cofinancement de la Banque des "
+            f"Territoires, règles de mai 2026){cite} :\n{result.explain()}"
+        )
+        return Answer(
+            text=text,
+            mode="computation",
+            confidence=1.0,
+            citations=[Citation.from_passage(1, rules[0])] if rules else [],
+            flags=[f"outil:{TOOL_NAME}"],
+            model=self.model_name if called_by == "modele" else None,
+            tool={
+                "name": TOOL_NAME,
+                "called_by": called_by,
+                "arguments": _request_args(request),
+                "result": result.as_dict(),
+            },
+        )
+
+    def _tool_call(self, turn: Turn) -> dict[str, Any] | None:
+        """Offer the calculator to the model; its arguments if it calls it."""
+        assert self.llm is not None
+        system = ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render())
+        started = time.perf_counter()
+        try:
+            response = self.llm.chat_with_tools(  # type: ignore[attr-defined]
+                [COFINANCING_TOOL], user_msg=turn.standalone, chat_history=[system]
+            )
+            calls = self.llm.get_tool_calls_from_response(  # type: ignore[attr-defined]
+                response, error_on_no_tool_call=False
+            )
+        except Exception as exc:  # model down: the question's words will do
+            self.breaker.failure()
+            log.warning("tool call failed: %s", type(exc).__name__)
+            return None
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, response.raw)
+        for call in calls:
+            if call.tool_name == TOOL_NAME and isinstance(call.tool_kwargs, dict):
+                return dict(call.tool_kwargs)
+        return None
 
     def _fallback(self, turn: Turn) -> Answer:
         answer = self._extractive(turn)

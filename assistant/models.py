@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from plume.store import Hit
 
-AnswerMode = Literal["generative", "extractive", "refusal"]
+# generative: the model's text; extractive: quoted passages; refusal: nothing reliable;
+# grants: the aid catalogue's list for a project; precedents: figures of funded projects;
+# computation: a calculator's result
+AnswerMode = Literal["generative", "extractive", "refusal", "grants", "precedents", "computation"]
 
 AI_NOTICE = (
     "Vous échangez avec Plume, un assistant fondé sur l'intelligence artificielle. "
@@ -95,6 +98,7 @@ class Answer:
     usage: dict[str, int] | None = None
     impact: dict[str, Any] | None = None
     removed_citations: list[dict[str, Any]] = field(default_factory=list)
+    tool: dict[str, Any] | None = None  # a computation: name, arguments, called by, result
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,4 +117,5 @@ class Answer:
             "usage": self.usage,
             "impact": self.impact,
             "removed_citations": list(self.removed_citations),
+            "tool": self.tool,
         }

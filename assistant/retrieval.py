@@ -40,6 +40,11 @@ def _check_values(label: str, values: Sequence[str] | None, allowed: Sequence[st
             )
 
 
+# What answers a question by default: funded projects (`projet`) are figures for the
+# precedents report, not sources to quote; ask for them by kind.
+ANSWER_KINDS = tuple(k for k in KINDS if k != "projet")
+
+
 def build_filter(
     *,
     sources: Sequence[str] | None = None,
@@ -58,7 +63,7 @@ def build_filter(
     return SearchFilter(
         sources=list(sources) if sources else None,
         audiences=list(audiences) if audiences else None,
-        kinds=list(kinds) if kinds else None,
+        kinds=list(kinds) if kinds else list(ANSWER_KINDS),
         tenants=list(tenants),
         as_of=as_of or date.today(),
     )

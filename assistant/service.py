@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.chat import ChatService, Event
+from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
 from assistant.retrieval import Retriever
 from plume.store import SearchFilter
@@ -19,11 +20,21 @@ class Assistant:
     def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
         return self.retriever.search(question, where, limit)
 
-    def ask(self, question: str, where: SearchFilter, conversation_id: str | None = None) -> Answer:
-        return self.chat.answer(self.chat.prepare(question, where, conversation_id))
+    def ask(
+        self,
+        question: str,
+        where: SearchFilter,
+        conversation_id: str | None = None,
+        commune: CommuneProfile | None = None,
+    ) -> Answer:
+        return self.chat.answer(self.chat.prepare(question, where, conversation_id, commune))
 
     def ask_streamed(
-        self, question: str, where: SearchFilter, conversation_id: str | None = None
+        self,
+        question: str,
+        where: SearchFilter,
+        conversation_id: str | None = None,
+        commune: CommuneProfile | None = None,
     ) -> Iterator[Event]:
         """Retrieval happens here, before the first event; generation as events are read."""
-        return self.chat.events(self.chat.prepare(question, where, conversation_id))
+        return self.chat.events(self.chat.prepare(question, where, conversation_id, commune))

@@ -1,9 +1,10 @@
 """The digest of the legal watch: the journal's changes, read for a town hall.
 
-Extractive, no model: grouped by code then section, one line per change saying what it is
-(« Nouvel article R5311-3-12, en vigueur le 27/03/2026 : « … » »), the amending text, then
-the word-level diff with long unchanged stretches elided. Markdown, HTML (every value
-escaped) or JSON. A model-written summary (prompts/digest.v1.md) is not wired yet.
+Grouped by code then section, one line per change saying what it is (« Nouvel article
+R5311-3-12, en vigueur le 27/03/2026 : « … » »), the amending text, then the word-level
+diff with long unchanged stretches elided; with a model, a summary it wrote opens the
+digest. Markdown, HTML (every value escaped) or JSON. With a commune, the digest ends on
+the aids closing soon for it (same digest: legal watch and grant deadlines).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plume.errors import InvalidWatchRequest, UnknownFilterValue
 if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a summary
     from llama_index.core.llms import LLM
 
+    from assistant.grants import Deadlines
     from assistant.veille_summary import Summary
 
 Format = Literal["md", "html", "json"]
@@ -112,7 +114,9 @@ def ordered(changes: list[Change]) -> list[Change]:
     ]
 
 
-def _markdown(changes: list[Change], since: date, summary: Summary | None) -> str:
+def _markdown(
+    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+) -> str:
     lines = [f"# {_title(since, len(changes))}", ""]
     if summary is not None:
         lines += ["## Ce qui change pour la commune (synthèse rédigée par le modèle)", ""]
@@ -131,7 +135,9 @@ def _markdown(changes: list[Change], since: date, summary: Summary | None) -> st
                     lines.append(f"  - Modification : {compact_diff(c.diff)}")
             lines.append("")
     if not changes:
-        lines.append("Aucun changement relevé sur la période.")
+        lines += ["Aucun changement relevé sur la période.", ""]
+    if deadlines is not None:
+        lines += [f"## {deadlines.title}", "", *deadlines.lines()]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -140,7 +146,9 @@ def _html_diff(ops: Iterable[DiffOp]) -> str:
     return " ".join(tags[op].format(html.escape(words)) for op, words in _shortened(ops))
 
 
-def _html(changes: list[Change], since: date, summary: Summary | None) -> str:
+def _html(
+    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+) -> str:
     e = html.escape
     out = [f"<h1>{e(_title(since, len(changes)))}</h1>"]
     if summary is not None:
@@ -162,10 +170,16 @@ def _html(changes: list[Change], since: date, summary: Summary | None) -> str:
             out.append("</ul>")
     if not changes:
         out.append("<p>Aucun changement relevé sur la période.</p>")
+    if deadlines is not None:
+        out += [f"<h2>{e(deadlines.title)}</h2>", "<ul>"]
+        out += [f"<li>{e(line.strip().removeprefix('- '))}</li>" for line in deadlines.lines()]
+        out.append("</ul>")
     return "\n".join(out) + "\n"
 
 
-def _json(changes: list[Change], since: date, summary: Summary | None) -> str:
+def _json(
+    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+) -> str:
     rows = [{"n": n, **c.as_dict(), "headline": headline(c)} for n, c in enumerate(changes, 1)]
     body: dict[str, object] = {"since": since.isoformat(), "changes": rows}
     if summary is not None:
@@ -174,6 +188,8 @@ def _json(changes: list[Change], since: date, summary: Summary | None) -> str:
             "prompt_version": summary.prompt_version,
             "flags": list(summary.flags),
         }
+    if deadlines is not None:
+        body["deadlines"] = deadlines.as_dict()
     return json.dumps(body, ensure_ascii=False, indent=2)
 
 
@@ -183,6 +199,7 @@ def digest(
     fmt: Format = "md",
     profile: WatchProfile | None = None,
     llm: LLM | None = None,
+    deadlines: Deadlines | None = None,
 ) -> str:
     """The digest of `changes` since `since`, as Markdown, HTML or JSON; of a profile's only.
     With a model, it opens on a summary the model wrote from the numbered changes."""
@@ -195,7 +212,7 @@ def digest(
 
         summary = summarize(changes, since, llm)
     render = {"md": _markdown, "html": _html, "json": _json}[fmt]
-    return render(changes, since, summary)
+    return render(changes, since, summary, deadlines)
 
 
 # --- the use case, shared by the CLI and the API ----------------------------------------------
@@ -236,6 +253,7 @@ def watch_digest(
     fmt: str,
     profile: str | None = None,
     llm: LLM | None = None,
+    deadlines: Deadlines | None = None,
 ) -> str:
     """Validate the request, read the journal, render the digest (of a profile, if named)."""
     day, form = parse_since(since), parse_format(fmt)
@@ -246,4 +264,5 @@ def watch_digest(
     if unknown:
         listed = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
         raise UnknownFilterValue(f"Code inconnu : {', '.join(unknown)}. Codes connus : {listed}.")
-    return digest(journal.read(day, set(codes) if codes else None), day, form, followed, llm)
+    changes = journal.read(day, set(codes) if codes else None)
+    return digest(changes, day, form, followed, llm, deadlines)

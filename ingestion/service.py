@@ -10,7 +10,7 @@ from ingestion import npm, sync_log
 from plume import term_stats
 from plume.documents import SOURCES, payload_index_text
 from plume.embedding import Embedder
-from plume.errors import SourceUnauthorized, UnknownSource
+from plume.errors import SourcePathRequired, SourceUnauthorized, UnknownSource
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
@@ -71,6 +71,31 @@ def _aides(
     return aides.items(root, version=version), None
 
 
+def _programmes(
+    settings: Settings, root: Path, version: str, everything: bool, local: bool
+) -> tuple[Iterable[SourceItem], int | None]:
+    from ingestion.sources import programmes
+
+    return programmes.items(root, version=version), None
+
+
+def _precedents(
+    settings: Settings, root: Path, version: str, everything: bool, local: bool
+) -> tuple[Iterable[SourceItem], int | None]:
+    from ingestion.sources import precedents
+
+    return precedents.items(root, version=version), None
+
+
+def programmes_catalogue(settings: Settings) -> tuple[Path, str]:
+    """`plume ingest programmes` without --path: the team's catalogue in the corpus folder,
+    versioned by its review date."""
+    from ingestion.sources import programmes
+
+    path = settings.corpus_dir / programmes.FILE
+    return path, programmes.catalogue_version(path)
+
+
 def sync_aides(settings: Settings) -> Path:
     """`plume ingest aides-territoires` without --path: fetch the catalogue from the API into
     `<data_dir>/aides-territoires/aids.json` (PLUME_AIDES_TERRITOIRES_TOKEN needed), or,
@@ -97,12 +122,15 @@ _READERS: dict[str, _Reader] = {
     "service-public": _service_public,
     "legi": _legi,
     "aides-territoires": _aides,
+    "programmes": _programmes,
+    "precedents": _precedents,
 }
 # Sources read part by part (one code per file): a run only mirrors the parts it read.
 # aides-territoires: a partial API sync yields unscoped items, and deletes nothing.
-_SCOPED = {"legi", "aides-territoires"}
-# Sources that are not npm packages: read from their API (`sync_aides`) without --path.
-API_SOURCES = {"aides-territoires"}
+_SCOPED = {"legi", "aides-territoires", "programmes", "precedents"}
+# Sources that are not npm packages, read without --path from their API (`sync_aides`)
+# or from the corpus folder (`programmes_catalogue`); precedents only with --path.
+API_SOURCES = {"aides-territoires", "programmes", "precedents"}
 
 
 def ingest_source(
@@ -126,6 +154,13 @@ def ingest_source(
     previous = sync_log.read(settings.data_dir).get(source, {}).get("version")
     if path is not None:
         root, version = path, f"local:{path.name}"
+    elif source == "programmes":
+        root, version = programmes_catalogue(settings)
+    elif source == "precedents":
+        raise SourcePathRequired(
+            "Source « precedents » : indiquez la liste des projets avec --path "
+            "(fichier CSV de projets financés, DETR/DSIL ou Fonds vert)."
+        )
     elif source in API_SOURCES:
         root, version = sync_aides(settings), "api"
     else:

@@ -21,6 +21,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from plume.cli_aides import aides
+from plume.cli_communes import communes_app
+from plume.cli_precedents import precedents
 from plume.errors import PlumeError
 from plume.settings import Settings
 
@@ -29,6 +32,9 @@ app = typer.Typer(
 )
 corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(communes_app, name="commune")
+app.command()(precedents)
+app.command("aides")(aides)
 out = Console()
 err = Console(stderr=True)
 EXIT_ITEM_ERRORS = 3
@@ -295,12 +301,17 @@ def ask(
     question: Annotated[str, typer.Argument(help="La question, en français.")],
     as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    commune: Annotated[
+        str | None,
+        typer.Option("--commune", help="Code INSEE : les questions d'aides en tiennent compte."),
+    ] = None,
 ) -> None:
     """Pose une question et affiche une réponse citée."""
     settings = _settings()
     where = _filters(as_of=as_of)
     with _runtime(settings) as runtime:
-        answer = _run(lambda: runtime.assistant.ask(question, where))
+        profile = _run(lambda: runtime.communes.get(commune)) if commune else None
+        answer = _run(lambda: runtime.assistant.ask(question, where, commune=profile))
     if as_json:
         sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -405,6 +416,14 @@ def veille_default(
     profil: Annotated[
         str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
     ] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option("--commune", help="Code INSEE : ajoute les aides qui ferment bientôt."),
+    ] = None,
+    echeances: Annotated[
+        int,
+        typer.Option("--echeances", help="Aides qui ferment dans les N jours (avec --commune)."),
+    ] = 30,
 ) -> None:
     """Veille juridique : sans sous-commande, la synthèse depuis --since."""
     if ctx.invoked_subcommand is not None:
@@ -412,7 +431,7 @@ def veille_default(
     if since is None:
         out.print(ctx.get_help())
         raise typer.Exit(1)
-    veille_digest(since, code, fmt, profil)
+    veille_digest(since, code, fmt, profil, commune, echeances)
 
 
 @veille_app.command("compare")
@@ -488,15 +507,40 @@ def veille_digest(
     profil: Annotated[
         str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
     ] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option("--commune", help="Code INSEE : ajoute les aides qui ferment bientôt."),
+    ] = None,
+    echeances: Annotated[
+        int,
+        typer.Option("--echeances", help="Aides qui ferment dans les N jours (avec --commune)."),
+    ] = 30,
 ) -> None:
-    """Affiche la synthèse de veille depuis une date, à partir du journal."""
+    """Affiche la synthèse de veille depuis une date, à partir du journal ; avec --commune,
+    suivie des aides qui ferment dans les --echeances jours."""
+    from assistant.grants import deadlines
     from assistant.llm import build_llm
     from assistant.veille import watch_digest
 
     settings = _settings()
+    closing = None
+    if commune:
+        with _runtime(settings) as runtime:
+            closing = _run(
+                lambda: deadlines(
+                    runtime.assistant.retriever, runtime.communes.get(commune), echeances
+                )
+            )
     text = _run(
         lambda: watch_digest(
-            settings.data_dir, settings.corpus_dir, since, code, fmt, profil, build_llm(settings)
+            settings.data_dir,
+            settings.corpus_dir,
+            since,
+            code,
+            fmt,
+            profil,
+            build_llm(settings),
+            closing,
         )
     )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -625,3 +669,8 @@ def cofinancement(
         sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     sys.stdout.write(result.explain() + "\n")
+
+
+from plume.cli_eval import eval_app  # noqa: E402  (it uses the helpers above)
+
+app.add_typer(eval_app, name="eval")

@@ -6,6 +6,7 @@ evaluation sets all use them:
     legi/<LEGITEXT id>/<article number>   an article of a code
     vdd/<fiche id>                        a service-public.fr fiche
     aide/<aides-territoires slug>         a grant
+    projet/<list>/<hash>                  a funded project (precedent)
     doc/<tenant>/<hash>                   a document uploaded for a commune
 """
 
@@ -18,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from plume.text import fold_accents
+
 SHARED_TENANT = "commun"
 _POINT_NAMESPACE = uuid.UUID("6f1d3c1e-3b1a-5e0c-9a59-706c756d6500")
 
 _DOC_ID = re.compile(
-    r"^(legi/LEGITEXT\d{12}/[\w.\- ]+|vdd/[A-Z]+\d+|aide/[\w\-]+|doc/[\w\-]+/[0-9a-f]{8,64})$"
+    r"^(legi/LEGITEXT\d{12}/[\w.\- ]+|vdd/[A-Z]+\d+|aide/[\w\-]+|doc/[\w\-]+/[0-9a-f]{8,64}"
+    r"|projet/[\w\-]+/[0-9a-f]{16})$"
 )
 
 
@@ -59,6 +63,16 @@ def payload_index_text(meta: dict[str, Any], text: str) -> str:
     heading = " > ".join([*meta.get("breadcrumb", []), meta.get("title", "")])
     section = meta.get("section", "")
     return "\n".join(p for p in (heading, section, text) if p)
+
+
+UNKNOWN_PERIMETER = "inconnu"
+
+
+def perimeter_key(name: str | None) -> str:
+    """A territory's name as aid perimeters and commune profiles compare it: accents,
+    case, hyphens and apostrophes aside (« Île-de-France » → « ile de france »)."""
+    words = re.sub(r"[\s\-'’]+", " ", fold_accents(name or "").casefold()).split()
+    return " ".join(words) or UNKNOWN_PERIMETER
 
 
 def is_doc_id(value: str) -> bool:
@@ -121,6 +135,6 @@ class ChunkMeta:
 
 
 # Vocabularies of the payload fields a search may filter on.
-SOURCES = ("service-public", "legi", "aides-territoires")
+SOURCES = ("service-public", "legi", "aides-territoires", "programmes", "precedents")
 AUDIENCES = ("Particuliers", "Professionnels", "Associations")
-KINDS = ("fiche", "article", "aide", "document")
+KINDS = ("fiche", "article", "aide", "document", "projet")

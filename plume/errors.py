@@ -51,6 +51,12 @@ class MalformedDocument(PlumeError):
     code = "document_invalide"
 
 
+class SourcePathRequired(PlumeError):
+    """A source read only from a file the administrator gives (`--path`)."""
+
+    code = "chemin_requis"
+
+
 class StoreLocked(PlumeError):
     """The embedded store is open in another process (usually `plume serve`)."""
 
@@ -85,3 +91,33 @@ class InvalidCofinancingRequest(PlumeError):
     """A cofinancing request (Territoires d'IA) that cannot be computed: negative amount…"""
 
     code = "cofinancement_invalide"
+
+
+class UnknownTerritory(PlumeError):
+    """A code of the official geographic code (commune, département, region) that does not exist."""
+
+    code = "territoire_inconnu"
+
+
+class UnknownCommune(UnknownTerritory):
+    code = "commune_inconnue"
+
+
+class UnknownDepartement(UnknownTerritory):
+    code = "departement_inconnu"
+
+
+class InvalidCommuneProfile(PlumeError):
+    """A commune profile that cannot be set: bad INSEE code format, QPV share outside 0–1…"""
+
+    code = "profil_commune_invalide"
+
+
+class UnknownCommuneProfile(PlumeError):
+    """A commune whose profile the administrator has not set."""
+
+    code = "profil_commune_inconnu"
+
+
+class InvalidGrantRequest(PlumeError):
+    code = "recherche_aides_invalide"

@@ -7,6 +7,7 @@ from typing import Any
 
 from assistant.breaker import CircuitBreaker
 from assistant.chat import ChatService
+from assistant.communes import CommuneRegistry
 from assistant.conversations import Conversations
 from assistant.impact import UsageLedger
 from assistant.llm import build_llm
@@ -17,6 +18,7 @@ from plume import term_stats
 from plume.embedding import Embedder, build_embedder
 from plume.settings import Settings
 from plume.store import Store, open_store
+from plume.territory import Territory
 from plume.text import Bm25Encoder
 
 _UNSET: Any = object()
@@ -30,6 +32,7 @@ class Runtime:
     embedder: Embedder | None
     assistant: Assistant
     ledger: UsageLedger
+    communes: CommuneRegistry
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
@@ -57,7 +60,10 @@ class Runtime:
             min_confidence=settings.min_confidence,
             zone=settings.electricity_mix_zone,
         )
-        return cls(settings, store, encoder, embedder, Assistant(retriever, chat), ledger)
+        communes = CommuneRegistry(  # the geographic code loads on first use
+            settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)
+        )
+        return cls(settings, store, encoder, embedder, Assistant(retriever, chat), ledger, communes)
 
     def refresh_stats(self) -> None:
         """After an ingestion: the corpus' term statistics changed."""

@@ -358,8 +358,8 @@ def test_bad_input_is_refused_in_french(background: Background) -> None:
         assert "Erreur :" in run.said, name
         assert "Traceback" not in run.err, name
     assert (
-        "Source inconnue : « nope ». Sources disponibles : service-public, legi, aides-territoires."
-        in runs["unknown source"].said
+        "Source inconnue : « nope ». Sources disponibles : service-public, legi, aides-territoires, "
+        "programmes, precedents." in runs["unknown source"].said
     )
     assert "La question est vide" in runs["empty query"].said
     assert "trop longue (2001 caractères, 2000 au maximum)" in runs["long query"].said

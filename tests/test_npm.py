@@ -289,7 +289,10 @@ def test_unknown_source_lists_the_known_ones() -> None:
         npm.pinned(REPO_ROOT / "corpus", "nope")
 
     assert "« nope »" in caught.value.message
-    assert "Sources disponibles : legi, legi-previous, service-public." in caught.value.message
+    assert (
+        "Sources disponibles : communes, legi, legi-previous, service-public."
+        in caught.value.message
+    )
 
 
 def test_real_manifest_pins_service_public_with_sha512() -> None:

@@ -310,7 +310,7 @@ def test_grant_fields_and_closing_window(store: Store) -> None:
 
     communes = {"beneficiaries": ["Communes"]}
     assert seen(SearchFilter(fields=communes)) == {"aide/a", "aide/c", "aide/d"}
-    here = {**communes, "perimeter_key": ["yvelines", "ile-de-france", "france", "inconnu"]}
+    here = {**communes, "perimeter_key": ["yvelines", "ile de france", "france", "inconnu"]}
     assert seen(SearchFilter(fields=here)) == {"aide/a", "aide/c"}
     assert seen(SearchFilter(fields=here, ends_by=date(2026, 12, 31))) == {"aide/a"}
     assert seen(SearchFilter(fields={"aid_types": ["Prêt"]})) == set()

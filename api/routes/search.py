@@ -47,9 +47,10 @@ def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceRe
     where = build_filter(
         sources=body.sources, audiences=body.audiences, kinds=body.kinds, as_of=body.as_of
     )
+    commune = runtime.communes.get(body.commune) if body.commune else None
     if body.stream:
         # retrieval runs here, before the stream opens: bad input is still a plain 4xx
-        events = runtime.assistant.ask_streamed(body.question, where, body.conversation_id)
+        events = runtime.assistant.ask_streamed(body.question, where, body.conversation_id, commune)
         return EventSourceResponse(
             (
                 {"event": name, "data": json.dumps(data, ensure_ascii=False)}
@@ -57,5 +58,5 @@ def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceRe
             ),
             ping=15,
         )
-    answer = runtime.assistant.ask(body.question, where, body.conversation_id)
+    answer = runtime.assistant.ask(body.question, where, body.conversation_id, commune)
     return ChatResponse.model_validate(answer.as_dict())

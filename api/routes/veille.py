@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
+from assistant.grants import MAX_DAYS, deadlines
 from assistant.veille import watch_digest
 from assistant.watch_profiles import ProfileStore, WatchProfile
 
@@ -27,11 +28,27 @@ def veille(
     code: Annotated[list[str] | None, Query(description="Codes (LEGITEXT…).")] = None,
     format: Annotated[Literal["json", "md", "html"], Query()] = "json",
     profil: Annotated[str | None, Query(description="Profil de veille à appliquer.")] = None,
+    commune: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9][0-9AB][0-9]{3}$",
+            description="Code INSEE : ajoute les aides qui ferment bientôt pour la commune.",
+        ),
+    ] = None,
+    echeances: Annotated[
+        int, Query(ge=0, le=MAX_DAYS, description="Aides qui ferment dans les N jours.")
+    ] = 30,
 ) -> Response:
     settings = runtime.settings
     chat = runtime.assistant.chat
     llm = chat.llm if chat.breaker.allow() else None  # with a model: a written summary on top
-    text = watch_digest(settings.data_dir, settings.corpus_dir, since, code, format, profil, llm)
+    closing = None
+    if commune:
+        profile = runtime.communes.get(commune)
+        closing = deadlines(runtime.assistant.retriever, profile, echeances)
+    text = watch_digest(
+        settings.data_dir, settings.corpus_dir, since, code, format, profil, llm, closing
+    )
     if format == "html":
         return HTMLResponse(text)
     if format == "md":

@@ -36,7 +36,7 @@ from ingestion.aides import (
 )
 from ingestion.chunking import MAX_TOKENS
 from ingestion.pipeline import SourceItem
-from plume.documents import ChunkMeta, content_hash, point_id
+from plume.documents import ChunkMeta, content_hash, perimeter_key, point_id
 from plume.errors import MalformedDocument
 from plume.files import write_atomically
 
@@ -93,8 +93,10 @@ def aide_nodes(
         "aid_types": list(aide.aid_types),
         "categories": list(aide.categories),
         "perimeter": aide.perimeter,
+        "perimeter_key": perimeter_key(aide.perimeter),  # « inconnu » when not given
         "recurrence": aide.recurrence,
         "deadline": aide.submission_deadline,
+        "predeposit_date": aide.predeposit_date,
         "rate_min": aide.rate_min,
         "rate_max": aide.rate_max,
         "application_url": aide.application_url,

@@ -1,0 +1,427 @@
+"""Grants for a commune: the aids it can claim for a project, and those closing soon.
+
+The catalogue is what the store holds of kind `aide`: aides-territoires aids and the
+team's national programmes (`corpus/programmes.toml`). A search filters inside Qdrant
+(beneficiary type, territory, theme, aid type, open on a day, closing within N days)
+and ranks by the project described; then each aid gets the eligibility verdict the data
+allows for the commune's profile (`assistant.eligibility`): what cannot be decided is
+said « à vérifier auprès du financeur », never guessed. Aids the data shows the commune
+cannot claim are left out, and counted.
+
+Beneficiary types and aid types are aides-territoires' official enumerations; a filter
+accepts their label (« Communes ») or their code (« commune »).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from assistant.communes import CommuneProfile
+from assistant.eligibility import Verdict, assess
+from assistant.models import Citation, Passage
+from assistant.retrieval import Retriever
+from plume.documents import UNKNOWN_PERIMETER, perimeter_key
+from plume.errors import InvalidGrantRequest
+from plume.store import Hit, SearchFilter
+from plume.text import fold_accents
+
+KIND = "aide"
+PROGRAMMES = "programmes"  # the team's national catalogue
+GRANT_SOURCES = ("programmes", "aides-territoires")
+NATIONAL_CUT = 0.5  # national programmes kept: score at least half the best one's
+MAX_DAYS = 366
+BENEFICIARIES = {
+    "commune": "Communes",
+    "epci": "Intercommunalités / Pays",
+    "department": "Départements",
+    "region": "Régions",
+    "special": "Collectivités d'outre-mer à statuts particuliers",
+    "association": "Associations",
+    "private_person": "Particuliers",
+    "farmer": "Agriculteurs",
+    "private_sector": "Entreprises privées",
+    "public_cies": "Entreprises publiques locales (Sem, Spl, SemOp)",
+    "public_org": "Établissements publics (écoles, bibliothèques…) / Services de l'État",
+    "researcher": "Recherche",
+}
+AID_TYPES = {
+    "grant": "Subvention",
+    "loan": "Prêt",
+    "recoverable_advance": "Avance récupérable",
+    "cee": "Certificat d'économie d'énergie (CEE)",
+    "other": "Autre aide financière",
+    "technical_engineering": "Ingénierie technique",
+    "financial_engineering": "Ingénierie financière",
+    "legal_engineering": "Ingénierie Juridique / administrative",
+}
+_FIELDS = (
+    "doc_id",
+    "title",
+    "url",
+    "text",
+    "source",
+    "source_version",
+    "kind",
+    "section",
+    "modified",
+    "in_force_from",
+    "in_force_to",
+    "funders",
+    "beneficiaries",
+    "aid_types",
+    "categories",
+    "perimeter",
+    "perimeter_key",
+    "recurrence",
+    "deadline",
+    "deadline_note",
+    "rate_min",
+    "rate_max",
+    "application_url",
+    "programme",
+    "rules",
+    "predeposit_date",
+)
+
+
+def _fold(text: str) -> str:
+    return " ".join(fold_accents(text).casefold().split())
+
+
+def _vocabulary(values: Iterable[str], known: dict[str, str], what: str) -> tuple[str, ...]:
+    """Labels or codes typed by a person → the official labels, or a French error."""
+    by_name = {_fold(label): label for label in known.values()}
+    by_name.update({code: label for code, label in known.items()})
+    out = []
+    for value in values:
+        label = by_name.get(_fold(value))
+        if label is None:
+            raise InvalidGrantRequest(
+                f"{what} inconnu : « {value} ». Valeurs possibles : {', '.join(known.values())}."
+            )
+        out.append(label)
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class GrantFilters:
+    """What a grant search may return. Empty tuples: no condition of that kind."""
+
+    beneficiaries: tuple[str, ...] = ()
+    perimeters: tuple[str, ...] = ()  # territory names; aids of unknown perimeter stay
+    categories: tuple[str, ...] = ()
+    aid_types: tuple[str, ...] = ()
+    open_on: date | None = None  # default: today
+    closing_within: int | None = None  # days from `open_on`
+    closing_by: date | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        beneficiaries: Sequence[str] = (),
+        perimeters: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        aid_types: Sequence[str] = (),
+        open_on: date | None = None,
+        closing_within: int | None = None,
+        closing_by: date | None = None,
+        today: date | None = None,
+    ) -> GrantFilters:
+        """Validated filters: unknown types, negative windows and past deadlines are refused."""
+        day = open_on or today or date.today()
+        if closing_within is not None and not 0 <= closing_within <= MAX_DAYS:
+            raise InvalidGrantRequest(
+                f"Le délai de clôture doit être compris entre 0 et {MAX_DAYS} jours "
+                f"(reçu : {closing_within})."
+            )
+        if closing_by is not None and closing_by < day:
+            raise InvalidGrantRequest(
+                f"La date limite demandée ({closing_by:%d/%m/%Y}) est déjà passée au "
+                f"{day:%d/%m/%Y} : aucune aide ouverte ne peut fermer avant."
+            )
+        return cls(
+            beneficiaries=_vocabulary(beneficiaries, BENEFICIARIES, "Bénéficiaire"),
+            perimeters=tuple(p for p in (" ".join(x.split()) for x in perimeters) if p),
+            categories=tuple(c.strip() for c in categories if c.strip()),
+            aid_types=_vocabulary(aid_types, AID_TYPES, "Type d'aide"),
+            open_on=day,
+            closing_within=closing_within,
+            closing_by=closing_by,
+        )
+
+    @property
+    def day(self) -> date:
+        return self.open_on or date.today()
+
+    def ends_by(self) -> date | None:
+        """The store's `in_force_to` of an aid is the day after its deadline."""
+        ends = [
+            d
+            for d in (
+                self.closing_by,
+                self.day + timedelta(days=self.closing_within)
+                if self.closing_within is not None
+                else None,
+            )
+            if d is not None
+        ]
+        return min(ends) + timedelta(days=1) if ends else None
+
+    def search_filter(self) -> SearchFilter:
+        fields: dict[str, list[str]] = {}
+        if self.beneficiaries:
+            fields["beneficiaries"] = list(self.beneficiaries)
+        if self.perimeters:
+            keys = [perimeter_key(p) for p in self.perimeters]
+            fields["perimeter_key"] = list(dict.fromkeys([*keys, UNKNOWN_PERIMETER]))
+        if self.categories:
+            fields["categories"] = list(self.categories)
+        if self.aid_types:
+            fields["aid_types"] = list(self.aid_types)
+        return SearchFilter(kinds=[KIND], as_of=self.day, ends_by=self.ends_by(), fields=fields)
+
+    def for_commune(self, commune: CommuneProfile | None) -> GrantFilters:
+        """A commune's search: aids for communes, on its territory, unless told otherwise."""
+        if commune is None:
+            return self
+        return GrantFilters(
+            beneficiaries=self.beneficiaries or (BENEFICIARIES["commune"],),
+            perimeters=self.perimeters or tuple(commune.perimeters()),
+            categories=self.categories,
+            aid_types=self.aid_types,
+            open_on=self.open_on,
+            closing_within=self.closing_within,
+            closing_by=self.closing_by,
+        )
+
+
+def rate_text(rate_min: Any, rate_max: Any) -> str | None:
+    """« 20 à 80 % », « jusqu'à 50 % », « 30 % » or None when the data has no rate."""
+    low = int(rate_min) if rate_min is not None else None
+    high = int(rate_max) if rate_max is not None else None
+    if low is not None and high is not None:
+        return f"{low} %" if low == high else f"{low} à {high} %"
+    if high is not None:
+        return f"jusqu'à {high} %"
+    if low is not None:
+        return f"au moins {low} %"
+    return None
+
+
+@dataclass(frozen=True)
+class Grant:
+    doc_id: str
+    name: str
+    url: str
+    source: str
+    funders: list[str]
+    rate: str | None
+    deadline: str | None  # ISO date; None: permanent or set by each call
+    deadline_note: str
+    perimeter: str
+    beneficiaries: list[str]
+    aid_types: list[str]
+    application_url: str
+    verdict: Verdict
+    excerpt: str
+    score: float = 0.0
+    payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_hit(cls, hit: Hit, verdict: Verdict) -> Grant:
+        p = hit.payload
+        return cls(
+            doc_id=hit.doc_id,
+            name=str(p.get("title", "")),
+            url=str(p.get("url", "")),
+            source=str(p.get("source", "")),
+            funders=list(p.get("funders") or []),
+            rate=rate_text(p.get("rate_min"), p.get("rate_max")),
+            deadline=p.get("deadline"),
+            deadline_note=str(p.get("deadline_note") or ""),
+            perimeter=str(p.get("perimeter") or ""),
+            beneficiaries=list(p.get("beneficiaries") or []),
+            aid_types=list(p.get("aid_types") or []),
+            application_url=str(p.get("application_url") or ""),
+            verdict=verdict,
+            excerpt=hit.text[:400],
+            score=hit.score,
+            payload=p,
+        )
+
+    def citation(self, n: int) -> Citation:
+        hit = Hit(self.doc_id, self.score, self.payload)
+        return Citation.from_passage(n, Passage(n, self.score, hit), excerpt=self.excerpt)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("payload")
+        out["verdict"] = {"status": self.verdict.status, "reasons": list(self.verdict.reasons)}
+        return out
+
+
+@dataclass
+class GrantResults:
+    grants: list[Grant]
+    excluded: list[tuple[str, str]]  # (aid name, why the commune cannot claim it)
+    commune: CommuneProfile | None
+    filters: GrantFilters
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "commune": self.commune.insee if self.commune else None,
+            "date": self.filters.day.isoformat(),
+            "aides": [g.as_dict() for g in self.grants],
+            "exclues": [{"aide": name, "raison": why} for name, why in self.excluded],
+        }
+
+
+def _judge(
+    hits: Iterable[Hit], commune: CommuneProfile | None, on: date, limit: int
+) -> tuple[list[Grant], list[tuple[str, str]]]:
+    grants: list[Grant] = []
+    excluded: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.doc_id in seen:
+            continue
+        seen.add(hit.doc_id)
+        verdict = assess(hit.payload, commune, on)
+        if verdict.status == "non_eligible":
+            excluded.append((str(hit.payload.get("title", hit.doc_id)), "; ".join(verdict.reasons)))
+        elif len(grants) < limit:
+            grants.append(Grant.from_hit(hit, verdict))
+    return grants, excluded
+
+
+def find_grants(
+    retriever: Retriever,
+    project: str,
+    filters: GrantFilters,
+    commune: CommuneProfile | None = None,
+    *,
+    limit: int = 8,
+) -> GrantResults:
+    """The aids for `project` (words of the secretary), best first; without a project,
+    every aid within the filters, soonest deadline first."""
+    scoped = filters.for_commune(commune)
+    where = scoped.search_filter()
+    if project.strip():
+        hits: list[Hit] = []
+        # national programmes first: the few that fit the project are what a secretary
+        # must not miss (DETR, DSIL, Fonds vert…); then the local and thematic aids
+        national = retriever.search(project, replace(where, sources=[PROGRAMMES]), limit=3)
+        if national:
+            best = national[0].score
+            hits += [p.hit for p in national if p.score >= NATIONAL_CUT * best]
+        others = replace(where, sources=[s for s in GRANT_SOURCES if s != PROGRAMMES])
+        hits += [p.hit for p in retriever.search(project, others, limit=limit * 3)]
+    else:
+        hits = [
+            Hit(str(pid), 0.0, payload) for pid, payload in retriever.store.scan(where, _FIELDS)
+        ]
+        hits.sort(key=lambda h: (h.payload.get("deadline") or "9999", str(h.payload.get("title"))))
+    grants, excluded = _judge(hits, commune, scoped.day, limit)
+    return GrantResults(grants, excluded, commune, scoped)
+
+
+def closing_soon(
+    retriever: Retriever,
+    commune: CommuneProfile | None,
+    within_days: int,
+    *,
+    on: date | None = None,
+    limit: int = 50,
+) -> GrantResults:
+    """Aids open on `on` whose deadline falls within `within_days` days, soonest first."""
+    filters = GrantFilters.build(closing_within=within_days, open_on=on)
+    return find_grants(retriever, "", filters, commune, limit=limit)
+
+
+def _day(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
+_STATUS = {
+    "eligible": "éligible d'après les données",
+    "a_verifier": "à vérifier auprès du financeur",
+    "non_eligible": "non éligible",
+}
+
+
+def grant_lines(grant: Grant, n: int | None = None) -> list[str]:
+    """One aid as a few lines of French: funder, rate, deadline, link, eligibility."""
+    ref = f" [{n}]" if n is not None else ""
+    deadline = (
+        f"date limite : {_day(grant.deadline)}"
+        if grant.deadline
+        else f"date limite : {grant.deadline_note or 'aucune date de clôture indiquée'}"
+    )
+    facts = [
+        f"financeur : {', '.join(grant.funders) or 'non indiqué'}",
+        f"taux : {grant.rate or 'non indiqué (à vérifier auprès du financeur)'}",
+        deadline,
+    ]
+    lines = [f"- **{grant.name}**{ref} — " + " ; ".join(facts) + "."]
+    lines.append(f"  Lien : {grant.application_url or grant.url}")
+    why = " ".join(grant.verdict.reasons)
+    lines.append(f"  Éligibilité : {_STATUS[grant.verdict.status]}" + (f" — {why}" if why else ""))
+    return lines
+
+
+def format_grants(results: GrantResults, *, first_n: int = 1) -> str:
+    """The answer to « quelles aides pour … ? » as a French list (citations numbered from
+    `first_n`)."""
+    who = f" pour {results.commune.name}" if results.commune else ""
+    if not results.grants:
+        text = (
+            f"Je n'ai pas trouvé d'aide ouverte{who} correspondant à ce projet dans le "
+            "catalogue (aides-territoires et programmes nationaux)."
+        )
+    else:
+        lines = [f"Aides ouvertes au {results.filters.day:%d/%m/%Y}{who} :"]
+        for i, grant in enumerate(results.grants):
+            lines += grant_lines(grant, first_n + i)
+        text = "\n".join(lines)
+    if results.excluded:
+        text += (
+            f"\n\n{len(results.excluded)} autre(s) aide(s) écartée(s) car la commune ne remplit "
+            "pas leurs conditions : " + "; ".join(name for name, _ in results.excluded[:5]) + "."
+        )
+    if results.commune is None:
+        text += (
+            "\n\nChoisissez votre commune pour que l'éligibilité (population, territoire, "
+            "zonages) soit vérifiée."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The aids of a commune closing within `within_days` days: a section of the watch digest."""
+
+    within_days: int
+    results: GrantResults
+
+    @property
+    def title(self) -> str:
+        who = f" ({self.results.commune.name})" if self.results.commune else ""
+        return f"Aides qui ferment dans les {self.within_days} prochains jours{who}"
+
+    def lines(self) -> list[str]:
+        if not self.results.grants:
+            return ["Aucune aide du catalogue ne ferme sur cette période."]
+        return [line for grant in self.results.grants for line in grant_lines(grant)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"within_days": self.within_days, **self.results.as_dict()}
+
+
+def deadlines(
+    retriever: Retriever, commune: CommuneProfile | None, within_days: int, on: date | None = None
+) -> Deadlines:
+    return Deadlines(within_days, closing_soon(retriever, commune, within_days, on=on))

@@ -1,0 +1,49 @@
+"""`plume precedents "toiture école"`: what similar projects were funded, and how much.
+
+Registered in `plume.cli` as the `precedents` command. Errors become French messages
+through `plume.cli`'s handler (imported when the command runs: `plume.cli` imports
+this module).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+
+def precedents(
+    query: Annotated[str, typer.Argument(help="Le projet, en quelques mots.")],
+    programme: Annotated[
+        str | None, typer.Option(help="DETR, DSIL, DPV, DSID ou « Fonds vert ».")
+    ] = None,
+    departement: Annotated[
+        str | None, typer.Option(help="Code du département, ex. 78, 01, 2A.")
+    ] = None,
+    exemples: Annotated[int, typer.Option(min=0, max=20, help="Nombre d'exemples.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Projets comparables déjà financés (DETR, DSIL, Fonds vert…) : nombre, montants, exemples."""
+    from assistant.precedents import format_report, similar_projects
+    from plume.cli import _run, _runtime, _settings
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        report = _run(
+            lambda: similar_projects(
+                runtime.store,
+                runtime.encoder,
+                query,
+                embedder=runtime.embedder,
+                programme=programme,
+                departement=departement,
+                limit=exemples,
+            )
+        )
+    if as_json:
+        body = {**report.as_dict(), "text": format_report(report)}
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        return
+    sys.stdout.write(format_report(report) + "\n")
