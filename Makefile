@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := true
 
-.PHONY: run install dev corpus ingest serve test lint bench lock clean
+.PHONY: run install dev corpus ingest serve test lint bench lock clean eval eval-gate
 
 run: install corpus ingest serve ## set up, fetch and index the default corpus, serve on :8000
 
@@ -29,16 +29,40 @@ dev: $(UV) ## runtime + test and lint tools
 corpus: ## fetch the pinned packages (integrity checked)
 	$(PLUME) corpus fetch
 
-ingest: ## index the default corpora (fiches, then the four codes) when not yet indexed
+SHARED_AIDES := ../shared/data/aides_territoires
+
+ingest: ## index the default corpora (fiches, codes, grants) when not yet indexed
 	$(PLUME) ingest service-public --if-empty || [ $$? -eq 3 ]
 	$(PLUME) ingest legi --if-empty || [ $$? -eq 3 ]
+	$(PLUME) ingest programmes || [ $$? -eq 3 ]
+	@# grants: the aides-territoires API with a token; else the real export and the lists of
+	@# funded projects of ../shared/data, read in place, when they are beside the project
+	@if [ -n "$$PLUME_AIDES_TERRITOIRES_TOKEN" ]; then \
+	  $(PLUME) ingest aides-territoires || [ $$? -eq 3 ]; \
+	elif [ -d $(SHARED_AIDES) ]; then \
+	  $(PLUME) ingest aides-territoires --if-empty --path $(SHARED_AIDES)/aides-territoires_periurbain.csv || [ $$? -eq 3 ]; \
+	  $(PLUME) ingest precedents --if-empty --path $(SHARED_AIDES)/detr_dsil_validated_projects_yvelines_78.csv || [ $$? -eq 3 ]; \
+	  $(PLUME) ingest precedents --path $(SHARED_AIDES)/fonds-vert-2023-export.csv || [ $$? -eq 3 ]; \
+	else \
+	  echo "aides-territoires : ni jeton (PLUME_AIDES_TERRITOIRES_TOKEN) ni export local, seules les aides nationales sont indexées"; \
+	fi
 
 serve:
 	$(PLUME) serve
 
-test: dev ## the whole suite, offline (pytest-socket: loopback only)
+test: dev ## the whole suite, offline (pytest-socket: loopback only), then the release gate
 	$(PLUME) corpus fetch
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory eval-gate
+
+eval: dev ## evaluate on the dev set: tables, eval/reports/dev/, a line in eval/history.jsonl
+	$(PLUME) corpus fetch
+	$(PLUME) eval --dataset eval/datasets/dev.jsonl
+
+eval-gate: dev ## offline release gate: thresholds of eval/gate.toml, no regression vs history
+	$(PLUME) corpus fetch
+	@if [ -d ../shared/data ]; then $(PLUME) eval gate; else \
+	  echo "eval-gate sauté : ../shared/data absent (codes de 2015, export d'aides du jeu de développement)"; fi
 
 lint: dev
 	$(VENV)/bin/ruff check .

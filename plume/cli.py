@@ -674,3 +674,8 @@ def cofinancement(
 from plume.cli_eval import eval_app  # noqa: E402  (it uses the helpers above)
 
 app.add_typer(eval_app, name="eval")
+
+
+from plume.cli_eval import eval_app  # noqa: E402  (it uses the helpers above)
+
+app.add_typer(eval_app, name="eval")

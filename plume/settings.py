@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         description="ISO 3166-1 alpha-3 zone of the model's data centre for energy/CO2 "
         "estimates (ecologits); the provider's default when unset.",
     )
+    judge_model: str | None = Field(
+        None,
+        description="Model that judges answers in `plume eval` (ragas' LLM metrics: "
+        "faithfulness, relevancy…), on the same Mistral key or server; unset: only the "
+        "metrics that need no model.",
+    )
     embedding_model: str = Field("mistral-embed", description="Model for dense vectors.")
     embedding_dim: int = Field(1024, description="Dimension of the embedding model's vectors.")
     embedding_batch: int = Field(64, ge=1, le=512, description="Texts sent per embedding call.")

@@ -1,0 +1,1 @@
+"""Evaluation as code: datasets, retrieval and answer metrics, reports and the release gate."""

@@ -1,0 +1,127 @@
+"""The evaluation index: the default corpora plus the shared test data, in its own folder.
+
+`<data_dir>/eval-index` holds a store of its own (the serving index is never touched) and
+a link to the fetched packages. Each part is ingested once, then again only when its
+package version or file changed (`parts.json`): a rerun opens the index in a second.
+Parts whose shared file is absent are skipped and named; their questions then show up as
+unknown gold ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion import npm
+from plume.documents import SOURCES
+from plume.errors import UnknownSource
+from plume.runtime import Runtime
+from plume.settings import REPO_ROOT, Settings
+from plume.store import SearchFilter
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+STAMPS = "parts.json"
+
+
+@dataclass(frozen=True)
+class IndexPart:
+    source: str
+    path: Path | None = None  # None: the pinned package (or the source's own reader)
+    everything: bool = False  # service-public: every fiche, not the town-hall selection
+
+    @property
+    def label(self) -> str:
+        label = f"{self.source} ({self.path.name})" if self.path else self.source
+        return f"{label} --all" if self.everything else label
+
+
+def default_parts(shared: Path = SHARED_DATA, all_fiches: bool = False) -> list[IndexPart]:
+    """The default corpora and the shared files; `all_fiches`: every fiche of the package
+    (external sets such as PIAF's cover every theme, not only the town hall's)."""
+    parts = [
+        IndexPart("service-public", everything=all_fiches),
+        IndexPart("legi"),
+        IndexPart("legi", shared / "legi"),
+        IndexPart(
+            "aides-territoires", shared / "aides_territoires/aides-territoires_periurbain.csv"
+        ),
+    ]
+    if "programmes" in SOURCES:  # the national programmes catalogue, when Plume has it
+        parts.append(IndexPart("programmes"))
+    return parts
+
+
+def eval_settings(
+    settings: Settings, folder: Path | None = None, all_fiches: bool = False
+) -> Settings:
+    """The same settings on the evaluation folder, which shares the fetched packages."""
+    # dense or not, selection or every fiche: separate indexes, never mixed in one run
+    name = "eval-index" + ("-hybrid" if settings.use_dense else "") + ("-all" if all_fiches else "")
+    folder = folder or settings.data_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "packages"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(settings.packages_dir.resolve(), target_is_directory=True)
+    return settings.model_copy(update={"data_dir": folder})
+
+
+def _fingerprint(settings: Settings, part: IndexPart) -> str:
+    if part.path is not None:
+        files = [part.path] if part.path.is_file() else sorted(part.path.rglob("*.json"))
+        return ";".join(f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
+    try:
+        return npm.pinned(settings.corpus_dir, part.source).version
+    except UnknownSource:  # not an npm package: its catalogue in corpus/, if any
+        catalogue = settings.corpus_dir / f"{part.source}.toml"
+        if catalogue.is_file():
+            return f"{catalogue.name}:{catalogue.stat().st_size}:{int(catalogue.stat().st_mtime)}"
+        return ""  # else always brought up to date (incremental)
+
+
+def ensure_index(
+    settings: Settings,
+    parts: list[IndexPart] | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> tuple[Runtime, list[str]]:
+    """Open the evaluation index, ingesting the parts that are missing or changed.
+
+    `settings` are already the evaluation settings (`eval_settings`). Returns the runtime
+    and the labels of the parts skipped because their files are absent."""
+    from ingestion.service import ingest_source
+
+    stamps_file = settings.data_dir / STAMPS
+    stamps = json.loads(stamps_file.read_text()) if stamps_file.is_file() else {}
+    runtime = Runtime.build(settings)
+    skipped = []
+    try:
+        for part in parts if parts is not None else default_parts():
+            if part.path is not None and not part.path.exists():
+                skipped.append(part.label)
+                continue
+            stamp = _fingerprint(settings, part)
+            indexed = runtime.store.count(SearchFilter(sources=[part.source])) > 0
+            if stamp and indexed and stamps.get(part.label) == stamp:
+                continue
+            say(f"Indexation de l'évaluation : {part.label}…")
+            ingest_source(
+                settings,
+                runtime.store,
+                runtime.embedder,
+                part.source,
+                path=part.path,
+                everything=part.everything,
+            )
+            stamps[part.label] = stamp
+            stamps_file.write_text(json.dumps(stamps, indent=1))
+        runtime.refresh_stats()
+    except BaseException:
+        runtime.close()
+        raise
+    return runtime, skipped
+
+
+def indexed_doc_ids(runtime: Runtime) -> set[str]:
+    """Every doc id in the index (all sources, all versions)."""
+    return {str(p["doc_id"]) for _, p in runtime.store.scan(SearchFilter(), ["doc_id"])}

@@ -1,0 +1,297 @@
+"""Evaluation: datasets, metrics, the dev set's gold ids, reports, the release gate."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.models import Passage
+from assistant.retrieval import Retriever
+from eval import history, metrics, piaf
+from eval.corpus_ids import missing_gold_ids
+from eval.dataset import KINDS, InvalidDataset, load_dataset
+from eval.gate import Gate, check_release
+from eval.index import IndexPart, ensure_index, eval_settings
+from eval.report import write
+from ingestion.fiches import load_fiche_tree, parse_fiche
+from plume.cli import app
+from plume.runtime import Runtime
+from plume.settings import REPO_ROOT, Settings
+from plume.store import SearchFilter
+from tests.conftest import SHARED_DATA
+
+DEV_SET = REPO_ROOT / "eval" / "datasets" / "dev.jsonl"
+
+
+def _jsonl(path: Path, rows: Sequence[object]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def _row(id_: str, gold: list[str], kind: str = "fiche", **extra: object) -> dict[str, object]:
+    row = {"id": id_, "question": f"question {id_} ?", "gold": gold, "reference": "", "kind": kind}
+    return row | extra
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+def test_bad_lines_are_reported_with_their_number_and_the_rest_is_kept(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "set.jsonl",
+        [
+            _row("ok", ["vdd/F1"]),
+            '{"id": "broken", "question": ',
+            _row("unknown", ["vdd/F404"]),
+            _row("nokind", ["vdd/F1"], kind="poème"),
+            {"id": "noquestion", "gold": [], "kind": "refusal"},
+            _row("ok", ["vdd/F1"]),
+            _row("dated", [], kind="refusal", as_of="2015-13-01"),
+            _row("refus", [], kind="refusal", as_of="2015-06-01", tenant="flaux"),
+        ],
+    )
+    dataset = load_dataset(path, {"vdd/F1"}.__contains__)
+    assert [i.id for i in dataset.items] == ["ok", "refus"]
+    assert dataset.items[1].as_of == date(2015, 6, 1) and dataset.items[1].expects_refusal
+    problems = {p.line: p.message for p in dataset.problems}
+    assert sorted(problems) == [2, 3, 4, 5, 6, 7]
+    assert problems[2].startswith("JSON invalide")
+    assert problems[3] == "identifiant inconnu : vdd/F404"
+    assert "poème" in problems[4] and "question" in problems[5]
+    assert "répété" in problems[6] and "AAAA-MM-JJ" in problems[7]
+    assert str(dataset.problems[0]).startswith("ligne 2 : ")
+
+
+def test_a_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDataset, match="introuvable"):
+        load_dataset(tmp_path / "absent.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(InvalidDataset, match="vide"):
+        load_dataset(tmp_path / "empty.jsonl")
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_retrieval_scores_by_hand() -> None:
+    ranked = ["a", "g1", "b", "c", "d", "e", "g2"]
+    s = metrics.retrieval_scores(ranked, ["g1", "g2"])
+    assert s["recall@1"] == 0 and s["recall@5"] == 0.5 and s["recall@10"] == 1.0
+    assert s["mrr@10"] == 0.5
+    ideal = 1 + 1 / 1.584962500721156
+    assert s["ndcg@10"] == pytest.approx((1 / 1.584962500721156 + 1 / 3) / ideal)
+    assert metrics.retrieval_scores(["x"], ["g"])["mrr@10"] == 0.0
+
+
+def test_plume_metrics() -> None:
+    assert metrics.citation_precision(["a", "b", "b"], ["a"]) == 0.5
+    assert metrics.citation_precision([], ["a"]) is None
+    assert metrics.refusal_correct("refusal", []) == 1.0
+    assert metrics.refusal_correct("extractive", []) == 0.0
+    assert metrics.refusal_correct("refusal", ["a"]) == 0.0
+    day = date(2015, 6, 1)
+    cited: list[dict[str, Any]] = [
+        {"kind": "article", "in_force_from": "2010-01-01", "in_force_to": None},
+        {"kind": "article", "in_force_from": "2016-01-01", "in_force_to": None},
+        {"kind": "article", "in_force_from": "2000-01-01", "in_force_to": "2015-06-01"},
+        {"kind": "fiche"},
+    ]
+    assert metrics.date_correctness(cited, day) == pytest.approx(1 / 3)
+    assert metrics.date_correctness([{"kind": "fiche"}], day) is None
+    assert metrics.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert metrics.percentile([], 95) == 0.0
+
+
+# --- the dev set -----------------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if c.isalnum())
+
+
+def test_the_dev_set_is_large_valid_and_covers_every_kind_but_documents() -> None:
+    dataset = load_dataset(DEV_SET)
+    assert not dataset.problems
+    kinds = {k: sum(i.kind == k for i in dataset.items) for k in KINDS}
+    assert len(dataset.items) >= 120
+    assert kinds["legal"] >= 30 and kinds["fiche"] >= 30 and kinds["aide"] >= 20
+    assert kinds["refusal"] >= 10 and kinds["document"] == 0  # uploads: issue 7
+    assert all(i.reference for i in dataset.items)
+    assert all(i.expects_refusal == (i.kind == "refusal") for i in dataset.items)
+
+
+def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
+    if not (SHARED_DATA / "legi").is_dir():
+        pytest.skip(f"{SHARED_DATA} absent: the 2015 CGCT and Code électoral are needed")
+    settings = Settings()
+    if not settings.packages_dir.is_dir():
+        pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
+    gold = {g for item in load_dataset(DEV_SET).items for g in item.gold}
+    assert missing_gold_ids(gold, settings) == set()
+    assert missing_gold_ids({"vdd/F0", "legi/LEGITEXT000031366350/L0", "aide/x"}, settings) == {
+        "vdd/F0",
+        "legi/LEGITEXT000031366350/L0",
+        "aide/x",
+    }
+
+
+def test_no_dev_question_is_the_title_of_its_fiche(vdd_root: Path) -> None:
+    for item in load_dataset(DEV_SET).items:
+        for gold in (g for g in item.gold if g.startswith("vdd/")):
+            path = next((vdd_root / "data").glob(f"*/{gold.removeprefix('vdd/')}.json"))
+            fiche = parse_fiche(load_fiche_tree(path.read_bytes(), path.name))
+            assert fiche.title and _fold(item.question) != _fold(fiche.title), item.id
+
+
+# --- PIAF ------------------------------------------------------------------------------------
+
+
+def test_piaf_questions_convert_with_the_title_subset_tagged(tmp_path: Path) -> None:
+    if not piaf.PIAF_QUESTIONS.is_file():
+        pytest.skip(f"{piaf.PIAF_QUESTIONS} absent (../shared/data)")
+    assert piaf.write(tmp_path / "piaf.jsonl") == 535
+    dataset = load_dataset(tmp_path / "piaf.jsonl")
+    tags = [i.tags[1] for i in dataset.items]
+    assert tags.count("titre") == 501 and tags.count("non-titre") == 34
+    assert all(g.startswith("vdd/F") for i in dataset.items for g in i.gold)
+
+
+# --- reports and history ---------------------------------------------------------------------
+
+
+def _record(recall: float, commit: str = "abc") -> history.RunRecord:
+    return history.RunRecord(
+        dataset="dev",
+        dataset_sha="x",
+        commit=commit,
+        corpora={"service-public": ["1.0"]},
+        config={"retrieval": "sparse", "judge": None, "answers": "extractive"},
+        questions=2,
+        skipped=0,
+        summary={"all": {"n": 2.0, "recall@5": recall, "latency_p95_s": 0.1}},
+    )
+
+
+def test_history_compares_like_with_like_and_flags_regressions(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    history.append(_record(0.9, "one"), path)
+    other = _record(0.1, "hybrid")
+    other.config = {**other.config, "retrieval": "hybrid"}
+    history.append(other, path)
+    runs = history.load(path)
+    now = _record(0.85, "two")
+    before = history.previous(now, runs)
+    assert before is not None and before.commit == "one"
+    [delta] = [d for d in history.compare(now, before, 0.02) if d.metric == "recall@5"]
+    assert delta.regression and delta.change == pytest.approx(-0.05)
+    assert not any(d.regression for d in history.compare(now, before, 0.1))
+    with path.open("a") as fh:
+        fh.write('{"dataset": "dev"}\n')
+    with pytest.raises(history.InvalidHistory, match="ligne 3"):
+        history.load(path)
+
+
+# --- the gate, on a small real index ---------------------------------------------------------
+
+MINI_SET = [
+    ("deces", "comment obtenir une copie de l'acte de décès de ma grand-mère ?", ["vdd/F1444"]),
+    ("naissance", "un papier qui prouve la naissance de mon père avec ses parents", ["vdd/F1427"]),
+    ("concession", "combien de temps dure une concession au cimetière ?", ["vdd/F31001"]),
+    (
+        "recensement",
+        "mon fils a 16 ans, il doit passer en mairie pour le recensement ?",
+        ["vdd/F870"],
+    ),
+    ("chien", "mon chien est classé en catégorie 1, quel permis demander ?", ["vdd/F1839"]),
+    ("pacs", "on voudrait se pacser, ça se fait à la mairie ?", ["vdd/F1618"]),
+    ("association", "nous créons une association, comment la déclarer ?", ["vdd/F1119"]),
+    (
+        "terrain",
+        "avant d'acheter un terrain, comment savoir si on pourra construire ?",
+        ["vdd/F1633"],
+    ),
+    ("meteo", "quel temps fera-t-il samedi pour la brocante ?", []),
+]
+
+
+class ReversedRetriever(Retriever):
+    """Deliberately degraded retrieval: the best passages come last."""
+
+    def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
+        found = super().search(question, where, limit)
+        return [Passage(n, p.score, p.hit) for n, p in enumerate(reversed(found), start=1)]
+
+
+@pytest.fixture
+def mini_runtime(settings: Settings, mini_corpus: Path) -> Iterator[Runtime]:
+    said: list[str] = []
+    runtime, skipped = ensure_index(
+        eval_settings(settings), [IndexPart("service-public", mini_corpus)], said.append
+    )
+    assert skipped == [] and said == ["Indexation de l'évaluation : service-public (mini)…"]
+    yield runtime
+    runtime.close()
+
+
+def _gate(tmp_path: Path) -> Gate:
+    rows = [
+        {"id": i, "question": q, "gold": g, "reference": "…", "kind": "fiche" if g else "refusal"}
+        for i, q, g in MINI_SET
+    ]
+    _jsonl(tmp_path / "mini.jsonl", rows)
+    (tmp_path / "gate.toml").write_text(
+        'dataset = "mini.jsonl"\ntolerance = 0.02\n'
+        '[thresholds.all]\n"recall@5" = 0.7\n"mrr@10" = 0.6\n"refusal_accuracy" = 0.5\n'
+    )
+    return Gate.load(tmp_path / "gate.toml")
+
+
+def test_the_gate_passes_then_fails_when_retrieval_is_degraded(
+    mini_runtime: Runtime, tmp_path: Path
+) -> None:
+    gate = _gate(tmp_path)
+    report, failures = check_release(mini_runtime, gate)
+    summary = report.record.summary
+    assert failures == [], summary["all"]
+    assert summary["fiche"]["n"] == 8 and summary["refusal"]["n"] == 1
+    assert summary["all"]["recall@5"] >= 0.7
+    paths = write(report, tmp_path / "report")
+    assert "| fiche | 8 |" in paths["markdown"].read_text()
+    assert "<svg" in paths["html"].read_text() and (tmp_path / "report" / "bars.png").is_file()
+
+    assistant = mini_runtime.assistant
+    degraded = ReversedRetriever(assistant.retriever.store, assistant.retriever.encoder)
+    assistant.retriever = assistant.chat.retriever = degraded
+    worse, failures = check_release(mini_runtime, gate, past=[report.record])
+    assert worse.record.summary["all"]["mrr@10"] < summary["all"]["mrr@10"]
+    assert any(f.startswith("all / mrr@10 : ") and "sous le seuil" in f for f in failures)
+    assert any("régression" in f for f in failures)
+    assert worse.regressions
+
+
+def test_the_gate_fails_on_skipped_lines(mini_runtime: Runtime, tmp_path: Path) -> None:
+    gate = _gate(tmp_path)
+    with (tmp_path / "mini.jsonl").open("a") as fh:
+        fh.write(
+            '{"id": "x", "question": "q ?", "gold": ["vdd/F404"], "kind": "fiche"}\nnot json\n'
+        )
+    report, failures = check_release(mini_runtime, gate)
+    assert [p.line for p in report.problems] == [10, 11]
+    assert "2 ligne(s) du jeu ignorée(s) (au plus 0)" in failures
+
+
+def test_a_bad_gate_file_is_a_clear_error_in_french(tmp_path: Path) -> None:
+    (tmp_path / "gate.toml").write_text("tolerance = [")
+    result = CliRunner().invoke(app, ["eval", "gate", "--gate", str(tmp_path / "gate.toml")])
+    assert result.exit_code == 1
+    assert "Fichier de seuils invalide" in result.output
+    result = CliRunner().invoke(app, ["eval", "gate", "--gate", str(tmp_path / "none.toml")])
+    assert result.exit_code == 1 and "introuvable" in result.output
