@@ -1,0 +1,93 @@
+"""`plume cle …`: the API keys of the communes (tenant, allowed web origins).
+
+Registered in `plume.cli` as the `cle` group; its error handling is imported when a
+command runs (`plume.cli` imports this module).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from plume.keys import KeyStore
+
+keys_app = typer.Typer(
+    help="Clés d'API des communes : chaque clé voit le corpus commun et sa commune.",
+    no_args_is_help=True,
+)
+AsJson = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+def _store() -> KeyStore:
+    from plume.cli import _settings
+    from plume.keys import KeyStore
+
+    return KeyStore(_settings().data_dir)
+
+
+@keys_app.command("ajouter")
+def add(
+    commune: Annotated[
+        str, typer.Argument(help="Commune de la clé : code INSEE (ex. 25176) ou identifiant.")
+    ],
+    origine: Annotated[
+        list[str] | None,
+        typer.Option("--origine", help="Site autorisé à l'utiliser, ex. https://mairie.fr."),
+    ] = None,
+    libelle: Annotated[str, typer.Option("--libelle", help="À quoi sert la clé.")] = "",
+    as_json: AsJson = False,
+) -> None:
+    """Crée une clé ; elle n'est affichée qu'une fois."""
+    from plume.cli import _domain_errors, out
+
+    store = _store()
+    with _domain_errors():
+        key = store.create(commune, origine or [], libelle)
+    if as_json:
+        sys.stdout.write(json.dumps({"key": key.key, **key.as_dict()}, ensure_ascii=False) + "\n")
+        return
+    out.print(f"Clé créée pour « {escape(key.tenant)} » (id {key.id}) :")
+    out.print(key.key, markup=False, highlight=False)
+    out.print("[dim]Conservez-la : elle ne sera plus affichée.[/dim]")
+
+
+@keys_app.command("liste")
+def list_keys(as_json: AsJson = False) -> None:
+    """Liste les clés (id, commune, origines, libellé), jamais les clés elles-mêmes."""
+    from plume.cli import _domain_errors, out
+
+    store = _store()
+    with _domain_errors():
+        keys = store.list()
+    if as_json:
+        rows = [k.as_dict() for k in keys]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not keys:
+        out.print("Aucune clé : créez-en une avec `plume cle ajouter <commune>`.")
+        return
+    table = Table(title="Clés d'API")
+    for col in ("id", "commune", "origines", "libellé", "créée le"):
+        table.add_column(col)
+    for k in keys:
+        table.add_row(k.id, k.tenant, ", ".join(k.origins) or "toutes", k.label, k.created)
+    out.print(table)
+
+
+@keys_app.command("supprimer")
+def delete(
+    cle: Annotated[str, typer.Argument(help="L'id de la clé (12 caractères) ou la clé.")],
+) -> None:
+    """Révoque une clé."""
+    from plume.cli import _domain_errors, out
+
+    store = _store()
+    with _domain_errors():
+        removed = store.delete(cle)
+    out.print(f"Clé {removed.id} ({escape(removed.tenant)}) révoquée.")

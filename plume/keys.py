@@ -1,0 +1,196 @@
+"""API keys: who is calling, for which commune (tenant), from which web origins.
+
+A key is given once, when it is created (`plume cle ajouter`, `POST /v1/admin/cles`); only
+its SHA-256 is kept, in `<data_dir>/cles.json` (rewritten whole, atomically). A request
+carries it in the `X-Plume-Key` header; it then sees the shared corpus and its commune's
+documents. Without a key a request sees the shared corpus only.
+
+Tenants are communes' INSEE codes (« 25176 ») or a short slug (« agglo-nord »);
+`SHARED_TENANT` (« commun ») is the shared corpus everyone sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from plume.documents import SHARED_TENANT
+from plume.errors import (
+    ApiKeyNotFound,
+    InvalidApiKey,
+    InvalidTenant,
+    MalformedDocument,
+    UnknownApiKey,
+)
+from plume.files import write_atomically
+
+KEY_PREFIX = "plm_"
+_TENANT = re.compile(r"[0-9][0-9AB][0-9]{3}|[a-z0-9][a-z0-9-]{1,39}")
+_KEY = re.compile(r"plm_[A-Za-z0-9_-]{20,80}")
+_KEY_ID = re.compile(r"[0-9a-f]{12}")
+_MAX_ORIGINS = 20
+_LOCK = threading.Lock()  # one writer at a time within a process (the API's threads)
+
+
+def check_tenant(tenant: str) -> str:
+    """The tenant id if valid (INSEE code or slug), else `InvalidTenant`."""
+    if not _TENANT.fullmatch(tenant):
+        raise InvalidTenant(
+            f"Commune invalide « {tenant[:60]} » : un code INSEE (ex. 25176, 2A004) ou un "
+            "identifiant de 2 à 40 caractères parmi minuscules, chiffres et tirets."
+        )
+    return tenant
+
+
+def check_origin(origin: str) -> str:
+    """A web origin `scheme://host[:port]` (what browsers send in `Origin`), normalised."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise InvalidApiKey(
+            f"Origine invalide « {origin[:80]} » : attendu https://site.exemple.fr (sans chemin)."
+        )
+    if parts.query or parts.fragment or parts.username:
+        raise InvalidApiKey(f"Origine invalide « {origin[:80]} ».")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def key_id(key: str) -> str:
+    """The public id of a key: the first 12 hex digits of its SHA-256."""
+    return _digest(key)[:12]
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key and what it grants. `key` is the secret itself right after creation or
+    lookup, and its public id (`id`) when listed."""
+
+    key: str
+    tenant: str
+    origins: tuple[str, ...] = ()
+    label: str = ""
+    id: str = ""
+    created: str = ""
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """Whether a browser page at `origin` may use this key (no origins: any, server side)."""
+        return not self.origins or (origin is not None and origin in self.origins)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "origins": list(self.origins),
+            "label": self.label,
+            "created": self.created,
+        }
+
+
+@dataclass
+class KeyStore:
+    """The API keys, one JSON file: `<data_dir>/cles.json` (hashes only)."""
+
+    data_dir: Path
+    path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path = self.data_dir / "cles.json"
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        if not self.path.is_file():
+            return {}
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            keys = raw["cles"]
+            if not isinstance(keys, dict):
+                raise TypeError
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MalformedDocument(f"{self.path} : fichier des clés illisible.") from exc
+        return keys
+
+    def _write(self, keys: dict[str, dict[str, object]]) -> None:
+        text = json.dumps({"cles": dict(sorted(keys.items()))}, ensure_ascii=False, indent=2)
+        write_atomically(self.path, text + "\n")
+        self.path.chmod(0o600)
+
+    @staticmethod
+    def _from_raw(key: str, digest: str, raw: dict[str, object]) -> ApiKey:
+        origins = raw.get("origins") or []
+        return ApiKey(
+            key=key,
+            tenant=str(raw.get("tenant") or SHARED_TENANT),
+            origins=tuple(str(o) for o in origins) if isinstance(origins, list) else (),
+            label=str(raw.get("label") or ""),
+            id=digest[:12],
+            created=str(raw.get("created") or ""),
+        )
+
+    def create(
+        self, tenant: str, origins: list[str] | tuple[str, ...] = (), label: str = ""
+    ) -> ApiKey:
+        """A new key for `tenant`; the returned `key` is the only time the secret is shown."""
+        check_tenant(tenant)
+        cleaned = tuple(dict.fromkeys(check_origin(o) for o in origins))
+        if len(cleaned) > _MAX_ORIGINS:
+            raise InvalidApiKey(f"Au plus {_MAX_ORIGINS} origines par clé.")
+        label = " ".join(label.split())
+        if len(label) > 200:
+            raise InvalidApiKey("Libellé trop long (200 caractères au plus).")
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        digest = _digest(secret)
+        raw: dict[str, object] = {
+            "tenant": tenant,
+            "origins": list(cleaned),
+            "label": label,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        with _LOCK:
+            keys = self._load()
+            keys[digest] = raw
+            self._write(keys)
+        return self._from_raw(secret, digest, raw)
+
+    def lookup(self, key: str) -> ApiKey:
+        """The key's grants, or `UnknownApiKey` (unknown, revoked or malformed)."""
+        if not _KEY.fullmatch(key):
+            raise UnknownApiKey("Clé d'API invalide.")
+        digest = _digest(key)
+        raw = self._load().get(digest)
+        if raw is None:
+            raise UnknownApiKey("Clé d'API inconnue ou révoquée.")
+        return self._from_raw(key, digest, raw)
+
+    def list(self) -> list[ApiKey]:
+        keys = [self._from_raw(d[:12], d, raw) for d, raw in self._load().items()]
+        return sorted(keys, key=lambda k: (k.tenant, k.created, k.id))
+
+    def origins(self) -> set[str]:
+        """Every origin some key allows (what CORS may answer to)."""
+        return {o for k in self.list() for o in k.origins}
+
+    def delete(self, key_or_id: str) -> ApiKey:
+        """Revoke a key, given the key itself or its 12-digit id."""
+        wanted = key_id(key_or_id) if _KEY.fullmatch(key_or_id) else key_or_id
+        if not _KEY_ID.fullmatch(wanted):
+            raise ApiKeyNotFound(
+                f"Clé inconnue « {key_or_id[:20]} » (attendu son id, 12 chiffres hexadécimaux)."
+            )
+        with _LOCK:
+            keys = self._load()
+            digest = next((d for d in keys if d.startswith(wanted)), None)
+            if digest is None:
+                raise ApiKeyNotFound(f"Clé inconnue « {wanted} ».")
+            removed = self._from_raw(wanted, digest, keys.pop(digest))
+            self._write(keys)
+        return removed

@@ -1,0 +1,114 @@
+"""API keys: creation, lookup, revocation; only hashes stored; the CLI and admin API."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.main import create_app
+from plume.cli import app
+from plume.errors import ApiKeyNotFound, InvalidApiKey, InvalidTenant, UnknownApiKey
+from plume.keys import KeyStore, check_origin, key_id
+from plume.runtime import Runtime
+from plume.settings import Settings
+
+TOKEN = "test-admin-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_create_lookup_list_delete(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    key = store.create("30110", ["https://www.flaux.fr/", "http://localhost:8080"], "widget")
+    assert key.key.startswith("plm_") and key.id == key_id(key.key)
+    assert key.origins == ("https://www.flaux.fr", "http://localhost:8080")
+
+    found = store.lookup(key.key)
+    assert (found.tenant, found.label, found.id) == ("30110", "widget", key.id)
+    assert found.allows_origin("https://www.flaux.fr") and not found.allows_origin("https://x.fr")
+    assert store.origins() == {"https://www.flaux.fr", "http://localhost:8080"}
+
+    listed = store.list()
+    assert [k.id for k in listed] == [key.id] and listed[0].key == key.id  # never the secret
+    text = store.path.read_text()
+    assert key.key not in text and "30110" in text
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+    assert store.delete(key.id).tenant == "30110"
+    with pytest.raises(UnknownApiKey):
+        store.lookup(key.key)
+    with pytest.raises(ApiKeyNotFound):
+        store.delete(key.id)
+
+
+def test_bad_input_is_refused_in_french(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    with pytest.raises(InvalidTenant, match="code INSEE"):
+        store.create("Flaux !")
+    with pytest.raises(InvalidApiKey, match="Origine invalide"):
+        store.create("30110", ["javascript:alert(1)"])
+    with pytest.raises(InvalidApiKey):
+        check_origin("https://mairie.fr/chemin")
+    with pytest.raises(UnknownApiKey):
+        store.lookup("plm_" + "a" * 43)
+    with pytest.raises(UnknownApiKey):
+        store.lookup("")
+    store.create("2A004")  # Corsica's INSEE codes
+    store.create("agglo-nord")  # or a slug
+
+
+def test_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLUME_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["cle", "ajouter", "70184", "--origine", "https://couthenans.fr", "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.stdout)
+    assert key["tenant"] == "70184" and key["key"].startswith("plm_")
+
+    listed = runner.invoke(app, ["cle", "liste", "--json"])
+    assert [k["id"] for k in json.loads(listed.stdout)] == [key["id"]]
+    assert key["key"] not in listed.stdout
+
+    bad = runner.invoke(app, ["cle", "ajouter", "pas une commune"])
+    assert bad.exit_code == 1 and "Commune invalide" in bad.output
+    assert runner.invoke(app, ["cle", "supprimer", key["id"]]).exit_code == 0
+    again = runner.invoke(app, ["cle", "supprimer", key["id"]])
+    assert again.exit_code == 1 and "Clé inconnue" in again.output
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path / "data", admin_token=TOKEN)
+    runtime = Runtime.build(settings)
+    with TestClient(create_app(settings, runtime=runtime)) as c:
+        yield c
+    runtime.close()
+
+
+def test_the_admin_api(client: TestClient) -> None:
+    assert client.get("/v1/admin/cles").status_code == 401
+    created = client.post(
+        "/v1/admin/cles",
+        headers=ADMIN,
+        json={"tenant": "34172", "origins": ["https://montpellier.fr"], "label": "site"},
+    )
+    assert created.status_code == 201
+    body = created.json()
+    listed = client.get("/v1/admin/cles", headers=ADMIN).json()
+    assert listed == [{k: v for k, v in body.items() if k != "key"}]
+
+    bad = client.post("/v1/admin/cles", headers=ADMIN, json={"tenant": "x"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "commune_invalide"
+
+    assert client.get("/v1/sources", headers={"X-Plume-Key": body["key"]}).status_code == 200
+    assert client.delete(f"/v1/admin/cles/{body['id']}", headers=ADMIN).status_code == 200
+    revoked = client.get("/v1/sources", headers={"X-Plume-Key": body["key"]})
+    assert revoked.status_code == 401 and "révoquée" in revoked.json()["error"]["message"]
+    assert client.delete(f"/v1/admin/cles/{body['id']}", headers=ADMIN).status_code == 404
