@@ -12,13 +12,32 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := true
 
-.PHONY: run install dev corpus ingest serve test lint bench lock clean eval eval-gate
+.PHONY: run system chromium services install dev corpus ingest serve test lint bench lock clean eval eval-gate
 
-run: install corpus ingest serve ## set up, fetch and index the default corpus, serve on :8000
+run: system install corpus ingest serve ## set up, fetch and index the default corpus, serve on :8000
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+system: ## Debian tools for uploaded documents: OCR of scans (French), legacy Word .doc
+	@command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx fra \
+	  && command -v antiword >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends tesseract-ocr tesseract-ocr-fra antiword >/dev/null; }
+
+chromium: ## Debian's Chromium, driven by Playwright in the widget's browser tests (never `playwright install`)
+	@command -v chromium >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends chromium >/dev/null; }
+
+services: ## PostgreSQL and Redis (records and rate-limit tests on both backends): installed, started
+	@command -v pg_ctlcluster >/dev/null && command -v redis-server >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends postgresql redis-server >/dev/null; }
+	@pg_isready -q -h 127.0.0.1 -p 5432 \
+	  || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -1) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --save "" --appendonly no >/dev/null
 
 install: $(UV) ## runtime dependencies, exactly as locked
 	$(UV) sync --frozen --inexact --no-dev --compile-bytecode --quiet
@@ -50,7 +69,7 @@ ingest: ## index the default corpora (fiches, codes, grants) when not yet indexe
 serve:
 	$(PLUME) serve
 
-test: dev ## the whole suite, offline (pytest-socket: loopback only), then the release gate
+test: system chromium services dev ## the whole suite, offline (pytest-socket: loopback only), then the release gate
 	$(PLUME) corpus fetch
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory eval-gate
@@ -69,8 +88,10 @@ lint: dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: dev ## ingestion, search latency, restart time (figures in bench/results/)
+bench: system dev ## ingestion, search latency, restart time (figures in bench/results/)
 	$(VENV)/bin/python -m bench.run
+	@# the communes' real documents (text PDFs, scans through OCR), when ../shared/data is there
+	if [ -d ../shared/data/municipal_documents ]; then $(VENV)/bin/python -m bench.documents; fi
 
 lock: $(UV) ## re-resolve dependencies after editing pyproject.toml
 	$(UV) lock

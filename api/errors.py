@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingestion.runs import RunInProgress
 from plume import errors
 
 log = logging.getLogger(__name__)
@@ -21,16 +22,27 @@ STATUS = {
     errors.InvalidCofinancingRequest: 400,
     errors.InvalidGrantRequest: 400,
     errors.InvalidCommuneProfile: 400,
+    errors.InvalidTenant: 400,
+    errors.InvalidApiKey: 400,
+    errors.UnknownApiKey: 401,
+    errors.OriginNotAllowed: 403,
+    errors.RejectedFile: 422,
+    errors.UnknownJob: 404,
+    errors.ApiKeyNotFound: 404,
     errors.UnknownSource: 404,
     errors.DocumentNotFound: 404,
+    errors.UnknownMessage: 404,
     errors.UnknownProfile: 404,
     errors.UnknownTerritory: 404,
     errors.UnknownCommuneProfile: 404,
     errors.CorpusNotFetched: 409,
     errors.StoreLocked: 409,
+    RunInProgress: 409,
     errors.CorruptPackage: 422,
     errors.MalformedDocument: 422,
     errors.StoreUnavailable: 503,
+    errors.DatabaseUnavailable: 503,
+    errors.RateLimited: 429,
     errors.SourceUnreachable: 502,
     errors.EmbeddingFailed: 503,
 }

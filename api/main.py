@@ -11,15 +11,21 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.middleware import FormLabelledJson
+from api.ratelimit import RateLimit
 from api.routes import (
     admin,
     aides,
     cofinancing,
     communes,
+    documents,
+    feedback,
+    indicators,
+    keys,
     precedents,
     search,
     sources,
     veille,
+    widget,
 )
 from ingestion.runs import IngestRuns
 from plume.runtime import Runtime
@@ -55,6 +61,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     errors.install(app)
     app.add_middleware(FormLabelledJson)
+    app.add_middleware(RateLimit)  # inside the CORS layer: a 429 keeps its CORS headers
+    app.add_middleware(widget.WidgetCors)
     app.include_router(search.router)
     app.include_router(sources.router)
     app.include_router(admin.router)
@@ -65,6 +73,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(aides.router)
     app.include_router(communes.router)
     app.include_router(communes.admin_router)
+    app.include_router(keys.admin_router)
+    app.include_router(documents.router)
+    app.include_router(documents.admin_router)
+    app.include_router(feedback.router)
+    app.include_router(indicators.router)
+    app.include_router(widget.router)
 
     @app.get("/", include_in_schema=False)
     def chat_page() -> FileResponse:

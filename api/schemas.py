@@ -68,6 +68,10 @@ class CitationOut(BaseModel):
     modified: str | None = None
     in_force_from: str | None = None
     in_force_to: str | None = None
+    page: int | None = Field(None, description="Page du document (documents des communes).")
+    links: list[str] = Field(
+        [], description="Articles de loi cités par la fiche, ou fiches qui citent l'article."
+    )
 
 
 class ChatResponse(BaseModel):
@@ -114,6 +118,7 @@ class SearchHit(BaseModel):
     source_version: str
     modified: str | None = None
     audience: list[str] = []
+    page: int | None = None
 
 
 class SearchResponse(BaseModel):

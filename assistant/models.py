@@ -52,6 +52,9 @@ class Citation:
     modified: str | None = None
     in_force_from: str | None = None
     in_force_to: str | None = None
+    page: int | None = None  # uploaded documents: the page the passage starts on
+    # linked documents: the articles a fiche rests on, the fiche that brought an article
+    links: list[str] = field(default_factory=list)
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, excerpt: str | None = None) -> Citation:
@@ -69,6 +72,8 @@ class Citation:
             modified=p.get("modified"),
             in_force_from=p.get("in_force_from"),
             in_force_to=p.get("in_force_to"),
+            page=p.get("page"),
+            links=[str(x) for x in p.get("links") or []],
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from assistant.models import Passage
+from assistant.query import LawBridge, Query, QueryExpander
 from plume.documents import AUDIENCES, KINDS, SOURCES
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
@@ -79,6 +80,8 @@ class Retriever:
         prefetch_limit: int = 50,
         max_per_doc: int = 2,
         max_query_chars: int = 2000,
+        expander: QueryExpander | None = None,
+        bridge: bool = False,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -86,10 +89,13 @@ class Retriever:
         self.prefetch_limit = prefetch_limit
         self.max_per_doc = max_per_doc
         self.max_query_chars = max_query_chars
+        self.expander = expander  # town-hall lexicon, direct references (assistant.query)
+        self.law = LawBridge(store, encoder) if bridge else None  # fiche ↔ law links
 
     def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
         question = check_question(question, self.max_query_chars)
-        sparse = self.encoder.encode_query(question)
+        query = self.expander.expand(question) if self.expander else Query(question)
+        sparse = self.encoder.encode_weighted(query.weighted_texts())
         dense = None
         if self.embedder is not None:
             try:
@@ -103,6 +109,8 @@ class Retriever:
             limit=max(limit * 4, 30),  # room for the per-document cap below
             prefetch_limit=max(self.prefetch_limit, limit * 4),
         )
+        if self.law is not None:
+            hits = self.law.augment(hits, query, where)
         per_doc: dict[str, int] = {}
         passages: list[Passage] = []
         for hit in hits:

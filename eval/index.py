@@ -89,6 +89,7 @@ def ensure_index(
 
     `settings` are already the evaluation settings (`eval_settings`). Returns the runtime
     and the labels of the parts skipped because their files are absent."""
+    from ingestion.pipeline import index_signature
     from ingestion.service import ingest_source
 
     stamps_file = settings.data_dir / STAMPS
@@ -100,7 +101,10 @@ def ensure_index(
             if part.path is not None and not part.path.exists():
                 skipped.append(part.label)
                 continue
+            # the part's files, and how vectors are computed (analyzer version, embedder):
+            # a new analyzer re-indexes the part even when its files are the same
             stamp = _fingerprint(settings, part)
+            stamp = f"{index_signature(runtime.embedder)}|{stamp}" if stamp else ""
             indexed = runtime.store.count(SearchFilter(sources=[part.source])) > 0
             if stamp and indexed and stamps.get(part.label) == stamp:
                 continue

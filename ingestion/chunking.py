@@ -15,10 +15,12 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
 from ingestion.fiches import Fiche
+from ingestion.references import fiche_links, law_ids
 from plume.documents import ChunkMeta, content_hash, payload_index_text, point_id, vdd_doc_id
 
 MAX_TOKENS = 400
 OVERLAP_TOKENS = 40
+FIELD_REPEAT = 2  # times the title and the nearest heading are indexed (body: once)
 
 
 @lru_cache(maxsize=4)
@@ -27,12 +29,17 @@ def _splitter(max_tokens: int) -> SentenceSplitter:
 
 
 def index_text(node: TextNode) -> str:
-    """What the sparse and dense vectors are computed from: headings + body."""
-    return payload_index_text(node.metadata, node.text)
+    """What the sparse and dense vectors are computed from: headings + body, then the
+    title and the nearest heading once more (`FIELD_REPEAT`), so that they weigh more
+    than a word of the body: « concession funéraire » finds the section of that name."""
+    meta = node.metadata
+    fields = [str(meta.get("title") or ""), str(meta.get("section") or "").split(" > ")[-1]]
+    boost = "\n".join(f for f in fields if f)
+    return "\n".join([payload_index_text(meta, node.text), *[boost] * (FIELD_REPEAT - 1)])
 
 
 def fiche_nodes(
-    fiche: Fiche, *, source: str, version: str, max_tokens: int = MAX_TOKENS
+    fiche: Fiche, *, source: str, version: str, max_tokens: int | None = None
 ) -> list[TextNode]:
     doc_id = vdd_doc_id(fiche.id)
     meta = ChunkMeta(
@@ -47,10 +54,11 @@ def fiche_nodes(
         doc_type=fiche.doc_type,
         modified=fiche.modified,
     )
+    law = law_ids(fiche_links(fiche.references))  # the articles the fiche rests on
     pieces: list[tuple[str, str]] = []
     if fiche.description:
         pieces.append(("", fiche.description))
-    splitter = _splitter(max_tokens)
+    splitter = _splitter(max_tokens or MAX_TOKENS)
     for section in fiche.sections:
         heading = " > ".join(p for p in section.path if p)
         for part in splitter.split_text(section.text):
@@ -60,7 +68,7 @@ def fiche_nodes(
 
     nodes = []
     for index, (heading, text) in enumerate(pieces):
-        payload = {**meta.as_payload(), "section": heading, "chunk_index": index}
+        payload = {**meta.as_payload(), "section": heading, "chunk_index": index, "law": law}
         payload["content_hash"] = content_hash(text, payload)
         nodes.append(TextNode(id_=point_id(doc_id, index), text=text, metadata=payload))
     return nodes

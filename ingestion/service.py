@@ -225,4 +225,6 @@ def source_term_stats(store: Store, source: str, analyzer: FrenchAnalyzer) -> te
 
 
 def delete_document(store: Store, doc_id: str) -> int:
-    return store.delete(SearchFilter(doc_ids=[doc_id]))
+    # a commune's document (doc/<tenant>/<hash>) is only visible within its tenant
+    tenant = doc_id.split("/")[1] if doc_id.startswith("doc/") and doc_id.count("/") == 2 else ""
+    return store.delete(SearchFilter(doc_ids=[doc_id], tenants=[tenant] if tenant else []))

@@ -23,7 +23,9 @@ from rich.table import Table
 
 from plume.cli_aides import aides
 from plume.cli_communes import communes_app
+from plume.cli_keys import keys_app
 from plume.cli_precedents import precedents
+from plume.cli_records import register as register_records
 from plume.errors import PlumeError
 from plume.settings import Settings
 
@@ -33,8 +35,10 @@ app = typer.Typer(
 corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(communes_app, name="commune")
+app.add_typer(keys_app, name="cle")
 app.command()(precedents)
 app.command("aides")(aides)
+register_records(app)  # db, purge, indicateurs, deploiement, fiche-souverainete, export, import
 out = Console()
 err = Console(stderr=True)
 EXIT_ITEM_ERRORS = 3
@@ -157,8 +161,21 @@ def corpus_piste(
 @app.command()
 def ingest(
     source: Annotated[
-        str, typer.Argument(help="Source à indexer : service-public, legi ou aides-territoires.")
+        str,
+        typer.Argument(
+            help="Source à indexer : service-public, legi, aides-territoires… ou « files » "
+            "suivi des fichiers ou dossiers d'une commune (avec --tenant)."
+        ),
     ],
+    fichiers: Annotated[
+        list[Path] | None, typer.Argument(help="Avec « files » : fichiers ou dossiers.")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Avec « files » : commune (code INSEE).")
+    ] = None,
+    par: Annotated[
+        str | None, typer.Option("--par", help="Avec « files » : qui charge les documents.")
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")
     ] = False,
@@ -179,6 +196,14 @@ def ingest(
     from ingestion.service import API_SOURCES, check_source, ingest_source
     from plume.store import SearchFilter
 
+    if source == "files" or fichiers:
+        from plume.cli_files import ingest_files_command
+
+        if source != "files" or not fichiers or not tenant:
+            err.print("[red]Erreur :[/red] usage : plume ingest files CHEMIN… --tenant COMMUNE")
+            raise typer.Exit(1)
+        ingest_files_command(fichiers, tenant, par)
+        return
     settings = _settings()
     _run(lambda: check_source(source))
     if path is None and source not in API_SOURCES:  # say so before opening the store
@@ -198,16 +223,19 @@ def ingest(
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"Indexation {source}", total=None)
             summary = _run(
-                lambda: ingest_source(
-                    settings,
-                    runtime.store,
-                    runtime.embedder,
+                lambda: runtime.records.track(  # the run is recorded in the database
                     source,
-                    everything=all_,
-                    path=path,
-                    on_total=lambda n: bar.update(task, total=n),
-                    progress=lambda n: bar.advance(task, n),
-                    on_written=None if err.is_terminal else written.log,
+                    lambda: ingest_source(
+                        settings,
+                        runtime.store,
+                        runtime.embedder,
+                        source,
+                        everything=all_,
+                        path=path,
+                        on_total=lambda n: bar.update(task, total=n),
+                        progress=lambda n: bar.advance(task, n),
+                        on_written=None if err.is_terminal else written.log,
+                    ),
                 )
             )
     table = Table(title=f"{source} {summary.version}")
@@ -238,6 +266,12 @@ AsOf = Annotated[
 ]
 
 
+TenantOpt = Annotated[
+    str | None,
+    typer.Option("--tenant", help="Voir aussi les documents de cette commune (code INSEE)."),
+]
+
+
 class _WrittenLog:
     """One line per batch written to the store, for logs where no progress bar shows."""
 
@@ -250,7 +284,10 @@ class _WrittenLog:
 
 
 def _filters(
-    source: list[str] | None = None, audience: list[str] | None = None, as_of: str | None = None
+    source: list[str] | None = None,
+    audience: list[str] | None = None,
+    as_of: str | None = None,
+    tenant: str | None = None,
 ) -> Any:
     from assistant.retrieval import build_filter
 
@@ -263,7 +300,14 @@ def _filters(
                 f"[red]Erreur :[/red] date invalide « {escape(as_of)} » : attendu AAAA-MM-JJ."
             )
             raise typer.Exit(1) from None
-    return _run(lambda: build_filter(sources=source, audiences=audience, as_of=day))
+    if tenant:
+        from plume.keys import check_tenant
+
+        _run(lambda: check_tenant(tenant))
+    tenants = [tenant] if tenant else []
+    return _run(
+        lambda: build_filter(sources=source, audiences=audience, as_of=day, tenants=tenants)
+    )
 
 
 @app.command()
@@ -276,10 +320,11 @@ def search(
     ] = None,
     as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    tenant: TenantOpt = None,
 ) -> None:
     """Cherche les passages les plus pertinents."""
     settings = _settings()
-    where = _filters(source, audience, as_of)
+    where = _filters(source, audience, as_of, tenant)
     with _runtime(settings) as runtime:
         passages = _run(lambda: runtime.assistant.search(query, where, limit))
     if as_json:
@@ -289,7 +334,8 @@ def search(
     if not passages:
         out.print("Aucun résultat.")
     for p in passages:
-        out.print(f"[bold]{p.rank}. {p.field('title')}[/bold]  [dim]{p.doc_id}[/dim]")
+        page = f", p. {p.field('page')}" if p.field("page") else ""
+        out.print(f"[bold]{p.rank}. {p.field('title')}{page}[/bold]  [dim]{p.doc_id}[/dim]")
         if p.field("section"):
             out.print(f"   [italic]{p.field('section')}[/italic]")
         out.print(f"   {p.text[:240]}", markup=False, highlight=False)
@@ -305,10 +351,11 @@ def ask(
         str | None,
         typer.Option("--commune", help="Code INSEE : les questions d'aides en tiennent compte."),
     ] = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Pose une question et affiche une réponse citée."""
     settings = _settings()
-    where = _filters(as_of=as_of)
+    where = _filters(as_of=as_of, tenant=tenant)
     with _runtime(settings) as runtime:
         profile = _run(lambda: runtime.communes.get(commune)) if commune else None
         answer = _run(lambda: runtime.assistant.ask(question, where, commune=profile))
@@ -323,15 +370,27 @@ def ask(
         when = f" — mise à jour le {c.modified}" if c.modified else ""
         if c.in_force_from:
             when = f" — en vigueur depuis le {c.in_force_from}"
-        out.print(f"[{c.n}] {c.title}{when}\n    {c.url}", markup=False, highlight=False)
+        page = f", p. {c.page}" if c.page else ""
+        out.print(f"[{c.n}] {c.title}{page}{when}\n    {c.url}", markup=False, highlight=False)
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")
 
 
 @app.command()
-def sources(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False) -> None:
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Les documents de cette commune.")
+    ] = None,
+) -> None:
     """Liste les sources indexées : documents, passages, version, dernière synchronisation."""
     from ingestion import sync_log
+
+    if tenant is not None:
+        from plume.cli_files import list_tenant_documents
+
+        list_tenant_documents(tenant, as_json)
+        return
 
     settings = _settings()
     with _runtime(settings) as runtime:
@@ -394,6 +453,7 @@ def serve(
             port=port or settings.port,
             workers=1,
             log_level="info",
+            access_log=False,  # no personal data in logs: client addresses, query strings
         )
 
 
@@ -669,11 +729,6 @@ def cofinancement(
         sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     sys.stdout.write(result.explain() + "\n")
-
-
-from plume.cli_eval import eval_app  # noqa: E402  (it uses the helpers above)
-
-app.add_typer(eval_app, name="eval")
 
 
 from plume.cli_eval import eval_app  # noqa: E402  (it uses the helpers above)

@@ -121,3 +121,71 @@ class UnknownCommuneProfile(PlumeError):
 
 class InvalidGrantRequest(PlumeError):
     code = "recherche_aides_invalide"
+
+
+class InvalidTenant(PlumeError):
+    """A tenant (commune) id that is neither an INSEE code nor a slug."""
+
+    code = "commune_invalide"
+
+
+class InvalidApiKey(PlumeError):
+    """An API key that cannot be created: bad origin, label too long…"""
+
+    code = "cle_invalide"
+
+
+class UnknownApiKey(PlumeError):
+    """An API key that is unknown, revoked or malformed."""
+
+    code = "cle_inconnue"
+
+
+class ApiKeyNotFound(PlumeError):
+    """An administrator revoking a key that does not exist."""
+
+    code = "cle_introuvable"
+
+
+class RejectedFile(PlumeError):
+    """An uploaded file that cannot be ingested: too big, empty, unknown type, encrypted…"""
+
+    code = "fichier_refuse"
+
+
+class UnknownJob(PlumeError):
+    code = "tache_inconnue"
+
+
+class DatabaseUnavailable(PlumeError):
+    """The records database cannot be reached or refused an operation."""
+
+    code = "base_indisponible"
+
+
+class UnknownMessage(PlumeError):
+    """Feedback on an answer the records do not hold (unknown, or purged)."""
+
+    code = "message_inconnu"
+
+
+class InvalidRecordsRequest(PlumeError):
+    """Indicators, export or import asked with bad input: dates, paths, a non-empty instance…"""
+
+    code = "requete_enregistrements_invalide"
+
+
+class RateLimited(PlumeError):
+    """Too many requests from one key or address; `retry_after` in seconds."""
+
+    code = "trop_de_requetes"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OriginNotAllowed(PlumeError):
+    """A web page whose origin no widget key allows (CORS)."""
+
+    code = "origine_non_autorisee"

@@ -12,9 +12,12 @@ from assistant.conversations import Conversations
 from assistant.impact import UsageLedger
 from assistant.llm import build_llm
 from assistant.prompts import PromptBook
+from assistant.query import QueryExpander
+from assistant.records import Records
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
 from plume import term_stats
+from plume.db import Database
 from plume.embedding import Embedder, build_embedder
 from plume.settings import Settings
 from plume.store import Store, open_store
@@ -33,10 +36,14 @@ class Runtime:
     assistant: Assistant
     ledger: UsageLedger
     communes: CommuneRegistry
+    records: Records
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
         """`embedder` and `llm` may be given (tests); by default they follow the settings."""
+        db = Database(settings.records_url)
+        db.upgrade()  # migrations applied at start-up (idempotent)
+        records = Records(db, redact_texts=settings.redact_personal_data)
         store = open_store(settings)
         store.ensure_collection()
         encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
@@ -47,6 +54,8 @@ class Runtime:
             embedder,
             prefetch_limit=settings.prefetch_limit,
             max_query_chars=settings.max_query_chars,
+            expander=QueryExpander.load(settings.corpus_dir),  # lexicon, direct references
+            bridge=True,  # fiche ↔ law links
         )
         ledger = UsageLedger()
         chat = ChatService(
@@ -63,7 +72,8 @@ class Runtime:
         communes = CommuneRegistry(  # the geographic code loads on first use
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)
         )
-        return cls(settings, store, encoder, embedder, Assistant(retriever, chat), ledger, communes)
+        assistant = Assistant(retriever, chat)
+        return cls(settings, store, encoder, embedder, assistant, ledger, communes, records)
 
     def refresh_stats(self) -> None:
         """After an ingestion: the corpus' term statistics changed."""
@@ -71,3 +81,4 @@ class Runtime:
 
     def close(self) -> None:
         self.store.close()
+        self.records.db.close()

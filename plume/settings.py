@@ -161,6 +161,68 @@ class Settings(BaseSettings):
         "a bearer token; needed to sync grants from the API.",
     )
 
+    # --- records (issue 9) -------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the records database (conversations, feedback, usage, "
+        "runs, audit), e.g. postgresql://user@host/plume; a SQLite file "
+        "data_dir/plume.db when unset.",
+    )
+    retention_days: int = Field(
+        30, ge=1, description="Days conversations and messages are kept (`plume purge`)."
+    )
+    redact_personal_data: bool = Field(
+        True,
+        description="Store questions with e-mail addresses, phone numbers, NIR and IBAN "
+        "replaced by placeholders.",
+    )
+    minutes_saved_per_answer: float = Field(
+        6.0,
+        ge=0.0,
+        description="Declared assumption of the productivity indicator: minutes an agent "
+        "saves per answered question (answer with a source, not a refusal).",
+    )
+    hosting_country: str = Field(
+        "FR",
+        description="ISO country code where the Plume server and its local services run "
+        "(declared, for the sovereignty sheet).",
+    )
+    endpoint_countries: dict[str, str] = Field(
+        {},
+        description='Declared country of other hosts, e.g. {"llm.example.eu": "DE"} '
+        "(sovereignty sheet); JSON in the environment.",
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="Redis URL for rate limiting across processes; in memory when unset."
+    )
+    rate_limit_key_per_minute: int = Field(
+        120, ge=1, description="Requests per minute allowed per API key (X-Plume-Key)."
+    )
+    rate_limit_ip_per_minute: int = Field(
+        300, ge=1, description="Requests per minute allowed per client IP address."
+    )
+
+    # --- uploaded documents (issue 7) -------------------------------------------------------
+    upload_max_mb: int = Field(
+        50, ge=1, le=2000, description="Largest file an administrator may upload, in MB."
+    )
+    upload_max_unzipped_mb: int = Field(
+        300,
+        ge=1,
+        description="Largest uncompressed content of a .docx/.odt (zip) file, in MB: "
+        "beyond, refused as a zip bomb.",
+    )
+    upload_max_pages: int = Field(2000, ge=1, description="Longest PDF accepted, in pages.")
+    ocr_languages: str = Field(
+        "fra", description="tesseract languages for scanned pages, e.g. `fra` or `fra+eng`."
+    )
+    ocr_dpi: int = Field(
+        200, ge=72, le=600, description="Resolution scanned pages are rendered at for OCR."
+    )
+    ocr_workers: int = Field(
+        2, ge=1, le=32, description="Scanned pages OCR'd at the same time (one tesseract each)."
+    )
+
     # --- API ---------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `plume serve` listens on.")
     port: int = Field(8000, description="Port `plume serve` listens on.")
@@ -195,6 +257,13 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def records_url(self) -> str:
+        """The records database: `database_url`, or a SQLite file in data_dir."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'plume.db'}"
 
     def masked(self) -> dict[str, Any]:
         """The effective settings, secrets replaced by a mask, for display."""

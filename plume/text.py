@@ -15,6 +15,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,7 +23,7 @@ import Stemmer
 
 # Bump when the analysis or the BM25 weighting changes: stored sparse vectors are then
 # stale, and the next ingestion recomputes them all (see ingestion.pipeline).
-ANALYZER_VERSION = "fr-2"
+ANALYZER_VERSION = "fr-3"
 
 # Snowball's French stop list, folded (no accents), plus a few question words.
 _STOPWORDS_TEXT = """
@@ -123,6 +124,16 @@ class Bm25Encoder:
         unique = dict.fromkeys(self.analyzer.terms(text))
         indices = list(dict.fromkeys(term_index(t) for t in unique))
         return SparseVec(indices, [1.0] * len(indices))
+
+    def encode_weighted(self, texts: Sequence[tuple[str, float]]) -> SparseVec:
+        """A query from weighted texts (the question, added terms): a term that several
+        texts hold takes the highest weight it gets."""
+        weights: dict[int, float] = {}
+        for text, weight in texts:
+            for term in self.analyzer.terms(text):
+                idx = term_index(term)
+                weights[idx] = max(weights.get(idx, 0.0), weight)
+        return SparseVec(list(weights), list(weights.values()))
 
 
 # "article L. 231-4", "art. 3", "M. le maire": a period that does not end a sentence

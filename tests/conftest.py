@@ -116,3 +116,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s.ensure_collection()
     yield s
     s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty records database on both backends (PostgreSQL skipped if unreachable)."""
+    from tests.databases import fresh_database
+
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -290,7 +290,7 @@ def test_unknown_source_lists_the_known_ones() -> None:
 
     assert "« nope »" in caught.value.message
     assert (
-        "Sources disponibles : communes, legi, legi-previous, service-public."
+        "Sources disponibles : communes, dsfr, legi, legi-previous, service-public."
         in caught.value.message
     )
 

@@ -25,8 +25,11 @@ def start_ingest(body: IngestRequest, runtime: RuntimeDep, runs: RunsDep) -> Ing
     source = service.check_source(body.source)
 
     def job() -> IngestSummary:
-        summary = service.ingest_source(
-            runtime.settings, runtime.store, runtime.embedder, source, everything=body.all
+        summary = runtime.records.track(
+            source,
+            lambda: service.ingest_source(
+                runtime.settings, runtime.store, runtime.embedder, source, everything=body.all
+            ),
         )
         runtime.refresh_stats()
         return summary
@@ -47,7 +50,7 @@ def ingest_status(run_id: str, runs: RunsDep) -> IngestRun:
 
 @router.get("/usage", summary="Consommation par jour : réponses, jetons, énergie, CO2")
 def usage(runtime: RuntimeDep) -> list[dict[str, object]]:
-    return [day.as_dict() for day in runtime.ledger.days()]
+    return [day.as_dict() for day in runtime.records.daily_usage()]  # kept in the database
 
 
 @router.delete("/documents/{doc_id:path}", summary="Retirer un document de l'index")

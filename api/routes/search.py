@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from api.deps import RuntimeDep
+from api.deps import CallerDep, RuntimeDep, asker_of
 from api.schemas import ChatRequest, ChatResponse, SearchHit, SearchRequest, SearchResponse
 from assistant.retrieval import build_filter
 
@@ -13,9 +14,13 @@ router = APIRouter(prefix="/v1", tags=["recherche"])
 
 
 @router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
-def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
+def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> SearchResponse:
     where = build_filter(
-        sources=body.sources, audiences=body.audiences, kinds=body.kinds, as_of=body.as_of
+        sources=body.sources,
+        audiences=body.audiences,
+        kinds=body.kinds,
+        as_of=body.as_of,
+        tenants=caller.tenants,
     )
     passages = runtime.assistant.search(body.query, where, body.limit)
     hits = [
@@ -31,6 +36,7 @@ def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
             source_version=str(p.field("source_version") or ""),
             modified=p.field("modified"),
             audience=list(p.field("audience") or []),
+            page=p.field("page"),
         )
         for p in passages
     ]
@@ -43,14 +49,23 @@ def search(body: SearchRequest, runtime: RuntimeDep) -> SearchResponse:
     summary="Poser une question",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceResponse:
+def chat(
+    body: ChatRequest, runtime: RuntimeDep, caller: CallerDep
+) -> ChatResponse | EventSourceResponse:
     where = build_filter(
-        sources=body.sources, audiences=body.audiences, kinds=body.kinds, as_of=body.as_of
+        sources=body.sources,
+        audiences=body.audiences,
+        kinds=body.kinds,
+        as_of=body.as_of,
+        tenants=caller.tenants,
     )
     commune = runtime.communes.get(body.commune) if body.commune else None
     if body.stream:
         # retrieval runs here, before the stream opens: bad input is still a plain 4xx
-        events = runtime.assistant.ask_streamed(body.question, where, body.conversation_id, commune)
+        events = runtime.assistant.ask_streamed(
+            body.question, where, caller.conversation(body.conversation_id), commune
+        )
+        events = runtime.records.recorded(body.question, events, asker_of(caller))
         return EventSourceResponse(
             (
                 {"event": name, "data": json.dumps(data, ensure_ascii=False)}
@@ -58,5 +73,14 @@ def chat(body: ChatRequest, runtime: RuntimeDep) -> ChatResponse | EventSourceRe
             ),
             ping=15,
         )
-    answer = runtime.assistant.ask(body.question, where, body.conversation_id, commune)
+    started = time.perf_counter()
+    answer = runtime.assistant.ask(
+        body.question, where, caller.conversation(body.conversation_id), commune
+    )
+    runtime.records.record_answer(
+        body.question,
+        answer.as_dict(),
+        asker_of(caller),
+        latency_s=time.perf_counter() - started,
+    )
     return ChatResponse.model_validate(answer.as_dict())

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import RuntimeDep
+from api.deps import CallerDep, RuntimeDep
 from api.schemas import SourceOut
 from ingestion import sync_log
 
@@ -12,9 +12,10 @@ router = APIRouter(tags=["sources"])
 
 
 @router.get("/v1/sources", response_model=list[SourceOut], summary="Corpus indexés")
-def sources(runtime: RuntimeDep) -> list[SourceOut]:
+def sources(runtime: RuntimeDep, caller: CallerDep) -> list[SourceOut]:
     synced = sync_log.read(runtime.settings.data_dir)
-    return [
+    stats = runtime.store.list_sources()
+    out = [
         SourceOut(
             source=s.source,
             documents=s.documents,
@@ -22,8 +23,19 @@ def sources(runtime: RuntimeDep) -> list[SourceOut]:
             versions=s.versions,
             last_sync=synced.get(s.source),
         )
-        for s in runtime.store.list_sources()
+        for s in stats
+        if s.source != "documents"  # counted below: the caller's communes only
     ]
+    if any(s.source == "documents" for s in stats):
+        from ingestion.documents.library import list_documents
+
+        docs = list_documents(runtime.store, caller.tenants)
+        if docs:
+            chunks = sum(d.chunks for d in docs)
+            out.append(
+                SourceOut(source="documents", documents=len(docs), chunks=chunks, versions={})
+            )
+    return out
 
 
 @router.get("/healthz", summary="État du service")

@@ -21,7 +21,7 @@ from pathlib import Path
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
-from ingestion.chunking import MAX_TOKENS
+from ingestion import chunking
 from ingestion.legi import Article, CodeText, doc_number, load_code_tree, parse_code
 from ingestion.pipeline import SourceItem
 from plume.documents import ChunkMeta, content_hash, legi_doc_id, point_id
@@ -44,7 +44,7 @@ def _splitter(max_tokens: int) -> SentenceSplitter:
 
 
 def article_nodes(
-    article: Article, *, version: str, source: str = NAME, max_tokens: int = MAX_TOKENS
+    article: Article, *, version: str, source: str = NAME, max_tokens: int | None = None
 ) -> list[TextNode]:
     doc_id = article.doc_id
     meta = ChunkMeta(
@@ -68,7 +68,8 @@ def article_nodes(
         "code_title": article.code.title,
     }
     nodes = []
-    for index, text in enumerate(_splitter(max_tokens).split_text(article.text)):
+    pieces = _splitter(max_tokens or chunking.MAX_TOKENS).split_text(article.text)
+    for index, text in enumerate(pieces):
         payload = {**meta.as_payload(), **extra, "chunk_index": index}
         payload["content_hash"] = content_hash(text, payload)
         node_id = point_id(f"{doc_id}@{article.id}", index)

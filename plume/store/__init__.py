@@ -25,6 +25,7 @@ KEYWORD_FIELDS = (
     *("doc_id", "source", "source_version", "kind", "audience", "tenant"),
     # grants (beneficiary types, aid types, themes, normalised perimeter) and funded projects
     *("beneficiaries", "aid_types", "categories", "perimeter_key", "programme", "departement"),
+    "law",  # a fiche's legal basis: doc ids of the articles it cites (ingestion.references)
 )
 DAY_FIELDS = ("in_force_from_day", "in_force_to_day")  # integer days since 1970-01-01
 
@@ -146,6 +147,9 @@ class Store(Protocol):
         self, where: SearchFilter, fields: Sequence[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every matching point's id and the requested payload fields."""
+
+    def points(self, where: SearchFilter | None = None) -> Iterator[StoredPoint]:
+        """Every matching point with its whole payload and vectors (export)."""
 
     def list_sources(self) -> list[SourceStats]: ...
 

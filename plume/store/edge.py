@@ -56,6 +56,14 @@ def _sparse(vec: SparseVec) -> q.SparseVector:
     return q.SparseVector(indices=vec.indices, values=vec.values)
 
 
+def _stored(pid: str, payload: Any, vector: Any) -> StoredPoint:
+    vectors = vector if isinstance(vector, dict) else {}
+    bm25 = vectors.get(SPARSE)
+    sparse = SparseVec(list(bm25.indices), list(bm25.values)) if bm25 else SparseVec([], [])
+    dense = vectors.get(DENSE)
+    return StoredPoint(pid, dict(payload or {}), sparse, list(dense) if dense else None)
+
+
 class EdgeStore:
     def __init__(self, path: Path, *, dense_dim: int) -> None:
         self.path = Path(path)
@@ -187,6 +195,23 @@ class EdgeStore:
             )
             for r in records:
                 yield str(r.id), dict(r.payload or {})
+            if offset is None:
+                return
+
+    def points(self, where: SearchFilter | None = None) -> Iterator[StoredPoint]:
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(
+                q.ScrollRequest(
+                    offset=offset,
+                    limit=500,
+                    filter=_filter(where),
+                    with_payload=True,
+                    with_vector=True,
+                )
+            )
+            for r in records:
+                yield _stored(str(r.id), r.payload, r.vector)
             if offset is None:
                 return
 

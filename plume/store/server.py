@@ -209,6 +209,36 @@ class ServerStore:
             if offset is None:
                 return
 
+    def points(self, where: SearchFilter | None = None) -> Iterator[StoredPoint]:
+        offset: Any = None
+        while True:
+            records, offset = self._call(
+                self._client.scroll,
+                self.collection,
+                scroll_filter=_filter(where),
+                limit=500,
+                offset=offset,
+                with_payload=True,
+                with_vectors=True,
+            )
+            for r in records:
+                vectors = r.vector if isinstance(r.vector, dict) else {}
+                bm25 = vectors.get(SPARSE)
+                sparse = (
+                    SparseVec(list(bm25.indices), list(bm25.values))  # type: ignore[union-attr]
+                    if bm25 is not None
+                    else SparseVec([], [])
+                )
+                dense = vectors.get(DENSE)
+                yield StoredPoint(
+                    str(r.id),
+                    dict(r.payload or {}),
+                    sparse,
+                    list(dense) if dense else None,  # type: ignore[arg-type]
+                )
+            if offset is None:
+                return
+
     def _facet(self, key: str, source: str | None) -> dict[str, int]:
         flt = None
         if source is not None:
