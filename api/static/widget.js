@@ -454,7 +454,8 @@
       const items = [...this.citations.values()].map((c) => {
         const url = safeUrl(c.url);
         const kind = KINDS[c.kind] || "Source";
-        const title = c.title || c.doc_id || "Source";
+        // a commune's document: the page the passage is on
+        const title = (c.title || c.doc_id || "Source") + (c.page ? `, p. ${c.page}` : "");
         const read = h("button", {
           type: "button",
           class: "fr-btn fr-btn--sm fr-btn--tertiary-no-outline plume-read",
@@ -490,7 +491,8 @@
       if (this.trigger) this.trigger.setAttribute("aria-expanded", "false");
       this.trigger = trigger;
       const url = safeUrl(c.url);
-      const meta = [KINDS[c.kind] || "Source", c.section, dateInForce(c)].filter(Boolean);
+      const page = c.page ? `p. ${c.page}` : "";
+      const meta = [KINDS[c.kind] || "Source", page, c.section, dateInForce(c)].filter(Boolean);
       this.excerpt.replaceChildren(
         h("h3", { class: "fr-text--md plume-excerpt-title", text: `${c.n}. ${c.title || ""}` }),
         h("p", { class: "fr-text--xs plume-excerpt-meta", text: meta.join(" — ") }),
