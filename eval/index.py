@@ -4,13 +4,14 @@
 a link to the fetched packages. Each part is ingested once, then again only when its
 package version or file changed (`parts.json`): a rerun opens the index in a second.
 Parts whose shared file is absent are skipped and named; their questions then show up as
-unknown gold ids.
+unknown gold ids. A part with a `tenant` is a commune's uploaded documents (text PDFs only:
+OCR would make the index slow to build), ingested as `plume ingest files` does.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from plume.store import SearchFilter
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 STAMPS = "parts.json"
+MUNICIPAL = "municipal_documents"
+# the communes whose documents the index holds (INSEE codes): Couthenans, Montpellier
+TENANTS = ("70184", "34172")
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,20 @@ class IndexPart:
     source: str
     path: Path | None = None  # None: the pinned package (or the source's own reader)
     everything: bool = False  # service-public: every fiche, not the town-hall selection
+    tenant: str | None = None  # a commune's documents (source "documents"), not a corpus
+    glob: str = "*.json"  # the files of a folder `path`
 
     @property
     def label(self) -> str:
         label = f"{self.source} ({self.path.name})" if self.path else self.source
+        label = f"{label} {self.tenant}" if self.tenant else label
         return f"{label} --all" if self.everything else label
+
+    def files(self) -> list[Path]:
+        """The part's files: `path` itself, or those of the folder matching `glob`."""
+        if self.path is None:
+            return []
+        return [self.path] if self.path.is_file() else sorted(self.path.rglob(self.glob))
 
 
 def default_parts(shared: Path = SHARED_DATA, all_fiches: bool = False) -> list[IndexPart]:
@@ -50,7 +63,21 @@ def default_parts(shared: Path = SHARED_DATA, all_fiches: bool = False) -> list[
     ]
     if "programmes" in SOURCES:  # the national programmes catalogue, when Plume has it
         parts.append(IndexPart("programmes"))
-    return parts
+    documents = shared / MUNICIPAL
+    return [
+        *parts,
+        # council minutes 2021-2023 (the scanned prefectoral order aside)
+        IndexPart(
+            "documents", documents / "couthenans_haute_saone", tenant="70184", glob="CR_*.pdf"
+        ),
+        # the délibérations of the council of 24 April 2014 (40 files)
+        IndexPart(
+            "documents",
+            documents / "montpellier_deliberations_2014" / "pdf",
+            tenant="34172",
+            glob="2014-04-24-*.pdf",
+        ),
+    ]
 
 
 def eval_settings(
@@ -69,7 +96,7 @@ def eval_settings(
 
 def _fingerprint(settings: Settings, part: IndexPart) -> str:
     if part.path is not None:
-        files = [part.path] if part.path.is_file() else sorted(part.path.rglob("*.json"))
+        files = part.files()
         return ";".join(f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
     try:
         return npm.pinned(settings.corpus_dir, part.source).version
@@ -78,6 +105,24 @@ def _fingerprint(settings: Settings, part: IndexPart) -> str:
         if catalogue.is_file():
             return f"{catalogue.name}:{catalogue.stat().st_size}:{int(catalogue.stat().st_mtime)}"
         return ""  # else always brought up to date (incremental)
+
+
+def _part_filter(part: IndexPart) -> SearchFilter:
+    if part.tenant:  # this commune's documents only (the shared corpus is always visible)
+        return SearchFilter(
+            sources=[part.source], tenants=[part.tenant], fields={"tenant": [part.tenant]}
+        )
+    return SearchFilter(sources=[part.source])
+
+
+def _ingest_documents(settings: Settings, runtime: Runtime, part: IndexPart) -> None:
+    """A commune's files, as uploaded; unchanged files are skipped by their content hash."""
+    from ingestion.documents.library import ingest_files
+    from ingestion.sources.files import Upload
+
+    assert part.tenant is not None
+    uploads = (Upload(name=f.name, data=f.read_bytes()) for f in part.files())
+    ingest_files(settings, runtime.store, runtime.embedder, uploads, part.tenant, "eval")
 
 
 def ensure_index(
@@ -105,18 +150,21 @@ def ensure_index(
             # a new analyzer re-indexes the part even when its files are the same
             stamp = _fingerprint(settings, part)
             stamp = f"{index_signature(runtime.embedder)}|{stamp}" if stamp else ""
-            indexed = runtime.store.count(SearchFilter(sources=[part.source])) > 0
+            indexed = runtime.store.count(_part_filter(part)) > 0
             if stamp and indexed and stamps.get(part.label) == stamp:
                 continue
             say(f"Indexation de l'évaluation : {part.label}…")
-            ingest_source(
-                settings,
-                runtime.store,
-                runtime.embedder,
-                part.source,
-                path=part.path,
-                everything=part.everything,
-            )
+            if part.tenant:
+                _ingest_documents(settings, runtime, part)
+            else:
+                ingest_source(
+                    settings,
+                    runtime.store,
+                    runtime.embedder,
+                    part.source,
+                    path=part.path,
+                    everything=part.everything,
+                )
             stamps[part.label] = stamp
             stamps_file.write_text(json.dumps(stamps, indent=1))
         runtime.refresh_stats()
@@ -126,6 +174,7 @@ def ensure_index(
     return runtime, skipped
 
 
-def indexed_doc_ids(runtime: Runtime) -> set[str]:
-    """Every doc id in the index (all sources, all versions)."""
-    return {str(p["doc_id"]) for _, p in runtime.store.scan(SearchFilter(), ["doc_id"])}
+def indexed_doc_ids(runtime: Runtime, tenants: Sequence[str] = TENANTS) -> set[str]:
+    """Every doc id in the index (all sources, all versions), the communes' included."""
+    where = SearchFilter(tenants=list(tenants))
+    return {str(p["doc_id"]) for _, p in runtime.store.scan(where, ["doc_id"])}

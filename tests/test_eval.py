@@ -18,10 +18,18 @@ from eval import history, metrics, piaf
 from eval.corpus_ids import missing_gold_ids
 from eval.dataset import KINDS, InvalidDataset, load_dataset
 from eval.gate import Gate, check_release
-from eval.index import IndexPart, ensure_index, eval_settings
+from eval.index import (
+    MUNICIPAL,
+    IndexPart,
+    default_parts,
+    ensure_index,
+    eval_settings,
+    indexed_doc_ids,
+)
 from eval.report import write
 from ingestion.fiches import load_fiche_tree, parse_fiche
 from plume.cli import app
+from plume.documents import tenant_doc_id
 from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter
@@ -117,15 +125,24 @@ def _fold(text: str) -> str:
     return "".join(c for c in text if c.isalnum())
 
 
-def test_the_dev_set_is_large_valid_and_covers_every_kind_but_documents() -> None:
+def test_the_dev_set_is_large_valid_and_covers_every_kind() -> None:
     dataset = load_dataset(DEV_SET)
     assert not dataset.problems
     kinds = {k: sum(i.kind == k for i in dataset.items) for k in KINDS}
-    assert len(dataset.items) >= 120
+    assert len(dataset.items) >= 150
     assert kinds["legal"] >= 30 and kinds["fiche"] >= 30 and kinds["aide"] >= 20
-    assert kinds["refusal"] >= 10 and kinds["document"] == 0  # uploads: issue 7
+    assert kinds["refusal"] >= 15 and kinds["document"] >= 12
     assert all(i.reference for i in dataset.items)
     assert all(i.expects_refusal == (i.kind == "refusal") for i in dataset.items)
+    # a commune's documents are asked from that commune; the same questions asked from
+    # another commune (or none) must find nothing: isolation
+    documents = [i for i in dataset.items if i.kind == "document"]
+    assert all(i.tenant and g.startswith(f"doc/{i.tenant}/") for i in documents for g in i.gold)
+    isolation = [i for i in dataset.items if "isolation" in i.tags]
+    assert len(isolation) >= 2 and all(i.kind == "refusal" for i in isolation)
+    asked = {i.question: i.tenant for i in documents}
+    assert any(i.question in asked for i in isolation)
+    assert all(asked.get(i.question, "-") != i.tenant for i in isolation)
 
 
 def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
@@ -135,7 +152,11 @@ def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
     if not settings.packages_dir.is_dir():
         pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
     gold = {g for item in load_dataset(DEV_SET).items for g in item.gold}
-    assert missing_gold_ids(gold, settings) == set()
+    documents = {g for g in gold if g.startswith("doc/")}
+    assert missing_gold_ids(gold - documents, settings) == set()
+    if (SHARED_DATA / MUNICIPAL).is_dir():  # doc ids are content hashes of the shared files
+        files = [(p.tenant, f) for p in default_parts() if p.tenant for f in p.files()]
+        assert documents <= {tenant_doc_id(str(t), f.read_bytes()) for t, f in files}
     assert missing_gold_ids({"vdd/F0", "legi/LEGITEXT000031366350/L0", "aide/x"}, settings) == {
         "vdd/F0",
         "legi/LEGITEXT000031366350/L0",
@@ -239,6 +260,36 @@ def mini_runtime(settings: Settings, mini_corpus: Path) -> Iterator[Runtime]:
     assert skipped == [] and said == ["Indexation de l'évaluation : service-public (mini)…"]
     yield runtime
     runtime.close()
+
+
+def test_a_communes_documents_are_indexed_for_it_alone_and_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = SHARED_DATA / MUNICIPAL / "couthenans_haute_saone"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} absent (../shared/data)")
+    part = IndexPart("documents", folder, tenant="70184", glob="CR_reunion_202111*.pdf")
+    assert [f.name for f in part.files()] == ["CR_reunion_20211105.pdf", "CR_reunion_20211126.pdf"]
+    said: list[str] = []
+    runtime, skipped = ensure_index(eval_settings(settings), [part], said.append)
+    try:
+        ids = {tenant_doc_id("70184", f.read_bytes()) for f in part.files()}
+        assert skipped == [] and indexed_doc_ids(runtime) == ids
+        assert indexed_doc_ids(runtime, tenants=["34172"]) == set()
+        question = "qui remplace la société Schori pour le déneigement ?"
+        ask = runtime.assistant.search
+        found = ask(question, SearchFilter(tenants=["70184"]), 5)
+        assert found and found[0].doc_id in ids and found[0].hit.payload.get("page") == 1
+        assert ask(question, SearchFilter(tenants=["34172"]), 5) == []
+    finally:
+        runtime.close()
+    runtime, _ = ensure_index(eval_settings(settings), [part], said.append)
+    runtime.close()  # unchanged files: not ingested again
+    assert said == ["Indexation de l'évaluation : documents (couthenans_haute_saone) 70184…"]
+    absent = IndexPart("documents", tmp_path / "none", tenant="30110", glob="*.pdf")
+    runtime, skipped = ensure_index(eval_settings(settings), [absent])
+    runtime.close()
+    assert skipped == ["documents (none) 30110"]
 
 
 def _gate(tmp_path: Path) -> Gate:
