@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from ingestion.csv_rows import numbered_rows
 from ingestion.retrying import Retrying
 from plume.documents import aide_doc_id
 from plume.errors import MalformedDocument, SourceUnauthorized, SourceUnreachable
@@ -202,23 +203,8 @@ def from_csv(path: Path) -> tuple[list[Aide], list[str]]:
             f"{path.name} : en-tête inattendu, colonnes attendues : {', '.join(CSV_COLUMNS)}"
         )
     seen: set[str] = set()
-    while True:
-        line = reader.line_num + 1  # where the next record starts
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(f"{path.name} ligne {line} : CSV illisible ({exc})")
-            continue
-        cells = [unicodedata.normalize("NFC", c) for c in cells]  # the export has NFD
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(CSV_COLUMNS):
-            errors.append(
-                f"{path.name} ligne {line} : {len(cells)} colonnes au lieu de {len(CSV_COLUMNS)}"
-            )
-            continue
+    for line, raw in numbered_rows(reader, path.name, len(CSV_COLUMNS), errors):
+        cells = [unicodedata.normalize("NFC", c) for c in raw]  # the export has NFD
         try:
             aide = _csv_aide(dict(zip(CSV_COLUMNS, cells, strict=True)))
         except MalformedDocument as exc:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ingestion.csv_rows import numbered_rows
 from plume.errors import MalformedDocument
 
 DETR_COLUMNS = (
@@ -256,22 +257,7 @@ def read(path: Path) -> tuple[list[Precedent], list[str]]:
     file_year = int(found.group(1)) if found else None
     projects: list[Precedent] = []
     errors: list[str] = []
-    while True:
-        line = reader.line_num + 1  # where the next record starts
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(f"{path.name} ligne {line} : CSV illisible ({exc})")
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            errors.append(
-                f"{path.name} ligne {line} : {len(cells)} colonnes au lieu de {len(header)}"
-            )
-            continue
+    for line, cells in numbered_rows(reader, path.name, len(header), errors):
         row = dict(zip(header, (unicodedata.normalize("NFC", c) for c in cells), strict=True))
         try:
             projects.append(parse(row, dataset, file_year))

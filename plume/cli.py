@@ -465,25 +465,29 @@ veille_app = typer.Typer(
 app.add_typer(veille_app, name="veille")
 
 
+# the options of the digest, shared by `plume veille --since` and `plume veille digest`
+CodesOpt = Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="md, html ou json.")]
+ProfilOpt = Annotated[str | None, typer.Option("--profil", help="Limiter à un profil de veille.")]
+CommuneOpt = Annotated[
+    str | None, typer.Option("--commune", help="Code INSEE : ajoute les aides qui ferment bientôt.")
+]
+EcheancesOpt = Annotated[
+    int, typer.Option("--echeances", help="Aides qui ferment dans les N jours (avec --commune).")
+]
+
+
 @veille_app.callback()
 def veille_default(
     ctx: typer.Context,
     since: Annotated[
         str | None, typer.Option(help="Synthèse des changements depuis (AAAA-MM-JJ).")
     ] = None,
-    code: Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md, html ou json.")] = "md",
-    profil: Annotated[
-        str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
-    ] = None,
-    commune: Annotated[
-        str | None,
-        typer.Option("--commune", help="Code INSEE : ajoute les aides qui ferment bientôt."),
-    ] = None,
-    echeances: Annotated[
-        int,
-        typer.Option("--echeances", help="Aides qui ferment dans les N jours (avec --commune)."),
-    ] = 30,
+    code: CodesOpt = None,
+    fmt: FormatOpt = "md",
+    profil: ProfilOpt = None,
+    commune: CommuneOpt = None,
+    echeances: EcheancesOpt = 30,
 ) -> None:
     """Veille juridique : sans sous-commande, la synthèse depuis --since."""
     if ctx.invoked_subcommand is not None:
@@ -562,19 +566,11 @@ def veille_journal(
 @veille_app.command("digest")
 def veille_digest(
     since: Annotated[str, typer.Option(help="Changements en vigueur depuis (AAAA-MM-JJ).")],
-    code: Annotated[list[str] | None, typer.Option(help="Limiter à ces codes (LEGITEXT…).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md, html ou json.")] = "md",
-    profil: Annotated[
-        str | None, typer.Option("--profil", help="Limiter à un profil de veille.")
-    ] = None,
-    commune: Annotated[
-        str | None,
-        typer.Option("--commune", help="Code INSEE : ajoute les aides qui ferment bientôt."),
-    ] = None,
-    echeances: Annotated[
-        int,
-        typer.Option("--echeances", help="Aides qui ferment dans les N jours (avec --commune)."),
-    ] = 30,
+    code: CodesOpt = None,
+    fmt: FormatOpt = "md",
+    profil: ProfilOpt = None,
+    commune: CommuneOpt = None,
+    echeances: EcheancesOpt = 30,
 ) -> None:
     """Affiche la synthèse de veille depuis une date, à partir du journal ; avec --commune,
     suivie des aides qui ferment dans les --echeances jours."""
