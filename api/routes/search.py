@@ -6,22 +6,35 @@ import time
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from api.deps import CallerDep, RuntimeDep, asker_of
-from api.schemas import ChatRequest, ChatResponse, SearchHit, SearchRequest, SearchResponse
+from api.deps import Caller, CallerDep, RuntimeDep, asker_of
+from api.schemas import (
+    ChatRequest,
+    ChatResponse,
+    Filters,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
 from assistant.retrieval import build_filter
+from plume.store import SearchFilter
 
 router = APIRouter(prefix="/v1", tags=["recherche"])
 
 
-@router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
-def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> SearchResponse:
-    where = build_filter(
+def _where(body: Filters, caller: Caller) -> SearchFilter:
+    """The request's filters, within what the caller may see (shared corpus + its commune)."""
+    return build_filter(
         sources=body.sources,
         audiences=body.audiences,
         kinds=body.kinds,
         as_of=body.as_of,
         tenants=caller.tenants,
     )
+
+
+@router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
+def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> SearchResponse:
+    where = _where(body, caller)
     passages = runtime.assistant.search(body.query, where, body.limit)
     hits = [
         SearchHit(
@@ -52,13 +65,7 @@ def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> Searc
 def chat(
     body: ChatRequest, runtime: RuntimeDep, caller: CallerDep
 ) -> ChatResponse | EventSourceResponse:
-    where = build_filter(
-        sources=body.sources,
-        audiences=body.audiences,
-        kinds=body.kinds,
-        as_of=body.as_of,
-        tenants=caller.tenants,
-    )
+    where = _where(body, caller)
     commune = runtime.communes.get(body.commune) if body.commune else None
     if body.stream:
         # retrieval runs here, before the stream opens: bad input is still a plain 4xx

@@ -183,37 +183,25 @@ class EdgeStore:
     def count(self, where: SearchFilter | None = None) -> int:
         return int(self._shard.count(q.CountRequest(exact=True, filter=_filter(where))))
 
-    def scan(
-        self, where: SearchFilter, fields: Sequence[str]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _scroll(self, where: SearchFilter | None, limit: int, **what: Any) -> Iterator[Any]:
+        """Every record matching `where`, page by page."""
         offset: Any = None
         while True:
-            records, offset = self._shard.scroll(
-                q.ScrollRequest(
-                    offset=offset, limit=1000, filter=_filter(where), with_payload=list(fields)
-                )
-            )
-            for r in records:
-                yield str(r.id), dict(r.payload or {})
+            request = q.ScrollRequest(offset=offset, limit=limit, filter=_filter(where), **what)
+            records, offset = self._shard.scroll(request)
+            yield from records
             if offset is None:
                 return
 
+    def scan(
+        self, where: SearchFilter, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        for r in self._scroll(where, 1000, with_payload=list(fields)):
+            yield str(r.id), dict(r.payload or {})
+
     def points(self, where: SearchFilter | None = None) -> Iterator[StoredPoint]:
-        offset: Any = None
-        while True:
-            records, offset = self._shard.scroll(
-                q.ScrollRequest(
-                    offset=offset,
-                    limit=500,
-                    filter=_filter(where),
-                    with_payload=True,
-                    with_vector=True,
-                )
-            )
-            for r in records:
-                yield _stored(str(r.id), r.payload, r.vector)
-            if offset is None:
-                return
+        for r in self._scroll(where, 500, with_payload=True, with_vector=True):
+            yield _stored(str(r.id), r.payload, r.vector)
 
     def _facet(self, key: str, source: str | None) -> dict[str, int]:
         flt = None

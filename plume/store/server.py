@@ -191,53 +191,44 @@ class ServerStore:
         )
         return int(resp.count)
 
-    def scan(
-        self, where: SearchFilter, fields: Sequence[str]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _scroll(self, where: SearchFilter | None, limit: int, **what: Any) -> Iterator[Any]:
+        """Every record matching `where`, page by page."""
         offset: Any = None
         while True:
             records, offset = self._call(
                 self._client.scroll,
                 self.collection,
                 scroll_filter=_filter(where),
-                limit=1000,
+                limit=limit,
                 offset=offset,
-                with_payload=list(fields),
+                **what,
             )
-            for r in records:
-                yield str(r.id), dict(r.payload or {})
+            yield from records
             if offset is None:
                 return
 
+    def scan(
+        self, where: SearchFilter, fields: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        for r in self._scroll(where, 1000, with_payload=list(fields)):
+            yield str(r.id), dict(r.payload or {})
+
     def points(self, where: SearchFilter | None = None) -> Iterator[StoredPoint]:
-        offset: Any = None
-        while True:
-            records, offset = self._call(
-                self._client.scroll,
-                self.collection,
-                scroll_filter=_filter(where),
-                limit=500,
-                offset=offset,
-                with_payload=True,
-                with_vectors=True,
+        for r in self._scroll(where, 500, with_payload=True, with_vectors=True):
+            vectors = r.vector if isinstance(r.vector, dict) else {}
+            bm25 = vectors.get(SPARSE)
+            sparse = (
+                SparseVec(list(bm25.indices), list(bm25.values))  # type: ignore[union-attr]
+                if bm25 is not None
+                else SparseVec([], [])
             )
-            for r in records:
-                vectors = r.vector if isinstance(r.vector, dict) else {}
-                bm25 = vectors.get(SPARSE)
-                sparse = (
-                    SparseVec(list(bm25.indices), list(bm25.values))  # type: ignore[union-attr]
-                    if bm25 is not None
-                    else SparseVec([], [])
-                )
-                dense = vectors.get(DENSE)
-                yield StoredPoint(
-                    str(r.id),
-                    dict(r.payload or {}),
-                    sparse,
-                    list(dense) if dense else None,  # type: ignore[arg-type]
-                )
-            if offset is None:
-                return
+            dense = vectors.get(DENSE)
+            yield StoredPoint(
+                str(r.id),
+                dict(r.payload or {}),
+                sparse,
+                list(dense) if dense else None,  # type: ignore[arg-type]
+            )
 
     def _facet(self, key: str, source: str | None) -> dict[str, int]:
         flt = None
