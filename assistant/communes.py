@@ -11,7 +11,6 @@ temporary file then renamed over the old one.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from plume.errors import (
     UnknownCommune,
     UnknownCommuneProfile,
 )
-from plume.files import write_atomically
+from plume.files import read_table, write_table
 from plume.territory import INSEE_CODE, Territory
 
 __all__ = ["CommuneProfile", "CommuneRegistry", "parse_share", "perimeter_key"]
@@ -160,28 +159,17 @@ class CommuneRegistry:
         self.path = self.data_dir / "communes" / "profils.json"
 
     def _load(self) -> dict[str, CommuneProfile]:
-        if not self.path.is_file():
-            return {}
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            profiles = raw["communes"]
-            if not isinstance(profiles, dict):
-                raise TypeError
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MalformedDocument(f"{self.path} : fichier des profils illisible.") from exc
+        table = read_table(self.path, "communes", "des profils")
         return {
-            code: CommuneProfile.from_dict({**body, "insee": code})
-            for code, body in profiles.items()
+            code: CommuneProfile.from_dict({**body, "insee": code}) for code, body in table.items()
         }
 
     def _write(self, profiles: dict[str, CommuneProfile]) -> None:
-        body = {
-            "communes": {
-                code: {k: v for k, v in p.as_dict().items() if k != "insee"}
-                for code, p in sorted(profiles.items())
-            }
+        table = {
+            code: {k: v for k, v in p.as_dict().items() if k != "insee"}
+            for code, p in profiles.items()
         }
-        write_atomically(self.path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        write_table(self.path, "communes", table)
 
     def _from_territory(self, insee: str, previous: CommuneProfile | None) -> CommuneProfile:
         try:

@@ -13,7 +13,6 @@ temporary file then renamed over the old one.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from ingestion.journal import Change
 from plume.errors import InvalidWatchRequest, MalformedDocument, UnknownProfile
-from plume.files import write_atomically
+from plume.files import read_table, write_table
 from plume.text import fold_accents
 
 _NAME = re.compile(r"[a-z0-9-]{2,40}")
@@ -131,26 +130,15 @@ class ProfileStore:
         self.path = self.data_dir / "veille" / "profils.json"
 
     def _load(self) -> dict[str, WatchProfile]:
-        if not self.path.is_file():
-            return {}
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            profiles = raw["profils"]
-            if not isinstance(profiles, dict):
-                raise TypeError
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MalformedDocument(f"{self.path} : fichier de profils illisible.") from exc
-        return {name: WatchProfile.from_dict(name, body) for name, body in profiles.items()}
+        table = read_table(self.path, "profils", "de profils")
+        return {name: WatchProfile.from_dict(name, body) for name, body in table.items()}
 
     def _write(self, profiles: dict[str, WatchProfile]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = {
-            "profils": {
-                name: {k: v for k, v in p.as_dict().items() if k != "name"}
-                for name, p in sorted(profiles.items())
-            }
+        table = {
+            name: {k: v for k, v in p.as_dict().items() if k != "name"}
+            for name, p in profiles.items()
         }
-        write_atomically(self.path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        write_table(self.path, "profils", table)
 
     def list(self) -> list[WatchProfile]:
         return [p for _, p in sorted(self._load().items())]

@@ -1,10 +1,16 @@
-"""Writing a file so that a crash never leaves it half-written."""
+"""Writing a file so that a crash never leaves it half-written; small JSON tables
+(profiles, keys) kept in one such file."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from plume.errors import MalformedDocument
 
 
 def write_atomically(path: Path, text: str) -> Path:
@@ -22,3 +28,23 @@ def write_atomically(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_table(path: Path, key: str, what: str) -> dict[str, Any]:
+    """The mapping under `key` of a JSON file written by `write_table` ({} if there is no
+    file yet); a damaged file is a French error naming `what`, never a silent reset."""
+    if not path.is_file():
+        return {}
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))[key]
+        if not isinstance(table, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MalformedDocument(f"{path} : fichier {what} illisible.") from exc
+    return table
+
+
+def write_table(path: Path, key: str, table: Mapping[str, Any]) -> Path:
+    """`{key: table}` as indented JSON, entries sorted, written atomically."""
+    body = {key: dict(sorted(table.items()))}
+    return write_atomically(path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")

@@ -12,7 +12,6 @@ Tenants are communes' INSEE codes (« 25176 ») or a short slug (« agglo-nord �
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 import threading
@@ -26,10 +25,9 @@ from plume.errors import (
     ApiKeyNotFound,
     InvalidApiKey,
     InvalidTenant,
-    MalformedDocument,
     UnknownApiKey,
 )
-from plume.files import write_atomically
+from plume.files import read_table, write_table
 
 KEY_PREFIX = "plm_"
 _TENANT = re.compile(r"[0-9][0-9AB][0-9]{3}|[a-z0-9][a-z0-9-]{1,39}")
@@ -108,20 +106,10 @@ class KeyStore:
         self.path = self.data_dir / "cles.json"
 
     def _load(self) -> dict[str, dict[str, object]]:
-        if not self.path.is_file():
-            return {}
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            keys = raw["cles"]
-            if not isinstance(keys, dict):
-                raise TypeError
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MalformedDocument(f"{self.path} : fichier des clés illisible.") from exc
-        return keys
+        return read_table(self.path, "cles", "des clés")
 
     def _write(self, keys: dict[str, dict[str, object]]) -> None:
-        text = json.dumps({"cles": dict(sorted(keys.items()))}, ensure_ascii=False, indent=2)
-        write_atomically(self.path, text + "\n")
+        write_table(self.path, "cles", keys)
         self.path.chmod(0o600)
 
     @staticmethod
