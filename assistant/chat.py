@@ -31,10 +31,15 @@ from assistant.cofinancing import CofinancingRequest, compute_cofinancing
 from assistant.communes import CommuneProfile
 from assistant.conversations import Conversations
 from assistant.grants import GrantFilters, GrantResults, find_grants, format_grants
-from assistant.impact import UsageLedger, estimate
+from assistant.impact import estimate
 from assistant.intents import Intent, detect, project_words
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Citation, Passage
-from assistant.precedents import PrecedentReport, format_report, similar_projects
+from assistant.precedents import (
+    PrecedentReport,
+    ProjectTable,
+    format_report,
+    similar_projects,
+)
 from assistant.prompts import PromptBook
 from assistant.retrieval import Retriever, check_question
 from assistant.tools import (
@@ -133,22 +138,22 @@ class ChatService:
         breaker: CircuitBreaker,
         prompts: PromptBook,
         conversations: Conversations,
-        ledger: UsageLedger,
         stats: TermStats | None = None,
         min_confidence: float = 0.55,
         passages_per_answer: int = 6,
         zone: str | None = None,
+        projects: ProjectTable | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
         self.breaker = breaker
         self.prompts = prompts
         self.conversations = conversations
-        self.ledger = ledger
         self.stats = stats
         self.min_confidence = min_confidence
         self.passages_per_answer = passages_per_answer
         self.zone = zone
+        self.projects = projects or ProjectTable(retriever.store)  # funded projects, read once
 
     @property
     def model_name(self) -> str | None:
@@ -201,11 +206,15 @@ class ChatService:
             return None
         r = self.retriever
         try:
-            report = similar_projects(r.store, r.encoder, project, embedder=r.embedder)
+            report = similar_projects(
+                r.store, r.encoder, project, embedder=r.embedder, table=self.projects
+            )
             unknown = set(report.unknown_words)  # « refaire »: in no project's title
             rest = " ".join(w for w in project.split() if w not in unknown)
             if not report.count and unknown and rest:
-                report = similar_projects(r.store, r.encoder, rest, embedder=r.embedder)
+                report = similar_projects(
+                    r.store, r.encoder, rest, embedder=r.embedder, table=self.projects
+                )
         except PlumeError as exc:
             log.warning("precedents skipped: %s", exc.message)
             return None
@@ -460,7 +469,6 @@ class ChatService:
                 latency_s=turn.model_seconds,
                 zone=self.zone,
             )
-            self.ledger.record(impact)
             answer.impact = impact.as_dict()
         Conversations.remember(turn.memory, turn.question, answer.text)
         yield (

@@ -9,9 +9,8 @@ electricity-mix tables and makes no network access.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from ecologits.tracers.utils import PROVIDER_CONFIG_MAP, llm_impacts
@@ -137,17 +136,26 @@ class DailyUsage:
     latency_s_total: float = 0.0
     unknown_impact_answers: int = 0
 
-    def plus(self, impact: Impact) -> DailyUsage:
-        """These totals with one more answer."""
+    def plus(
+        self,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        energy_kwh: float | None,
+        gwp_kgco2eq: float | None,
+        latency_s: float,
+    ) -> DailyUsage:
+        """These totals with one more answer (its impact unknown when energy or GWP is)."""
+        known = energy_kwh is not None and gwp_kgco2eq is not None
         return replace(
             self,
             answers=self.answers + 1,
-            prompt_tokens=self.prompt_tokens + impact.prompt_tokens,
-            completion_tokens=self.completion_tokens + impact.completion_tokens,
-            energy_kwh=self.energy_kwh + (impact.energy_kwh or 0.0),
-            gwp_kgco2eq=self.gwp_kgco2eq + (impact.gwp_kgco2eq or 0.0),
-            latency_s_total=self.latency_s_total + impact.latency_s,
-            unknown_impact_answers=self.unknown_impact_answers + (0 if impact.known else 1),
+            prompt_tokens=self.prompt_tokens + prompt_tokens,
+            completion_tokens=self.completion_tokens + completion_tokens,
+            energy_kwh=self.energy_kwh + (energy_kwh or 0.0),
+            gwp_kgco2eq=self.gwp_kgco2eq + (gwp_kgco2eq or 0.0),
+            latency_s_total=self.latency_s_total + latency_s,
+            unknown_impact_answers=self.unknown_impact_answers + (0 if known else 1),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,34 +170,6 @@ class DailyUsage:
             "latency_s_total": round(self.latency_s_total, 3),
             "unknown_impact_answers": self.unknown_impact_answers,
         }
-
-
-class UsageLedger:
-    """Thread-safe per-day totals of generated answers, keeping the last `max_days` days."""
-
-    def __init__(self, max_days: int = MAX_DAYS) -> None:
-        self._max_days = max_days
-        self._days: dict[date, DailyUsage] = {}
-        self._lock = threading.Lock()
-
-    def record(self, impact: Impact, day: date | None = None) -> None:
-        """Add one answer to `day` (today, UTC, by default)."""
-        d = day or datetime.now(UTC).date()
-        with self._lock:
-            self._days[d] = self._days.get(d, DailyUsage(day=d)).plus(impact)
-            while len(self._days) > self._max_days:
-                # The oldest day goes, even if it is the one just recorded (a late straggler).
-                del self._days[min(self._days)]
-
-    def day(self, d: date) -> DailyUsage:
-        """Totals for `d`; zero totals if nothing was recorded that day."""
-        with self._lock:
-            return self._days.get(d, DailyUsage(day=d))
-
-    def days(self) -> list[DailyUsage]:
-        """Totals of every kept day, oldest first."""
-        with self._lock:
-            return [self._days[d] for d in sorted(self._days)]
 
 
 def _point(value: float | RangeValue | None) -> float | None:

@@ -186,6 +186,27 @@ class _Idf:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
 
+class ProjectTable:
+    """Every indexed funded project (the fields a report reads) and the words' IDF over
+    them: read from the store on first use, then reused — a report no longer scans the
+    11,000 projects each time. `clear()` after an ingestion (`Runtime.refresh_stats`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._loaded: tuple[dict[str, dict[str, Any]], _Idf] | None = None
+
+    def load(self) -> tuple[dict[str, dict[str, Any]], _Idf]:
+        loaded = self._loaded
+        if loaded is None:
+            where = SearchFilter(sources=[SOURCE], kinds=[KIND])
+            projects = dict(self.store.scan(where, _FIELDS))
+            loaded = self._loaded = (projects, _Idf(projects.values()))
+        return loaded
+
+    def clear(self) -> None:
+        self._loaded = None
+
+
 def coverage(query_terms: list[str], project_terms: Iterable[str], idf: _Idf) -> float:
     """Share of the request's IDF mass found among a project's words (0–1)."""
     total = sum(idf(t) for t in query_terms)
@@ -256,8 +277,10 @@ def similar_projects(
     departement: str | None = None,
     limit: int = 5,
     min_coverage: float = MIN_COVERAGE,
+    table: ProjectTable | None = None,
 ) -> PrecedentReport:
-    """Funded projects similar to `query`, their figures and the closest examples."""
+    """Funded projects similar to `query`, their figures and the closest examples; `table`
+    keeps the projects read between calls (else they are read from the store now)."""
     query = check_question(query, 500)
     programme = check_programme(programme)
     departement = check_departement(departement)
@@ -268,8 +291,7 @@ def similar_projects(
         fields["departement"] = [departement]
     analyzer = encoder.analyzer
     query_terms = list(dict.fromkeys(analyzer.terms(query)))
-    everything = dict(store.scan(SearchFilter(sources=[SOURCE], kinds=[KIND]), _FIELDS))
-    idf = _Idf(everything.values())
+    everything, idf = (table or ProjectTable(store)).load()
     words = dict.fromkeys(_WORD.findall(query))
     unknown = [w for w in words if _unseen(w, analyzer, idf)]
     similar: dict[str, float] = {}

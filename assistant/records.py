@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
@@ -180,17 +180,12 @@ class Records:
             )
             for u in rows:
                 day = u.created_at.date()
-                t = totals.get(day, DailyUsage(day=day))
-                known = u.energy_kwh is not None and u.gwp_kgco2eq is not None
-                totals[day] = replace(
-                    t,
-                    answers=t.answers + 1,
-                    prompt_tokens=t.prompt_tokens + u.prompt_tokens,
-                    completion_tokens=t.completion_tokens + u.completion_tokens,
-                    energy_kwh=t.energy_kwh + (u.energy_kwh or 0.0),
-                    gwp_kgco2eq=t.gwp_kgco2eq + (u.gwp_kgco2eq or 0.0),
-                    latency_s_total=t.latency_s_total + u.latency_s,
-                    unknown_impact_answers=t.unknown_impact_answers + (0 if known else 1),
+                totals[day] = totals.get(day, DailyUsage(day=day)).plus(
+                    prompt_tokens=u.prompt_tokens,
+                    completion_tokens=u.completion_tokens,
+                    energy_kwh=u.energy_kwh,
+                    gwp_kgco2eq=u.gwp_kgco2eq,
+                    latency_s=u.latency_s,
                 )
         return [totals[d] for d in sorted(totals)]
 

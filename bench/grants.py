@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from assistant.grants import GrantFilters, find_grants
-from assistant.precedents import similar_projects
+from assistant.precedents import ProjectTable, similar_projects
 from ingestion.service import ingest_source
 from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
@@ -89,6 +89,8 @@ def main() -> None:
             find_grants(retriever, project, filters, ablis)
         grants_ms: list[float] = []
         precedents_ms: list[float] = []
+        table = ProjectTable(runtime.store)  # as the chat keeps it: projects read once
+        cold_s = timed(table.load)
         counts: list[tuple[str, int, int]] = []
         for _ in range(ROUNDS):
             for project in PROJECTS:
@@ -100,7 +102,7 @@ def main() -> None:
 
             def run(p: str = project) -> None:
                 nonlocal report
-                report = similar_projects(runtime.store, runtime.encoder, p)
+                report = similar_projects(runtime.store, runtime.encoder, p, table=table)
 
             precedents_ms.append(1000 * timed(run))
             found = find_grants(retriever, project, filters, ablis)
@@ -118,8 +120,9 @@ def main() -> None:
         "",
         f"Grant search ({len(grants_ms)} searches): p50 {statistics.median(grants_ms):.1f} ms, "
         f"p95 {percentile(grants_ms, 0.95):.1f} ms.",
-        f"Precedents report ({len(precedents_ms)} reports over both lists): p50 "
-        f"{statistics.median(precedents_ms):.0f} ms, p95 {percentile(precedents_ms, 0.95):.0f} ms.",
+        f"Precedents report ({len(precedents_ms)} reports over both lists, projects read "
+        f"once in {cold_s:.2f} s): p50 {statistics.median(precedents_ms):.0f} ms, "
+        f"p95 {percentile(precedents_ms, 0.95):.0f} ms.",
         "",
         "| project | aids listed | similar funded projects |",
         "|---|---:|---:|",

@@ -40,6 +40,7 @@ def precedents(
                 programme=programme,
                 departement=departement,
                 limit=exemples,
+                table=runtime.assistant.chat.projects,
             )
         )
     if as_json:

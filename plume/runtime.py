@@ -9,7 +9,6 @@ from assistant.breaker import CircuitBreaker
 from assistant.chat import ChatService
 from assistant.communes import CommuneRegistry
 from assistant.conversations import Conversations
-from assistant.impact import UsageLedger
 from assistant.llm import build_llm
 from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
@@ -34,7 +33,6 @@ class Runtime:
     encoder: Bm25Encoder
     embedder: Embedder | None
     assistant: Assistant
-    ledger: UsageLedger
     communes: CommuneRegistry
     records: Records
 
@@ -57,14 +55,12 @@ class Runtime:
             expander=QueryExpander.load(settings.corpus_dir),  # lexicon, direct references
             bridge=True,  # fiche ↔ law links
         )
-        ledger = UsageLedger()
         chat = ChatService(
             retriever,
             llm=build_llm(settings) if llm is _UNSET else llm,
             breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s),
             prompts=PromptBook.load(),
             conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
-            ledger=ledger,
             stats=term_stats.load_all(settings.data_dir),
             min_confidence=settings.min_confidence,
             zone=settings.electricity_mix_zone,
@@ -73,11 +69,13 @@ class Runtime:
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)
         )
         assistant = Assistant(retriever, chat)
-        return cls(settings, store, encoder, embedder, assistant, ledger, communes, records)
+        return cls(settings, store, encoder, embedder, assistant, communes, records)
 
     def refresh_stats(self) -> None:
-        """After an ingestion: the corpus' term statistics changed."""
+        """After an ingestion: the corpus' term statistics (and maybe its funded projects)
+        changed."""
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
+        self.assistant.chat.projects.clear()
 
     def close(self) -> None:
         self.store.close()

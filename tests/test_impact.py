@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
-from assistant.impact import MAX_DAYS, Impact, UsageLedger, estimate
+from assistant.impact import DailyUsage, Impact, estimate
 
 SMALL = "mistral-small-latest"  # registered in EcoLogits for mistralai (no bare "mistral-small")
 RANGED = "mistral-medium-latest"  # architecture unpublished: EcoLogits gives an interval
@@ -112,11 +111,18 @@ def _impact(energy: float | None = 1e-4, gwp: float | None = 1e-5) -> Impact:
 DAY = date(2025, 3, 14)
 
 
-def test_ledger_sums_two_answers_on_the_same_day() -> None:
-    ledger = UsageLedger()
-    ledger.record(_impact(), DAY)
-    ledger.record(_impact(energy=3e-4, gwp=2e-5), DAY)
-    usage = ledger.day(DAY)
+def _add(usage: DailyUsage, impact: Impact) -> DailyUsage:
+    return usage.plus(
+        prompt_tokens=impact.prompt_tokens,
+        completion_tokens=impact.completion_tokens,
+        energy_kwh=impact.energy_kwh,
+        gwp_kgco2eq=impact.gwp_kgco2eq,
+        latency_s=impact.latency_s,
+    )
+
+
+def test_daily_usage_sums_answers() -> None:
+    usage = _add(_add(DailyUsage(day=DAY), _impact()), _impact(energy=3e-4, gwp=2e-5))
     assert usage.answers == 2
     assert usage.prompt_tokens == 20 and usage.completion_tokens == 40
     assert usage.energy_kwh == pytest.approx(4e-4)
@@ -125,65 +131,22 @@ def test_ledger_sums_two_answers_on_the_same_day() -> None:
     assert usage.unknown_impact_answers == 0
 
 
-def test_ledger_separates_days_and_sorts_them() -> None:
-    ledger = UsageLedger()
-    ledger.record(_impact(), DAY + timedelta(days=1))
-    ledger.record(_impact(), DAY)
-    assert [u.day for u in ledger.days()] == [DAY, DAY + timedelta(days=1)]
-    assert [u.answers for u in ledger.days()] == [1, 1]
-    assert ledger.day(DAY - timedelta(days=1)).answers == 0
-
-
-def test_ledger_counts_unknown_impact_answers() -> None:
-    ledger = UsageLedger()
-    ledger.record(estimate("my-vllm-model", prompt_tokens=5, completion_tokens=7, latency_s=1.0))
-    ledger.record(estimate(SMALL, prompt_tokens=5, completion_tokens=500, latency_s=5.0))
-    (usage,) = ledger.days()
+def test_daily_usage_counts_unknown_impact_answers() -> None:
+    usage = DailyUsage(day=DAY)
+    usage = _add(
+        usage, estimate("my-vllm-model", prompt_tokens=5, completion_tokens=7, latency_s=1)
+    )
+    usage = _add(usage, estimate(SMALL, prompt_tokens=5, completion_tokens=500, latency_s=5.0))
     assert usage.answers == 2 and usage.unknown_impact_answers == 1
     assert usage.completion_tokens == 507
     assert 6e-5 <= usage.energy_kwh <= 2.4e-4
 
 
-def test_ledger_is_exact_under_concurrent_records() -> None:
-    ledger = UsageLedger()
-    threads, per_thread = 8, 500
-    start = threading.Barrier(threads)
-
-    def work(i: int) -> None:
-        start.wait()
-        for _ in range(per_thread):
-            ledger.record(_impact(energy=None if i % 2 else 1e-4), DAY)
-
-    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    usage = ledger.day(DAY)
-    assert usage.answers == threads * per_thread
-    assert usage.prompt_tokens == 10 * threads * per_thread
-    assert usage.completion_tokens == 20 * threads * per_thread
-    assert usage.unknown_impact_answers == (threads // 2) * per_thread
-    assert usage.energy_kwh == pytest.approx(1e-4 * (threads // 2) * per_thread)
-
-
-def test_ledger_keeps_only_the_last_400_days() -> None:
-    ledger = UsageLedger()
-    for i in range(MAX_DAYS + 10):
-        ledger.record(_impact(), DAY + timedelta(days=i))
-    kept = ledger.days()
-    assert MAX_DAYS == 400 and len(kept) == 400
-    assert kept[0].day == DAY + timedelta(days=10)
-    assert ledger.day(DAY).answers == 0
-    ledger.record(_impact(), DAY)  # older than every kept day: not kept
-    assert len(ledger.days()) == 400 and ledger.day(DAY).answers == 0
-
-
 def test_daily_usage_as_dict_is_json_ready() -> None:
-    ledger = UsageLedger()
-    ledger.record(_impact(energy=1.23456e-4), DAY)
-    ledger.record(_impact(energy=None, gwp=None), DAY)
-    d = ledger.day(DAY).as_dict()
+    usage = _add(
+        _add(DailyUsage(day=DAY), _impact(energy=1.23456e-4)), _impact(energy=None, gwp=None)
+    )
+    d = usage.as_dict()
     assert json.loads(json.dumps(d)) == d
     assert d["day"] == "2025-03-14" and d["energy_kwh"] == 1.23e-4
     assert d["unknown_impact_answers"] == 1

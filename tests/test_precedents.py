@@ -477,3 +477,22 @@ def test_cli_precedents(tmp_path: Path) -> None:
     assert body["count"] == 1 and body["by_programme"] == {"DSIL": 1}
     bad = run_plume("precedents", "école", "--departement", "Yvelines", data_dir=data)
     assert bad.returncode == 1 and "Département invalide" in bad.stderr
+
+
+def test_the_projects_are_read_once_until_an_ingestion(store: Store, tmp_path: Path) -> None:
+    """A report reuses the projects read for the previous one; after `clear()` (what
+    `Runtime.refresh_stats` does once an ingestion ends) it sees the new list."""
+    from assistant.precedents import ProjectTable
+
+    detr = tmp_path / "detr.csv"
+    gym = "78;1;P;DSIL;Andrésy;2020;;Gymnase communal;100 000;40 000;\n"
+    detr.write_text(DETR_HEADER + gym, encoding="utf-8")
+    load(store, detr)
+    table = ProjectTable(store)
+    first = similar_projects(store, Bm25Encoder(), "gymnase", table=table)
+    assert first.count == 1 and table.load() is table.load()  # read once, then reused
+    detr.write_text(DETR_HEADER + gym + gym.replace("Andrésy", "Ablis"), encoding="utf-8")
+    load(store, detr)
+    assert similar_projects(store, Bm25Encoder(), "gymnase", table=table).count == 1  # kept
+    table.clear()
+    assert similar_projects(store, Bm25Encoder(), "gymnase", table=table).count == 2

@@ -30,5 +30,6 @@ def precedents(
         programme=programme,
         departement=departement,
         limit=exemples,
+        table=runtime.assistant.chat.projects,
     )
     return {**report.as_dict(), "text": format_report(report)}
