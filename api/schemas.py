@@ -72,6 +72,11 @@ class CitationOut(BaseModel):
     links: list[str] = Field(
         [], description="Articles de loi cités par la fiche, ou fiches qui citent l'article."
     )
+    regime: str | None = Field(
+        None,
+        description="Régime particulier de l'article (Alsace-Moselle, Outre-mer…) : il ne "
+        "s'applique qu'à ce territoire.",
+    )
 
 
 class ChatResponse(BaseModel):

@@ -41,6 +41,7 @@ from assistant.precedents import (
     similar_projects,
 )
 from assistant.prompts import PromptBook
+from assistant.regimes import Place
 from assistant.retrieval import Retriever, check_question
 from assistant.tools import (
     COFINANCING_TOOL,
@@ -193,7 +194,10 @@ class ChatService:
                 ]
                 turn.confidence = 1.0
                 return turn
-        turn.passages = self.retriever.search(turn.standalone, where, self.passages_per_answer)
+        place = Place(commune.departement, commune.insee) if commune else None
+        turn.passages = self.retriever.search(
+            turn.standalone, where, self.passages_per_answer, place=place
+        )
         turn.confidence = extractive.confidence(
             self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats
         )

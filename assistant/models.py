@@ -55,6 +55,8 @@ class Citation:
     page: int | None = None  # uploaded documents: the page the passage starts on
     # linked documents: the articles a fiche rests on, the fiche that brought an article
     links: list[str] = field(default_factory=list)
+    # a special regime's article (Alsace-Moselle, outre-mer…): the territory it applies to
+    regime: str | None = None
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, excerpt: str | None = None) -> Citation:
@@ -74,6 +76,7 @@ class Citation:
             in_force_to=p.get("in_force_to"),
             page=p.get("page"),
             links=[str(x) for x in p.get("links") or []],
+            regime=p.get("regime"),
         )
 
     def as_dict(self) -> dict[str, Any]:

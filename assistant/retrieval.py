@@ -2,6 +2,8 @@
 
 Sparse BM25 always; dense vectors too when an embedder is configured, fused by RRF
 inside Qdrant. If the embedder fails at query time, search goes on sparse-only.
+With a model and when switched on, the model restates the question or reranks the first
+results (assistant.model_levers); on any model failure the offline result stands.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 
+from assistant.model_levers import QueryRewriter, Reranker
 from assistant.models import Passage
 from assistant.query import LawBridge, Query, QueryExpander
+from assistant.regimes import Place, Regimes
 from plume.documents import AUDIENCES, KINDS, SOURCES
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
@@ -82,6 +86,9 @@ class Retriever:
         max_query_chars: int = 2000,
         expander: QueryExpander | None = None,
         bridge: bool = False,
+        rewriter: QueryRewriter | None = None,
+        reranker: Reranker | None = None,
+        regimes: Regimes | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -91,15 +98,26 @@ class Retriever:
         self.max_query_chars = max_query_chars
         self.expander = expander  # town-hall lexicon, direct references (assistant.query)
         self.law = LawBridge(store, encoder) if bridge else None  # fiche ↔ law links
+        self.regimes = regimes  # Alsace-Moselle, outre-mer…: the common law first
+        self.rewriter = rewriter  # with a model (assistant.model_levers): off by default
+        self.reranker = reranker
 
-    def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
+    def search(
+        self, question: str, where: SearchFilter, limit: int = 8, *, place: Place | None = None
+    ) -> list[Passage]:
+        """The best passages, at most `max_per_doc` per document. `place`: the user's
+        commune, whose special regime (Alsace-Moselle…) is then not weighed down."""
         question = check_question(question, self.max_query_chars)
         query = self.expander.expand(question) if self.expander else Query(question)
-        sparse = self.encoder.encode_weighted(query.weighted_texts())
+        texts = query.weighted_texts()
+        expansion = self.rewriter.expand(question) if self.rewriter else None
+        if expansion is not None:  # the model's legal words, or its hypothetical answer
+            texts += expansion.texts
+        sparse = self.encoder.encode_weighted(texts)
         dense = None
         if self.embedder is not None:
             try:
-                dense = self.embedder.embed_query(question)
+                dense = self.embedder.embed_query(expansion.dense_text if expansion else question)
             except EmbeddingFailed as exc:
                 log.warning("dense search skipped: %s", exc)
         hits = self.store.query(
@@ -109,8 +127,12 @@ class Retriever:
             limit=max(limit * 4, 30),  # room for the per-document cap below
             prefetch_limit=max(self.prefetch_limit, limit * 4),
         )
+        if self.regimes is not None:
+            hits = self.regimes.rank(hits, question, place)
         if self.law is not None:
             hits = self.law.augment(hits, query, where)
+        if self.reranker is not None:  # the model orders the first results
+            hits = self.reranker.rerank(question, hits)
         per_doc: dict[str, int] = {}
         passages: list[Passage] = []
         for hit in hits:

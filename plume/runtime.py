@@ -10,9 +10,11 @@ from assistant.chat import ChatService
 from assistant.communes import CommuneRegistry
 from assistant.conversations import Conversations
 from assistant.llm import build_llm
+from assistant.model_levers import build_model_levers
 from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
 from assistant.records import Records
+from assistant.regimes import Regimes
 from assistant.retrieval import Retriever
 from assistant.service import Assistant
 from plume import term_stats
@@ -46,6 +48,11 @@ class Runtime:
         store.ensure_collection()
         encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
         embedder = build_embedder(settings) if embedder is _UNSET else embedder
+        llm = build_llm(settings) if llm is _UNSET else llm
+        # one breaker in front of the model, for answers and retrieval alike
+        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        prompts = PromptBook.load()
+        rewriter, reranker = build_model_levers(settings, llm, breaker, prompts)  # off: None
         retriever = Retriever(
             store,
             encoder,
@@ -54,12 +61,15 @@ class Runtime:
             max_query_chars=settings.max_query_chars,
             expander=QueryExpander.load(settings.corpus_dir),  # lexicon, direct references
             bridge=True,  # fiche ↔ law links
+            regimes=Regimes.load(settings.corpus_dir),  # the common law first
+            rewriter=rewriter,
+            reranker=reranker,
         )
         chat = ChatService(
             retriever,
-            llm=build_llm(settings) if llm is _UNSET else llm,
-            breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s),
-            prompts=PromptBook.load(),
+            llm=llm,
+            breaker=breaker,
+            prompts=prompts,
             conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
             stats=term_stats.load_all(settings.data_dir),
             min_confidence=settings.min_confidence,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,6 +121,28 @@ class Settings(BaseSettings):
         description="Model that judges answers in `plume eval` (ragas' LLM metrics: "
         "faithfulness, relevancy…), on the same Mistral key or server; unset: only the "
         "metrics that need no model.",
+    )
+    retrieval_rewrite: Literal["off", "rewrite", "hyde"] = Field(
+        "off",
+        description="Model step before the search (needs a model): `rewrite` adds the "
+        "question's legal keywords as the model states them, `hyde` a short hypothetical "
+        "answer in the style of an article. Off by default: not yet measured against the "
+        "real model (`python -m bench.retrieval_levers --model`); one call per question.",
+    )
+    retrieval_rerank: bool = Field(
+        False,
+        description="Let the model reorder the first `rerank_top` passages of each search "
+        "(needs a model; one call per search, about 3,000 prompt tokens). Off by default "
+        "until measured.",
+    )
+    rerank_top: int = Field(
+        30, ge=2, le=30, description="Passages the model reranks (the first ones found)."
+    )
+    retrieval_model_timeout_s: float = Field(
+        10.0,
+        ge=0.5,
+        description="Time-out of one rewriting or reranking call, in seconds: beyond, the "
+        "search goes on without the model.",
     )
     embedding_model: str = Field("mistral-embed", description="Model for dense vectors.")
     embedding_dim: int = Field(1024, description="Dimension of the embedding model's vectors.")

@@ -492,7 +492,10 @@
       this.trigger = trigger;
       const url = safeUrl(c.url);
       const page = c.page ? `p. ${c.page}` : "";
-      const meta = [KINDS[c.kind] || "Source", page, c.section, dateInForce(c)].filter(Boolean);
+      const regime = c.regime ? `Régime particulier : ${c.regime}` : "";
+      const meta = [KINDS[c.kind] || "Source", page, regime, c.section, dateInForce(c)].filter(
+        Boolean,
+      );
       this.excerpt.replaceChildren(
         h("h3", { class: "fr-text--md plume-excerpt-title", text: `${c.n}. ${c.title || ""}` }),
         h("p", { class: "fr-text--xs plume-excerpt-meta", text: meta.join(" — ") }),

@@ -1,0 +1,161 @@
+"""Special regimes: an ordinary commune gets the common law first; a Moselle commune, or a
+question naming Alsace-Moselle, gets its local law. On the real 2015 CGCT."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from assistant.models import Citation
+from assistant.query import QueryExpander
+from assistant.regimes import Place, Regimes
+from assistant.retrieval import Retriever, build_filter
+from ingestion.chunking import index_text
+from ingestion.legi import load_code_tree, parse_code
+from ingestion.sources.legi import article_nodes
+from plume.settings import REPO_ROOT
+from plume.store import Hit, Store, StoredPoint
+from plume.store.edge import EdgeStore
+from plume.store.server import ServerStore
+from plume.text import Bm25Encoder
+from tests.conftest import SHARED_DATA
+
+CORPUS = REPO_ROOT / "corpus"
+CGCT = "LEGITEXT000006070633"
+IN_2015 = date(2015, 6, 1)
+CONVOCATION = "combien de jours avant la séance faut-il convoquer le conseil municipal ?"
+COMMON = f"legi/{CGCT}/L2121-11"  # convocation: three clear days (communes < 3,500)
+MOSELLE = f"legi/{CGCT}/L2541-2"  # the same matter in Moselle, Bas-Rhin, Haut-Rhin
+
+
+def article(section: str) -> Hit:
+    return Hit("p", 1.0, {"kind": "article", "section": section})
+
+
+@pytest.mark.parametrize(
+    ("section", "regime"),
+    [
+        (
+            "Partie législative > DEUXIÈME PARTIE : LA COMMUNE > LIVRE V : DISPOSITIONS "
+            "PARTICULIÈRES > TITRE IV : COMMUNES DES DÉPARTEMENTS DE LA MOSELLE, DU BAS-RHIN "
+            "ET DU HAUT-RHIN",
+            "Alsace-Moselle",
+        ),
+        (
+            "LIVRE V : DISPOSITIONS PARTICULIÈRES > TITRE Ier : PARIS, MARSEILLE ET LYON",
+            "Paris, Lyon, Marseille",
+        ),
+        ("SIXIÈME PARTIE : COLLECTIVITÉS D'OUTRE-MER RÉGIES PAR L'ARTICLE 74", "Outre-mer"),
+        # a meeting, not La Réunion; Paris's council under the common electoral law
+        ("Section 2 : Le conseil régional > Sous-section 2 : Réunion.", None),
+        (
+            "Titre IV : Dispositions spéciales à l'élection des conseillers municipaux et des "
+            "membres du Conseil de Paris",
+            None,
+        ),
+    ],
+)
+def test_regimes_are_read_from_the_section_path(section: str, regime: str | None) -> None:
+    found = Regimes.load(CORPUS).of(article(section))
+    assert (found.name if found else None) == regime
+
+
+def test_a_fiche_has_no_regime() -> None:
+    fiche = Hit("p", 1.0, {"kind": "fiche", "section": "Moselle, du Bas-Rhin et du Haut-Rhin"})
+    assert Regimes.load(CORPUS).of(fiche) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "place", "expected"),
+    [
+        ("convocation du conseil", None, set()),
+        ("convocation du conseil en Alsace-Moselle", None, {"Alsace-Moselle"}),
+        ("convocation du conseil", Place("57", "57463"), {"Alsace-Moselle"}),
+        ("convocation du conseil", Place("2A", "2A004"), {"Corse"}),
+        ("convocation du conseil", Place("974", "97411"), {"Outre-mer"}),
+        # « réunion » alone is a meeting
+        ("la réunion du conseil municipal", Place("78", "78013"), set()),
+    ],
+)
+def test_which_regimes_concern_a_question(
+    question: str, place: Place | None, expected: set[str]
+) -> None:
+    assert Regimes.load(CORPUS).applicable(question, place) == expected
+
+
+def test_every_regime_is_described() -> None:
+    regimes = Regimes.load(CORPUS)
+    assert regimes.version
+    assert {r.name for r in regimes.regimes} >= {"Alsace-Moselle", "Outre-mer", "Corse"}
+    assert all(r.sections and r.words and r.departements for r in regimes.regimes)
+
+
+# --- on the real CGCT, both backends ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["edge", "server"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """The CGCT's council articles, common law (L212x) and Alsace-Moselle (L254x)."""
+    path = SHARED_DATA / "legi" / f"{CGCT}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} absent: the 2015 CGCT of ../shared/data/legi is needed")
+    code = parse_code(load_code_tree(path.read_bytes(), path.name))
+    articles = [a for a in code.articles if a.num.startswith(("L212", "L254"))]
+    nodes = [n for a in articles for n in article_nodes(a, version="t")]
+    encoder = Bm25Encoder()
+    s: Store
+    if request.param == "edge":
+        s = EdgeStore(tmp_path_factory.mktemp("regimes") / "edge", dense_dim=4)
+    else:
+        s = ServerStore(":memory:", collection="regimes", dense_dim=4)
+    s.ensure_collection()
+    s.upsert(
+        [
+            StoredPoint(
+                n.node_id, {**n.metadata, "text": n.text}, encoder.encode_document(index_text(n))
+            )
+            for n in nodes
+        ]
+    )
+    yield s
+    s.close()
+
+
+def ranked(store: Store, question: str, place: Place | None, *, regimes: bool = True) -> list[str]:
+    r = Retriever(
+        store,
+        Bm25Encoder(),
+        expander=QueryExpander.load(CORPUS),
+        regimes=Regimes.load(CORPUS) if regimes else None,
+    )
+    passages = r.search(question, build_filter(as_of=IN_2015), 10, place=place)
+    return list(dict.fromkeys(p.doc_id for p in passages))
+
+
+def test_an_ordinary_commune_gets_the_common_law_first(store: Store) -> None:
+    without = ranked(store, CONVOCATION, None, regimes=False)
+    assert without.index(MOSELLE) < without.index(COMMON)  # the near-copy wins on words
+    for place in (None, Place("78", "78013")):
+        found = ranked(store, CONVOCATION, place)
+        assert found.index(COMMON) < found.index(MOSELLE)
+        assert MOSELLE in found  # weighed down, not removed
+
+
+def test_a_moselle_commune_gets_its_local_law(store: Store) -> None:
+    assert ranked(store, CONVOCATION, Place("57", "57463")) == ranked(
+        store, CONVOCATION, None, regimes=False
+    )
+    named = ranked(store, CONVOCATION + " (Alsace-Moselle)", None)
+    assert named.index(MOSELLE) < named.index(COMMON)
+
+
+def test_the_citation_names_the_regime(store: Store) -> None:
+    r = Retriever(store, Bm25Encoder(), regimes=Regimes.load(CORPUS))
+    passages = r.search(CONVOCATION, build_filter(as_of=IN_2015), 10)
+    by_doc = {p.doc_id: Citation.from_passage(1, p) for p in passages}
+    assert by_doc[MOSELLE].regime == "Alsace-Moselle"
+    assert by_doc[COMMON].regime is None
