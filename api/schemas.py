@@ -23,11 +23,21 @@ class Filters(BaseModel):
     )
 
 
+_COMMUNE = r"^[0-9][0-9AB][0-9]{3}$"
+
+
 class SearchRequest(Filters):
     query: str = Field(
         ..., description="La recherche, en français.", examples=["acte de naissance"]
     )
     limit: int = Field(8, ge=1, le=50)
+    commune: str | None = Field(
+        None,
+        pattern=_COMMUNE,
+        description="Code INSEE de la commune : les articles de son régime particulier "
+        "(Alsace-Moselle, outre-mer…) ne sont pas relégués après le droit commun.",
+        examples=["57463"],
+    )
 
 
 class ChatRequest(Filters):
@@ -48,9 +58,10 @@ class ChatRequest(Filters):
     )
     commune: str | None = Field(
         None,
-        pattern=r"^[0-9][0-9AB][0-9]{3}$",
+        pattern=_COMMUNE,
         description="Code INSEE de la commune (profil défini par l'administrateur) : les "
-        "questions d'aides en tiennent compte (population, territoire, zonages).",
+        "questions d'aides en tiennent compte (population, territoire, zonages), et les "
+        "articles de son régime particulier (Alsace-Moselle, outre-mer…) restent en tête.",
         examples=["78003"],
     )
 
@@ -124,6 +135,9 @@ class SearchHit(BaseModel):
     modified: str | None = None
     audience: list[str] = []
     page: int | None = None
+    regime: str | None = Field(
+        None, description="Régime particulier de l'article (Alsace-Moselle, Outre-mer…)."
+    )
 
 
 class SearchResponse(BaseModel):

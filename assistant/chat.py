@@ -194,9 +194,8 @@ class ChatService:
                 ]
                 turn.confidence = 1.0
                 return turn
-        place = Place(commune.departement, commune.insee) if commune else None
         turn.passages = self.retriever.search(
-            turn.standalone, where, self.passages_per_answer, place=place
+            turn.standalone, where, self.passages_per_answer, place=Place.of(commune)
         )
         turn.confidence = extractive.confidence(
             self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats

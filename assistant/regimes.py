@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.communes import CommuneProfile
 from plume.store import Hit
 from plume.text import fold_accents
 
@@ -56,6 +57,10 @@ class Place:
 
     departement: str
     insee: str | None = None
+
+    @classmethod
+    def of(cls, commune: CommuneProfile | None) -> Place | None:
+        return cls(commune.departement, commune.insee) if commune else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from assistant.chat import ChatService, Event
 from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
+from assistant.regimes import Place
 from assistant.retrieval import Retriever
 from plume.store import SearchFilter
 
@@ -17,8 +18,14 @@ class Assistant:
     retriever: Retriever
     chat: ChatService
 
-    def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
-        return self.retriever.search(question, where, limit)
+    def search(
+        self,
+        question: str,
+        where: SearchFilter,
+        limit: int = 8,
+        commune: CommuneProfile | None = None,
+    ) -> list[Passage]:
+        return self.retriever.search(question, where, limit, place=Place.of(commune))
 
     def ask(
         self,

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from assistant.communes import CommuneProfile
 from assistant.models import Citation
 from assistant.query import QueryExpander
 from assistant.regimes import Place, Regimes
@@ -159,3 +160,20 @@ def test_the_citation_names_the_regime(store: Store) -> None:
     by_doc = {p.doc_id: Citation.from_passage(1, p) for p in passages}
     assert by_doc[MOSELLE].regime == "Alsace-Moselle"
     assert by_doc[COMMON].regime is None
+
+
+def test_the_place_is_the_users_commune() -> None:
+    metz = CommuneProfile(
+        insee="57463",
+        name="Metz",
+        population=120_000,
+        departement="57",
+        departement_name="Moselle",
+        region="44",
+        region_name="Grand Est",
+    )
+    assert Place.of(metz) == Place("57", "57463")
+    assert Place.of(None) is None
+    assert Regimes.load(CORPUS).applicable("convocation du conseil", Place.of(metz)) == {
+        "Alsace-Moselle"
+    }

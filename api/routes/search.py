@@ -35,7 +35,8 @@ def _where(body: Filters, caller: Caller) -> SearchFilter:
 @router.post("/search", response_model=SearchResponse, summary="Rechercher des passages")
 def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> SearchResponse:
     where = _where(body, caller)
-    passages = runtime.assistant.search(body.query, where, body.limit)
+    commune = runtime.communes.get(body.commune) if body.commune else None
+    passages = runtime.assistant.search(body.query, where, body.limit, commune)
     hits = [
         SearchHit(
             rank=p.rank,
@@ -50,6 +51,7 @@ def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> Searc
             modified=p.field("modified"),
             audience=list(p.field("audience") or []),
             page=p.field("page"),
+            regime=p.field("regime"),
         )
         for p in passages
     ]
