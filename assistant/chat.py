@@ -33,6 +33,7 @@ from assistant.conversations import Conversations
 from assistant.grants import GrantFilters, GrantResults, find_grants, format_grants
 from assistant.impact import estimate
 from assistant.intents import Intent, detect, project_words
+from assistant.model_call import counting, usage_of
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Citation, Passage
 from assistant.precedents import (
     PrecedentReport,
@@ -80,19 +81,6 @@ class Turn:
 
 
 COFINANCING_DOC = "aide/programme-territoires-d-ia"
-
-
-def _usage_of(raw: Any) -> tuple[int, int]:
-    """Token counts from the SDK's response (a dict) or its last stream event (`.data`)."""
-    if isinstance(raw, dict):
-        usage = raw.get("usage")
-    else:
-        usage = getattr(getattr(raw, "data", raw), "usage", None)
-    if usage is None:
-        return 0, 0
-    return int(getattr(usage, "prompt_tokens", 0) or 0), int(
-        getattr(usage, "completion_tokens", 0) or 0
-    )
 
 
 class IncompleteStream(Exception):
@@ -194,9 +182,13 @@ class ChatService:
                 ]
                 turn.confidence = 1.0
                 return turn
-        turn.passages = self.retriever.search(
-            turn.standalone, where, self.passages_per_answer, place=Place.of(commune)
-        )
+        with counting() as spent:  # the retrieval's model calls, when switched on
+            turn.passages = self.retriever.search(
+                turn.standalone, where, self.passages_per_answer, place=Place.of(commune)
+            )
+        turn.usage["prompt_tokens"] += spent.prompt_tokens
+        turn.usage["completion_tokens"] += spent.completion_tokens
+        turn.model_seconds += spent.seconds
         turn.confidence = extractive.confidence(
             self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats
         )
@@ -251,7 +243,7 @@ class ChatService:
 
     @staticmethod
     def _add_usage(turn: Turn, raw: Any) -> None:
-        prompt_tokens, completion_tokens = _usage_of(raw)
+        prompt_tokens, completion_tokens = usage_of(raw)
         turn.usage["prompt_tokens"] += prompt_tokens
         turn.usage["completion_tokens"] += completion_tokens
 

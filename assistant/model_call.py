@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +32,35 @@ class LeverUsage:
 
 
 def usage_of(raw: Any) -> tuple[int, int]:
-    """Prompt and completion tokens from the SDK's response (a dict or an object)."""
-    usage = raw.get("usage") if isinstance(raw, dict) else getattr(raw, "usage", None)
+    """Prompt and completion tokens from the SDK's response (a dict or an object) or from
+    the last event of a stream (`.data`)."""
+    if isinstance(raw, dict):
+        usage = raw.get("usage")
+    else:
+        usage = getattr(getattr(raw, "data", raw), "usage", None)
     if usage is None:
         return 0, 0
     if isinstance(usage, dict):
         return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
     return int(prompt_tokens), int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+# The retrieval calls of the request being served (see `counting`): tokens and seconds
+# that its answer's usage and energy estimate must include.
+_SPENT: ContextVar[LeverUsage | None] = ContextVar("plume_retrieval_spent", default=None)
+
+
+@contextmanager
+def counting() -> Iterator[LeverUsage]:
+    """What the retrieval model calls made inside the block cost (this request only:
+    other threads' calls are not counted)."""
+    spent = LeverUsage()
+    token = _SPENT.set(spent)
+    try:
+        yield spent
+    finally:
+        _SPENT.reset(token)
 
 
 class ModelLever:
@@ -78,10 +102,12 @@ class ModelLever:
         elapsed = time.perf_counter() - started
         prompt_tokens, completion_tokens = usage_of(response.raw)
         with self._lock:
-            self.usage.calls += 1
-            self.usage.seconds += elapsed
-            self.usage.prompt_tokens += prompt_tokens
-            self.usage.completion_tokens += completion_tokens
+            for usage in (self.usage, _SPENT.get()):
+                if usage is not None:
+                    usage.calls += 1
+                    usage.seconds += elapsed
+                    usage.prompt_tokens += prompt_tokens
+                    usage.completion_tokens += completion_tokens
         log.info(
             "%s: %d prompt + %d completion tokens, %.2f s",
             what,

@@ -33,7 +33,7 @@ from plume.settings import Settings
 from plume.store import Hit, Store, StoredPoint
 from plume.store.server import ServerStore
 from plume.text import Bm25Encoder
-from tests.fakes.mistral import CHAT, FakeMistral, HashingEmbedder, hashed_bow, message_text
+from tests.fakes.mistral import CHAT, FakeMistral, HashingEmbedder, hashed_bow, message_text, words
 
 DIM = 16
 QUESTION = "peut-on enterrer un défunt dans le jardin de sa maison, faut-il voir la mairie ?"
@@ -329,5 +329,27 @@ def test_settings_switch_the_levers_on(fake: FakeMistral, tmp_path: Path) -> Non
         assert reranker is not None and reranker.top == 5
         # the answering model and the levers share one circuit breaker
         assert reranker.breaker is runtime.assistant.chat.breaker
+    finally:
+        runtime.close()
+
+
+def test_an_answer_counts_the_retrievals_model_calls(fake: FakeMistral, tmp_path: Path) -> None:
+    """Frugality is reported per answer: the rewrite's tokens are in the answer's usage and
+    its energy estimate, whether or not the answer itself calls the model."""
+    settings = Settings(
+        data_dir=tmp_path / "usage", mistral_server_url=fake.url, retrieval_rewrite="rewrite"
+    )
+    fake.chat_reply = REWRITE_REPLY
+    runtime = Runtime.build(settings, embedder=None)
+    runtime.store.upsert(
+        [point(d, t, x, runtime.encoder, dense=False) for d, (t, x) in DOCS.items()]
+    )
+    try:
+        answer = runtime.assistant.ask(QUESTION, build_filter())
+        assert "Termes juridiques" in user_text(fake.chat_calls[0].body)
+        # the fake counts a prompt's tokens as its words: every call's, the rewrite's included
+        sent = sum(len(words(user_text(c.body))) for c in fake.chat_calls)
+        assert answer.usage["prompt_tokens"] == sent > 0
+        assert answer.impact  # the energy estimate covers the retrieval's call
     finally:
         runtime.close()
