@@ -74,6 +74,8 @@ class Turn:
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
     )
     model_seconds: float = 0.0
+    # the lexicon's legal terms for the question's words (extractive confidence, excerpts)
+    equivalents: dict[str, frozenset[str]] = field(default_factory=dict)
     intent: Intent = "question"
     commune: CommuneProfile | None = None
     grants: GrantResults | None = None  # a grant question the catalogue answers
@@ -189,8 +191,12 @@ class ChatService:
         turn.usage["prompt_tokens"] += spent.prompt_tokens
         turn.usage["completion_tokens"] += spent.completion_tokens
         turn.model_seconds += spent.seconds
+        analyzer = self.retriever.encoder.analyzer
+        lexicon = self.retriever.expander.lexicon if self.retriever.expander else None
+        if lexicon is not None:  # « délib » is answered by a passage on « délibération »
+            turn.equivalents = lexicon.equivalents(turn.standalone, analyzer)
         turn.confidence = extractive.confidence(
-            self.retriever.encoder.analyzer, turn.standalone, turn.passages, self.stats
+            analyzer, turn.standalone, turn.passages, self.stats, turn.equivalents
         )
         return turn
 
@@ -290,6 +296,7 @@ class ChatService:
             analyzer=self.retriever.encoder.analyzer,
             min_confidence=self.min_confidence,
             stats=self.stats,
+            equivalents=turn.equivalents,
         )
 
     def _grants_answer(self, turn: Turn, results: GrantResults) -> Answer:

@@ -10,6 +10,7 @@ and measurable; a model (issue 3) writes fluent answers on top of the same passa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from assistant.models import Answer, Citation, Passage
 from assistant.prompts import PromptBook
@@ -30,9 +31,16 @@ _LIST_ITEM = re.compile(r"^\s*- ")
 
 
 class _Weights:
-    def __init__(self, analyzer: FrenchAnalyzer, question: str, stats: TermStats | None):
+    def __init__(
+        self,
+        analyzer: FrenchAnalyzer,
+        question: str,
+        stats: TermStats | None,
+        equivalents: Mapping[str, frozenset[str]] | None = None,
+    ):
         self.analyzer = analyzer
         self.wanted = set(analyzer.terms(question))
+        self.equivalents = equivalents or {}  # the lexicon's legal terms for a word
         self.of = {t: self._weight(t, stats) for t in self.wanted}
         self.total = sum(self.of.values()) or 1.0
 
@@ -44,8 +52,11 @@ class _Weights:
         return stats.idf(index) if stats.df.get(index) else UNSEEN_TERM_WEIGHT
 
     def coverage(self, text: str) -> float:
-        """IDF-weighted share of the question's terms present in `text`."""
-        return sum(self.of[t] for t in self.wanted & set(self.analyzer.terms(text))) / self.total
+        """IDF-weighted share of the question's terms present in `text`, in their own words
+        or in the lexicon's legal terms for them."""
+        present = set(self.analyzer.terms(text))
+        found = (t for t in self.wanted if t in present or self.equivalents.get(t, set()) & present)
+        return sum(self.of[t] for t in found) / self.total
 
 
 def _headed(passage: Passage) -> str:
@@ -55,10 +66,14 @@ def _headed(passage: Passage) -> str:
 
 
 def confidence(
-    analyzer: FrenchAnalyzer, question: str, passages: list[Passage], stats: TermStats | None = None
+    analyzer: FrenchAnalyzer,
+    question: str,
+    passages: list[Passage],
+    stats: TermStats | None = None,
+    equivalents: Mapping[str, frozenset[str]] | None = None,
 ) -> float:
     """IDF-weighted share of the question's terms found in the best of the top passages."""
-    weights = _Weights(analyzer, question, stats)
+    weights = _Weights(analyzer, question, stats, equivalents)
     if not weights.wanted or not passages:
         return 0.0
     return max(weights.coverage(_headed(p)) for p in passages[:3])
@@ -104,12 +119,13 @@ def answer(
     analyzer: FrenchAnalyzer,
     min_confidence: float,
     stats: TermStats | None = None,
+    equivalents: Mapping[str, frozenset[str]] | None = None,
 ) -> Answer:
-    score = confidence(analyzer, question, passages, stats)
+    score = confidence(analyzer, question, passages, stats, equivalents)
     if not passages or score < min_confidence:
         return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
 
-    weights = _Weights(analyzer, question, stats)
+    weights = _Weights(analyzer, question, stats, equivalents)
     lines: list[str] = []
     citations: list[Citation] = []
     seen: set[str] = set()

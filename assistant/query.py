@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ingestion.references import CODE_NAMES, normalize_number
 from plume.store import Hit, SearchFilter, Store
-from plume.text import Bm25Encoder, fold_accents
+from plume.text import Bm25Encoder, FrenchAnalyzer, fold_accents
 
 LEXICON_FILE = "lexique.toml"
 # an added legal term weighs as much as a word of the question (0.5 and 0.75 measured worse)
@@ -71,10 +71,23 @@ class Lexicon:
         terms = tuple(Term(k, str(v)) for k, v in raw.get("termes", {}).items())
         return cls(str(raw.get("version", "")), terms)
 
+    def found(self, question: str) -> list[Term]:
+        folded = _fold(question)
+        return [t for t in self.terms if t.found_in(question, folded)]
+
     def meanings(self, question: str) -> list[str]:
         """The legal terms of the lexicon's words found in the question."""
-        folded = _fold(question)
-        return list(dict.fromkeys(t.meaning for t in self.terms if t.found_in(question, folded)))
+        return list(dict.fromkeys(t.meaning for t in self.found(question)))
+
+    def equivalents(self, question: str, analyzer: FrenchAnalyzer) -> dict[str, frozenset[str]]:
+        """For each index term of the lexicon's words in the question, the terms of their
+        legal meaning: a passage that says « délibération » answers a question's « délib »."""
+        out: dict[str, set[str]] = {}
+        for term in self.found(question):
+            meaning = set(analyzer.terms(term.meaning))
+            for word in analyzer.terms(term.words):
+                out.setdefault(word, set()).update(meaning - {word})
+        return {word: frozenset(terms) for word, terms in out.items() if terms}
 
 
 @dataclass(frozen=True)

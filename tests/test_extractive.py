@@ -6,6 +6,7 @@ from collections import Counter
 
 from assistant.extractive import NOT_FOUND, answer, confidence, units
 from assistant.models import Passage
+from assistant.query import Lexicon, Term
 from plume.store import Hit
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, term_index
@@ -101,3 +102,23 @@ def test_rare_words_decide_the_confidence() -> None:
 def test_no_passage_no_answer() -> None:
     result = answer("acte de naissance", [], analyzer=analyzer, min_confidence=0.5)
     assert result.mode == "refusal" and result.confidence == 0.0
+
+
+def test_the_lexicons_legal_terms_answer_the_secretarys_words() -> None:
+    """« délib » and « CM » are answered by a passage on the délibération of the conseil
+    municipal: the confidence counts the lexicon's meanings, as retrieval does."""
+    analyzer = FrenchAnalyzer()
+    question = "la délib du CM est-elle exécutoire"
+    lexicon = Lexicon("t", (Term("délib", "délibération"), Term("CM", "conseil municipal")))
+    text = "Les délibérations du conseil municipal sont exécutoires dès leur transmission."
+    found = [passage(1, "legi/X/L2131-1", text)]
+    without = confidence(analyzer, question, found)
+    equivalents = lexicon.equivalents(question, analyzer)
+    assert equivalents == {
+        "delib": frozenset({"deliber"}),
+        "cm": frozenset({"conseil", "municipal"}),
+    }
+    assert confidence(analyzer, question, found, equivalents=equivalents) == 1.0 > without
+    reply = answer(question, found, analyzer=analyzer, min_confidence=0.8, equivalents=equivalents)
+    assert reply.mode == "extractive" and "[1]" in reply.text
+    assert answer(question, found, analyzer=analyzer, min_confidence=0.8).mode == "refusal"
