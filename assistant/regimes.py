@@ -109,16 +109,14 @@ class Regimes:
         }
 
     def rank(self, hits: Sequence[Hit], question: str, place: Place | None) -> list[Hit]:
-        """`hits` re-sorted with the articles of other territories' regimes weighed down;
-        each regime article carries its regime's name in its payload (`regime`)."""
+        """`hits` re-sorted, the articles of other territories' regimes with their score
+        weighed down; each regime article carries its regime's name (`regime`)."""
         wanted = self.applicable(question, place)
-        scored: list[tuple[float, int, Hit]] = []
-        for order, hit in enumerate(hits):
+        out: list[Hit] = []
+        for hit in hits:
             regime = self.of(hit)
-            score = hit.score
             if regime is not None:
-                hit = Hit(hit.id, hit.score, {**hit.payload, "regime": regime.name})
-                if regime.name not in wanted:
-                    score *= REGIME_WEIGHT
-            scored.append((-score, order, hit))
-        return [hit for _, _, hit in sorted(scored, key=lambda t: (t[0], t[1]))]
+                weight = 1.0 if regime.name in wanted else REGIME_WEIGHT
+                hit = Hit(hit.id, hit.score * weight, {**hit.payload, "regime": regime.name})
+            out.append(hit)
+        return sorted(out, key=lambda h: -h.score)  # stable: ties keep their order

@@ -321,12 +321,21 @@ def search(
     as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
     tenant: TenantOpt = None,
+    commune: Annotated[
+        str | None,
+        typer.Option(
+            "--commune",
+            help="Code INSEE : les articles de son régime particulier (Alsace-Moselle, "
+            "outre-mer…) ne sont pas relégués après le droit commun.",
+        ),
+    ] = None,
 ) -> None:
     """Cherche les passages les plus pertinents."""
     settings = _settings()
     where = _filters(source, audience, as_of, tenant)
     with _runtime(settings) as runtime:
-        passages = _run(lambda: runtime.assistant.search(query, where, limit))
+        profile = _run(lambda: runtime.communes.get(commune)) if commune else None
+        passages = _run(lambda: runtime.assistant.search(query, where, limit, profile))
     if as_json:
         rows = [{"rank": p.rank, "score": p.score, **p.hit.payload} for p in passages]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
@@ -336,6 +345,8 @@ def search(
     for p in passages:
         page = f", p. {p.field('page')}" if p.field("page") else ""
         out.print(f"[bold]{p.rank}. {p.field('title')}{page}[/bold]  [dim]{p.doc_id}[/dim]")
+        if p.field("regime"):
+            out.print(f"   [yellow]Régime particulier : {escape(str(p.field('regime')))}[/yellow]")
         if p.field("section"):
             out.print(f"   [italic]{p.field('section')}[/italic]")
         out.print(f"   {p.text[:240]}", markup=False, highlight=False)
@@ -349,7 +360,11 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
     commune: Annotated[
         str | None,
-        typer.Option("--commune", help="Code INSEE : les questions d'aides en tiennent compte."),
+        typer.Option(
+            "--commune",
+            help="Code INSEE : les questions d'aides en tiennent compte, et les articles de "
+            "son régime particulier (Alsace-Moselle…).",
+        ),
     ] = None,
     tenant: TenantOpt = None,
 ) -> None:
@@ -371,7 +386,10 @@ def ask(
         if c.in_force_from:
             when = f" — en vigueur depuis le {c.in_force_from}"
         page = f", p. {c.page}" if c.page else ""
-        out.print(f"[{c.n}] {c.title}{page}{when}\n    {c.url}", markup=False, highlight=False)
+        regime = f" — régime particulier : {c.regime}" if c.regime else ""
+        out.print(
+            f"[{c.n}] {c.title}{page}{when}{regime}\n    {c.url}", markup=False, highlight=False
+        )
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")
 
