@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.models import Passage
+from assistant.regimes import Place
 from assistant.retrieval import Retriever
 from eval import history, metrics, piaf
 from eval.corpus_ids import missing_gold_ids
@@ -246,8 +247,10 @@ MINI_SET = [
 class ReversedRetriever(Retriever):
     """Deliberately degraded retrieval: the best passages come last."""
 
-    def search(self, question: str, where: SearchFilter, limit: int = 8) -> list[Passage]:
-        found = super().search(question, where, limit)
+    def search(
+        self, question: str, where: SearchFilter, limit: int = 8, *, place: Place | None = None
+    ) -> list[Passage]:
+        found = super().search(question, where, limit, place=place)
         return [Passage(n, p.score, p.hit) for n, p in enumerate(reversed(found), start=1)]
 
 
