@@ -54,6 +54,17 @@ def article(section: str) -> Hit:
             "Paris, Lyon, Marseille",
         ),
         ("SIXIÈME PARTIE : COLLECTIVITÉS D'OUTRE-MER RÉGIES PAR L'ARTICLE 74", "Outre-mer"),
+        (
+            "Livre II : Election des sénateurs des départements > Titre IV : Election des "
+            "sénateurs > Chapitre VII : Opérations de vote",
+            "Élection des sénateurs",
+        ),
+        # the municipal council designates the senatorial delegates: the town hall's business
+        (
+            "Livre II : Election des sénateurs des départements > Titre III : Désignation "
+            "des délégués des conseils municipaux",
+            None,
+        ),
         # a meeting, not La Réunion; Paris's council under the common electoral law
         ("Section 2 : Le conseil régional > Sous-section 2 : Réunion.", None),
         (
@@ -81,6 +92,7 @@ def test_a_fiche_has_no_regime() -> None:
         ("convocation du conseil", Place("57", "57463"), {"Alsace-Moselle"}),
         ("convocation du conseil", Place("2A", "2A004"), {"Corse"}),
         ("convocation du conseil", Place("974", "97411"), {"Outre-mer"}),
+        ("qui préside le bureau de vote aux sénatoriales ?", None, {"Élection des sénateurs"}),
         # « réunion » alone is a meeting
         ("la réunion du conseil municipal", Place("78", "78013"), set()),
     ],
@@ -95,7 +107,7 @@ def test_every_regime_is_described() -> None:
     regimes = Regimes.load(CORPUS)
     assert regimes.version
     assert {r.name for r in regimes.regimes} >= {"Alsace-Moselle", "Outre-mer", "Corse"}
-    assert all(r.sections and r.words and r.departements for r in regimes.regimes)
+    assert all(r.sections and r.words for r in regimes.regimes)
 
 
 # --- on the real CGCT, both backends ------------------------------------------------------------
