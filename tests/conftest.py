@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from llama_index.core.schema import TextNode
 
 from ingestion import npm
+from ingestion.chunking import index_text
 from plume.settings import REPO_ROOT, Settings
-from plume.store import Store
+from plume.store import Store, StoredPoint
 from plume.store.edge import EdgeStore
 from plume.store.server import ServerStore
+from plume.text import Bm25Encoder
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -116,6 +119,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s.ensure_collection()
     yield s
     s.close()
+
+
+def indexed_store(backend: str, folder: Path, nodes: Sequence[TextNode]) -> Store:
+    """A store on `backend` ("edge", or "server" through local mode) holding `nodes`,
+    indexed as ingestion indexes them (BM25 of their index text)."""
+    s: Store
+    if backend == "edge":
+        s = EdgeStore(folder / "edge", dense_dim=4)
+    else:
+        s = ServerStore(":memory:", collection=folder.name, dense_dim=4)
+    s.ensure_collection()
+    encoder = Bm25Encoder()
+    s.upsert(
+        [
+            StoredPoint(
+                n.node_id, {**n.metadata, "text": n.text}, encoder.encode_document(index_text(n))
+            )
+            for n in nodes
+        ]
+    )
+    return s
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

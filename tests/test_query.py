@@ -18,11 +18,9 @@ from ingestion.fiches import parse_fiche
 from ingestion.legi import load_code_tree, parse_code
 from ingestion.sources.legi import article_nodes
 from plume.settings import REPO_ROOT
-from plume.store import Store, StoredPoint
-from plume.store.edge import EdgeStore
-from plume.store.server import ServerStore
+from plume.store import Store
 from plume.text import Bm25Encoder
-from tests.conftest import SHARED_DATA, load_fiche_json
+from tests.conftest import SHARED_DATA, indexed_store, load_fiche_json
 
 CORPUS = REPO_ROOT / "corpus"
 CGCT = "LEGITEXT000006070633"
@@ -133,21 +131,7 @@ def store(
     for fiche_id in ("F31001", "F12691"):
         fiche = parse_fiche(load_fiche_json(vdd_root, "particuliers", fiche_id))
         nodes += fiche_nodes(fiche, source="service-public", version="t")
-    encoder = Bm25Encoder()
-    s: Store
-    if request.param == "edge":
-        s = EdgeStore(tmp_path_factory.mktemp("query") / "edge", dense_dim=4)
-    else:
-        s = ServerStore(":memory:", collection="query", dense_dim=4)
-    s.ensure_collection()
-    s.upsert(
-        [
-            StoredPoint(
-                n.node_id, {**n.metadata, "text": n.text}, encoder.encode_document(index_text(n))
-            )
-            for n in nodes
-        ]
-    )
+    s = indexed_store(request.param, tmp_path_factory.mktemp("query"), nodes)
     yield s
     s.close()
 

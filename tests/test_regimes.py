@@ -16,16 +16,13 @@ from assistant.communes import CommuneProfile
 from assistant.models import Citation
 from assistant.regimes import REGIME_WEIGHT, Place, Regimes
 from assistant.retrieval import Retriever, build_filter
-from ingestion.chunking import index_text
 from ingestion.legi import load_code_tree, parse_code
 from ingestion.sources.legi import article_nodes
 from plume.cli import app
 from plume.settings import REPO_ROOT
-from plume.store import Hit, Store, StoredPoint
-from plume.store.edge import EdgeStore
-from plume.store.server import ServerStore
+from plume.store import Hit, Store
 from plume.text import Bm25Encoder
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, indexed_store
 from tests.test_communes import data_dir_with_packages
 
 CORPUS = REPO_ROOT / "corpus"
@@ -124,21 +121,7 @@ def store(
     code = parse_code(load_code_tree(path.read_bytes(), path.name))
     articles = [a for a in code.articles if a.num.startswith(("L212", "L254"))]
     nodes = [n for a in articles for n in article_nodes(a, version="t")]
-    encoder = Bm25Encoder()
-    s: Store
-    if request.param == "edge":
-        s = EdgeStore(tmp_path_factory.mktemp("regimes") / "edge", dense_dim=4)
-    else:
-        s = ServerStore(":memory:", collection="regimes", dense_dim=4)
-    s.ensure_collection()
-    s.upsert(
-        [
-            StoredPoint(
-                n.node_id, {**n.metadata, "text": n.text}, encoder.encode_document(index_text(n))
-            )
-            for n in nodes
-        ]
-    )
+    s = indexed_store(request.param, tmp_path_factory.mktemp("regimes"), nodes)
     yield s
     s.close()
 
