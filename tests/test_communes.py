@@ -456,6 +456,15 @@ def test_api_admin_routes_need_the_token(client: TestClient) -> None:
         ("get", "/v1/communes/78003", None, 404, "profil_commune_inconnu"),
         ("get", "/v1/communes/abc", None, 400, "profil_commune_invalide"),
         ("delete", "/v1/admin/communes/78003", None, 404, "profil_commune_inconnu"),
+        # a search for a commune: its profile must exist, its code be a code
+        (
+            "post",
+            "/v1/search",
+            {"query": "cimetière", "commune": "78003"},
+            404,
+            "profil_commune_inconnu",
+        ),
+        ("post", "/v1/search", {"query": "cimetière", "commune": "Metz"}, 422, "requete_invalide"),
     ],
 )
 def test_api_bad_input_is_a_clear_4xx(
