@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ingestion.references import CODE_NAMES, normalize_number
@@ -71,9 +71,11 @@ class Lexicon:
         terms = tuple(Term(k, str(v)) for k, v in raw.get("termes", {}).items())
         return cls(str(raw.get("version", "")), terms)
 
-    def found(self, question: str) -> list[Term]:
+    @lru_cache(maxsize=256)  # noqa: B019 - one lexicon per process; a question is scanned
+    def found(self, question: str) -> tuple[Term, ...]:  # for retrieval, then for confidence
+        """The lexicon's entries whose words are in the question."""
         folded = _fold(question)
-        return [t for t in self.terms if t.found_in(question, folded)]
+        return tuple(t for t in self.terms if t.found_in(question, folded))
 
     def meanings(self, question: str) -> list[str]:
         """The legal terms of the lexicon's words found in the question."""
