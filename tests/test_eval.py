@@ -165,6 +165,28 @@ def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
     }
 
 
+@pytest.mark.parametrize("name,tag", [("heldout", "heldout"), ("heldout2", "heldout-2")])
+def test_heldout_sets_are_legal_and_their_gold_articles_exist(name: str, tag: str) -> None:
+    """The held-out sets (written blind to the retrieval levers) measure what the dev set
+    cannot: a gold id that names no article would silently count as a miss."""
+    dataset = load_dataset(REPO_ROOT / "eval" / "datasets" / f"{name}.jsonl")
+    assert not dataset.problems and len(dataset.items) >= 40
+    assert all(i.kind == "legal" and i.reference and tag in i.tags for i in dataset.items)
+    assert all(g.startswith("legi/") for i in dataset.items for g in i.gold)
+    # the 2015 CGCT and Code électoral are searched as they stood then
+    for item in dataset.items:
+        code = item.gold[0].split("/")[1]
+        dated = code in {"LEGITEXT000006070633", "LEGITEXT000006070239"}
+        assert (item.as_of == date(2015, 6, 1)) == dated, item.id
+    if not (SHARED_DATA / "legi").is_dir():
+        pytest.skip(f"{SHARED_DATA} absent: the 2015 CGCT and Code électoral are needed")
+    settings = Settings()
+    if not settings.packages_dir.is_dir():
+        pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
+    gold = {g for item in dataset.items for g in item.gold}
+    assert missing_gold_ids(gold, settings) == set()
+
+
 def test_no_dev_question_is_the_title_of_its_fiche(vdd_root: Path) -> None:
     for item in load_dataset(DEV_SET).items:
         for gold in (g for g in item.gold if g.startswith("vdd/")):
