@@ -4,7 +4,9 @@
      "reference": "…", "kind": "legal", "as_of": "2024-01-01", "tenant": null, "tags": []}
 
 `gold` lists the doc ids that answer the question; empty means nothing in the corpus does
-(Plume should say it does not know). `as_of`, `tenant` and `tags` are optional. A bad line
+(Plume should refuse). `as_of`, `tenant`, `tags` and `scope` are optional; `scope` is the
+question's kind for the scope classifier (assistant.scope: `admin`, `local`, `hors_champ`),
+by default `local` for a commune's documents, `hors_champ` for a refusal, else `admin`. A bad line
 is reported with its number and skipped: the rest of the set still runs.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 from plume.errors import PlumeError
 
 KINDS = ("legal", "fiche", "aide", "document", "refusal")
+SCOPES = ("admin", "local", "hors_champ")
 
 
 class InvalidDataset(PlumeError):
@@ -39,6 +42,7 @@ class EvalItem:
     tenant: str | None = None
     tags: tuple[str, ...] = ()
     line: int = 0
+    scope: str = "admin"
 
     @property
     def expects_refusal(self) -> bool:
@@ -93,6 +97,10 @@ def parse_item(row: Any, line: int) -> EvalItem:
     tags = row.get("tags") or []
     if not isinstance(tags, list):
         raise ValueError("« tags » doit être une liste")
+    default = {"document": "local", "refusal": "hors_champ"}.get(kind, "admin")
+    scope = row.get("scope") or default
+    if scope not in SCOPES:
+        raise ValueError(f"portée « {scope} » inconnue (attendu : {', '.join(SCOPES)})")
     return EvalItem(
         id=_text(row, "id"),
         question=_text(row, "question"),
@@ -103,6 +111,7 @@ def parse_item(row: Any, line: int) -> EvalItem:
         tenant=row.get("tenant") or None,
         tags=tuple(str(t) for t in tags),
         line=line,
+        scope=scope,
     )
 
 
