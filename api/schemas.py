@@ -90,22 +90,40 @@ class CitationOut(BaseModel):
     )
 
 
+class ReliabilityOut(BaseModel):
+    level: str = Field(..., description="`elevee`, `moyenne` ou `faible`.")
+    label: str = Field(..., description="Le niveau en toutes lettres : élevée, moyenne, faible.")
+    score: float = Field(
+        ...,
+        description="Probabilité, calibrée sur les jeux de développement, que la réponse "
+        "cite une source juste.",
+    )
+    reasons: list[str] = Field([], description="Pourquoi ce niveau, en français.")
+
+
 class ChatResponse(BaseModel):
     answer: str
     mode: str = Field(
         ...,
-        description="`generative` (rédigée par le modèle), `extractive` (extraits des sources, "
-        "sans modèle), `refusal` (pas de source fiable), `grants` (liste d'aides du catalogue), "
-        "`precedents` (chiffres des projets comparables financés) "
+        description="`generative` (rédigée par le modèle), `extractive` (phrases des sources, "
+        "sans modèle), `pistes` (pas de réponse certaine : les textes les plus proches, à "
+        "vérifier), `refusal` (hors du champ de Plume, ou rien trouvé), `grants` (liste "
+        "d'aides du catalogue), `precedents` (chiffres des projets comparables financés) "
         "ou `computation` (résultat d'un calcul, p. ex. le cofinancement Territoires d'IA).",
     )
-    confidence: float
+    confidence: float = Field(..., description="Le score de fiabilité (voir `reliability`).")
+    reliability: ReliabilityOut | None = Field(
+        None,
+        description="Niveau de fiabilité de la réponse et ses raisons (absent d'un refus).",
+    )
     citations: list[CitationOut]
     notice: str = Field(..., description="Mention de transparence (AI Act).")
     flags: list[str] = Field(
         [],
         description="`citation_retiree`, `phrase_non_sourcee`, `reponse_non_sourcee`, "
-        "`modele_indisponible`.",
+        "`modele_indisponible`, `modele_sans_reponse` (le modèle n'a pas trouvé la réponse "
+        "dans les sources) ; pour un refus : `hors_champ`, `documents_commune_requis`, "
+        "`aucune_source`.",
     )
     warning: str | None = Field(None, description="Avertissement à afficher (modèle indisponible).")
     question: str | None = Field(None, description="La question cherchée (suivi réécrit).")

@@ -1,15 +1,20 @@
 """A chat turn: rewrite a follow-up, retrieve, answer with the model or without, check.
 
     prepare()  — before any byte is streamed: the follow-up is rewritten with the
-                 conversation's history, passages are retrieved, confidence is judged.
+                 conversation's history, the question's scope is judged (assistant.scope),
+                 passages are retrieved and their sentences scored (assistant.evidence).
     events()   — the answer as events: `notice` (first turn), `meta`, `delta`s, then
-                 `citations` (checked) and `done` (ids, usage, impact).
+                 `citations` (checked) and `done` (mode, reliability, ids, usage, impact).
     answer()   — the same turn, collected into one `Answer`.
 
-The model is llama-index's Mistral wrapper (assistant.llm) and the memory llama-index's
-chat memory; the steps are ours rather than a llama-index chat engine's, because each one
-has a contract to keep: no model call when no source is reliable, citations checked
-after generation, and the extractive answer whenever the model fails, even mid-stream.
+The only decision taken before answering is the scope: a question outside what Plume
+covers is refused with its reason; every other one is answered from the best passages.
+With a model, the model reads them and answers with citations, or says it cannot (then
+the closest texts are shown: `pistes`); the citation check stays the guard. Without one,
+the sentences that answer are quoted, or, when the evidence is weak (reliability
+« faible », assistant.reliability), the closest texts. The model is llama-index's Mistral
+wrapper (assistant.llm) and the memory llama-index's chat memory; the steps are ours
+rather than a llama-index chat engine's, because each one has a contract to keep.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
@@ -30,6 +35,7 @@ from assistant.citation_check import check_citations
 from assistant.cofinancing import CofinancingRequest, compute_cofinancing
 from assistant.communes import CommuneProfile
 from assistant.conversations import Conversations
+from assistant.evidence import Evidence, Sentence, gather
 from assistant.grants import GrantFilters, GrantResults, find_grants, format_grants
 from assistant.impact import estimate
 from assistant.intents import Intent, detect, project_words
@@ -43,7 +49,10 @@ from assistant.precedents import (
 )
 from assistant.prompts import PromptBook
 from assistant.regimes import Place
+from assistant.reliability import DEFAULT as DEFAULT_RELIABILITY
+from assistant.reliability import EXACT, Reliability, ReliabilityModel, Signals, signals
 from assistant.retrieval import Retriever, check_question
+from assistant.scope import ADMIN, NEEDS_DOCUMENTS, OUT_OF_SCOPE, ScopeClassifier, Verdict
 from assistant.tools import (
     COFINANCING_TOOL,
     TOOL_NAME,
@@ -53,6 +62,7 @@ from assistant.tools import (
 from plume.errors import InvalidCofinancingRequest, PlumeError
 from plume.store import Hit, SearchFilter
 from plume.term_stats import TermStats
+from plume.text import fold_accents
 
 log = logging.getLogger(__name__)
 Event = tuple[str, dict[str, Any]]
@@ -68,15 +78,18 @@ class Turn:
     question: str
     standalone: str
     passages: list[Passage]
-    confidence: float
     memory: ChatMemoryBuffer
     usage: dict[str, int] = field(
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
     )
     model_seconds: float = 0.0
-    # the lexicon's legal terms for the question's words (extractive confidence, excerpts)
+    # the lexicon's legal terms for the question's words (sentence scores, excerpts)
     equivalents: dict[str, frozenset[str]] = field(default_factory=dict)
     intent: Intent = "question"
+    scope: Verdict = ADMIN
+    refusal: str | None = None  # why Plume does not answer (out of scope, no document)
+    documents_only: bool = False  # a commune's own facts: answered from its documents
+    evidence: Evidence | None = None  # the passages' sentences, scored against the question
     commune: CommuneProfile | None = None
     grants: GrantResults | None = None  # a grant question the catalogue answers
     precedents: PrecedentReport | None = None  # similar funded projects, when there are some
@@ -94,6 +107,30 @@ def _finish_reason(raw: Any) -> str | None:
     choices = getattr(getattr(raw, "data", None), "choices", None) or []
     reason = getattr(choices[0], "finish_reason", None) if choices else None
     return str(reason) if reason else None
+
+
+# What the model answers when the sources do not allow an answer (prompts/answer.v2.md)
+DECLINE = "[[SANS_REPONSE]]"
+_DECLINE_FOLDED = "sans_reponse"
+
+
+def _folded(text: str) -> str:
+    return fold_accents(text).casefold()
+
+
+def declines(text: str) -> bool:
+    """The model says the sources do not answer (the signal, anywhere in its text)."""
+    return _DECLINE_FOLDED in _folded(text).replace(" ", "_")
+
+
+def _may_decline(text: str) -> bool:
+    """The text so far is, or could still become, the signal: hold it back."""
+    start = text.lstrip()
+    return DECLINE.startswith(start) or start.startswith(DECLINE)
+
+
+def _without_signal(text: str) -> str:
+    return text.replace(DECLINE, "").strip()
 
 
 def context_block(passages: list[Passage]) -> str:
@@ -130,8 +167,10 @@ class ChatService:
         prompts: PromptBook,
         conversations: Conversations,
         stats: TermStats | None = None,
-        min_confidence: float = 0.55,
+        scope: ScopeClassifier | None = None,
+        reliability: ReliabilityModel = DEFAULT_RELIABILITY,
         passages_per_answer: int = 6,
+        search_depth: int = 10,
         zone: str | None = None,
         projects: ProjectTable | None = None,
     ) -> None:
@@ -141,8 +180,10 @@ class ChatService:
         self.prompts = prompts
         self.conversations = conversations
         self.stats = stats
-        self.min_confidence = min_confidence
-        self.passages_per_answer = passages_per_answer
+        self.scope = scope or ScopeClassifier(None, None)
+        self.reliability = reliability
+        self.passages_per_answer = passages_per_answer  # what the model reads
+        self.search_depth = search_depth  # what the evidence and the pistes are read from
         self.zone = zone
         self.projects = projects or ProjectTable(retriever.store)  # funded projects, read once
 
@@ -158,19 +199,28 @@ class ChatService:
         where: SearchFilter,
         conversation_id: str | None = None,
         commune: CommuneProfile | None = None,
+        *,
+        scope: Verdict | None = None,
     ) -> Turn:
+        """`scope`: the verdict to use instead of the classifier's (calibration)."""
         question = check_question(question, self.retriever.max_query_chars)
         cid, memory, new = self.conversations.open(conversation_id)
-        turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], 0.0, memory)
+        turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], memory)
         turn.commune = commune
         history = Conversations.history(memory)
         if history:
             turn.standalone = self._rewrite(turn, history)
         turn.intent = detect(turn.standalone)
+        if scope is not None:
+            turn.scope = scope
+        elif turn.intent != "cofinancement":
+            turn.scope = self.scope.judge(turn.standalone)
+        if turn.scope.refused:
+            turn.refusal = OUT_OF_SCOPE
+            return turn
         if turn.intent in ("aides", "precedents"):
             turn.precedents = self._precedents(turn.standalone)
         if turn.intent == "precedents" and turn.precedents is not None:
-            turn.confidence = 1.0
             return turn
         if turn.intent == "aides":  # the catalogue, within the commune's filters
             results = find_grants(
@@ -182,23 +232,40 @@ class ChatService:
                     Passage(n, g.score, Hit(g.doc_id, g.score, g.payload))
                     for n, g in enumerate(results.grants, start=1)
                 ]
-                turn.confidence = 1.0
+                turn.evidence = self._gather(turn)
                 return turn
+        if turn.scope.label == "local":  # a commune's own facts: its documents only
+            tenants = [t for t in where.tenants if t]
+            if not tenants:
+                turn.refusal = NEEDS_DOCUMENTS
+                return turn
+            where = replace(where, kinds=["document"], fields={**where.fields, "tenant": tenants})
+            turn.documents_only = True
         with counting() as spent:  # the retrieval's model calls, when switched on
             turn.passages = self.retriever.search(
-                turn.standalone, where, self.passages_per_answer, place=Place.of(commune)
+                turn.standalone, where, self.search_depth, place=Place.of(commune)
             )
         turn.usage["prompt_tokens"] += spent.prompt_tokens
         turn.usage["completion_tokens"] += spent.completion_tokens
         turn.model_seconds += spent.seconds
+        if turn.documents_only and not turn.passages:
+            turn.refusal = NEEDS_DOCUMENTS
+            return turn
+        turn.evidence = self._gather(turn)
+        return turn
+
+    def _gather(self, turn: Turn) -> Evidence:
         analyzer = self.retriever.encoder.analyzer
         lexicon = self.retriever.expander.lexicon if self.retriever.expander else None
         if lexicon is not None:  # « délib » is answered by a passage on « délibération »
             turn.equivalents = lexicon.equivalents(turn.standalone, analyzer)
-        turn.confidence = extractive.confidence(
-            analyzer, turn.standalone, turn.passages, self.stats, turn.equivalents
+        return gather(
+            turn.standalone,
+            turn.passages,
+            analyzer=analyzer,
+            stats=self.stats,
+            equivalents=turn.equivalents,
         )
-        return turn
 
     def _precedents(self, question: str) -> PrecedentReport | None:
         """Funded projects like the one asked about, if the lists hold some."""
@@ -266,20 +333,26 @@ class ChatService:
                 "question": turn.standalone,
             },
         )
-        if turn.grants is not None:
-            yield from self._finish(turn, self._grants_answer(turn, turn.grants))
+        if turn.refusal is not None:  # out of scope, or a commune's facts without its documents
+            yield from self._finish(turn, self._refusal(turn, turn.refusal))
+            return
+        if turn.grants is not None:  # the catalogue's list, never the model's words
+            yield from self._finish(turn, self._extractive(turn))
             return
         if turn.intent == "precedents" and turn.precedents is not None:
             text = "Projets comparables déjà financés : " + format_report(turn.precedents)
-            yield from self._finish(turn, Answer(text=text, mode="precedents", confidence=1.0))
+            answer = Answer(text=text, mode="precedents", confidence=1.0)
+            answer.reliability = EXACT.as_dict()
+            yield from self._finish(turn, answer)
             return
         if turn.intent == "cofinancement":
             computed = self._cofinancing(turn)
             if computed is not None:
+                computed.reliability = EXACT.as_dict()
                 yield from self._finish(turn, computed)
                 return
-        if turn.confidence < self.min_confidence or not turn.passages:
-            yield from self._finish(turn, self._extractive(turn))
+        if turn.evidence is None or not turn.passages:  # nothing retrieved
+            yield from self._finish(turn, self._refusal(turn, extractive.NOT_FOUND))
             return
         if self.llm is None:
             yield from self._finish(turn, self._extractive(turn))
@@ -289,17 +362,50 @@ class ChatService:
             return
         yield from self._generate(turn)
 
-    def _extractive(self, turn: Turn) -> Answer:
-        return extractive.answer(
-            turn.standalone,
-            turn.passages,
-            analyzer=self.retriever.encoder.analyzer,
-            min_confidence=self.min_confidence,
-            stats=self.stats,
-            equivalents=turn.equivalents,
-        )
+    def _refusal(self, turn: Turn, text: str) -> Answer:
+        answer = extractive.refusal(text)
+        if turn.scope.label == "hors_champ":
+            answer.flags.append("hors_champ")
+        elif turn.refusal == NEEDS_DOCUMENTS:
+            answer.flags.append("documents_commune_requis")
+        else:
+            answer.flags.append("aucune_source")
+        return answer
 
-    def _grants_answer(self, turn: Turn, results: GrantResults) -> Answer:
+    def _judge(self, evidence: Evidence, quoted: list[Sentence]) -> Reliability:
+        return self.reliability.judge(signals(evidence, quoted))
+
+    def assess(self, turn: Turn) -> tuple[Answer, Signals]:
+        """The answer read without a model — the sentences that answer, or the catalogue's
+        list of aids — and the signals its reliability level is computed from."""
+        assert turn.evidence is not None
+        quoted = extractive.select(turn.evidence)
+        if turn.grants is not None:
+            answer = self._grants_list(turn, turn.grants)
+        else:
+            answer = extractive.answer(turn.evidence, documents=turn.documents_only)
+        return answer, signals(turn.evidence, quoted)
+
+    def _extractive(self, turn: Turn) -> Answer:
+        """The answer read from the evidence, or — when its level is « faible » — the
+        closest texts (`pistes`); for a commune's own facts, that it found nothing."""
+        answer, found = self.assess(turn)
+        reliability = self.reliability.judge(found)
+        if reliability.level == "faible" and answer.mode in ("extractive", "refusal"):
+            if turn.documents_only:
+                answer = self._refusal(turn, NEEDS_DOCUMENTS)
+            else:
+                answer = extractive.pistes(turn.evidence)  # type: ignore[arg-type]
+        return self._rated(answer, reliability)
+
+    @staticmethod
+    def _rated(answer: Answer, reliability: Reliability) -> Answer:
+        if answer.mode != "refusal":
+            answer.confidence = reliability.score
+            answer.reliability = reliability.as_dict()
+        return answer
+
+    def _grants_list(self, turn: Turn, results: GrantResults) -> Answer:
         """The aids as a list: funder, rate, deadline, link, eligibility — from the catalogue's
         fields, not the model's words (they must be exact)."""
         text = format_grants(results)
@@ -388,32 +494,38 @@ class ChatService:
         return answer
 
     def _generate(self, turn: Turn) -> Iterator[Event]:
+        """The model's answer, streamed. Its first characters are held back until they
+        cannot be the signal of an answer it declines (prompts/answer: DECLINE)."""
         assert self.llm is not None
         prompt = self.prompts["answer"]
+        context = turn.passages[: self.passages_per_answer]
         messages = [
             ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render()),
             *Conversations.history(turn.memory)[-6:],
             ChatMessage(
                 role=MessageRole.USER,
-                content=prompt.render(
-                    context=context_block(turn.passages), question=turn.standalone
-                ),
+                content=prompt.render(context=context_block(context), question=turn.standalone),
             ),
         ]
-        text, started, last_raw = "", time.perf_counter(), None
+        text, started, last_raw, held = "", time.perf_counter(), None, True
         try:
             for chunk in self.llm.stream_chat(messages):
                 last_raw = chunk.raw
-                if chunk.delta:
-                    text += chunk.delta
+                if not chunk.delta:
+                    continue
+                text += chunk.delta
+                if not held:
                     yield "delta", {"text": chunk.delta}
+                elif not _may_decline(text):
+                    held = False
+                    yield "delta", {"text": text}
             finish = _finish_reason(last_raw)
             if finish is None:
                 raise IncompleteStream("the stream ended without a finish reason")
         except Exception as exc:  # model down, time-out, broken stream: answer without it
             self.breaker.failure()
             log.warning("generation failed after %d characters: %s", len(text), type(exc).__name__)
-            if text:
+            if not held:
                 yield "reset", {"reason": "modele_indisponible"}
             yield from self._finish(turn, self._fallback(turn))
             return
@@ -424,30 +536,54 @@ class ChatService:
         if finish == "length":
             answer.flags.append("reponse_tronquee")
         if answer.mode == "generative":
-            yield from self._finish(turn, answer, streamed=True)
+            yield from self._finish(turn, answer, streamed=not held)
         else:
-            yield "reset", {"reason": "reponse_non_sourcee"}
+            if not held:
+                yield "reset", {"reason": answer.flags[-1] if answer.flags else answer.mode}
             yield from self._finish(turn, answer)
 
     def _checked(self, turn: Turn, text: str, prompt_version: str) -> Answer:
-        """The model's text after the citation check, or the extractive answer when
-        nothing it said is tied to a source (or it said nothing, e.g. a tool call)."""
-        check = check_citations(text, turn.passages)
+        """The model's text after the citation check. When it declines (the signal, or only
+        « the sources do not say »), the closest texts; when nothing it said is tied to a
+        source, the answer read from the evidence."""
+        assert turn.evidence is not None
+        context = turn.passages[: self.passages_per_answer]
+        check = check_citations(_without_signal(text), context)
         flags = []
         if check.removed:
             flags.append("citation_retiree")
         if check.unsupported:
             flags.append("phrase_non_sourcee")
-        if not check.cited and (check.unsupported or not text.strip()):
+        if declines(text) or (not check.cited and not check.unsupported and text.strip()):
+            reliability = self._judge(turn.evidence, extractive.select(turn.evidence))
+            reliability = Reliability(
+                "faible",
+                min(reliability.score, self.reliability.low),
+                ["le modèle n'a pas trouvé la réponse dans les sources", *reliability.reasons],
+            )
+            declined = self._rated(extractive.pistes(turn.evidence), reliability)
+            declined.flags = [*flags, "modele_sans_reponse"]
+            declined.model, declined.prompt_version = self.model_name, prompt_version
+            return declined
+        if not check.cited:
             grounded = self._extractive(turn)
             grounded.flags = [*flags, "reponse_non_sourcee"]
             grounded.model, grounded.prompt_version = self.model_name, prompt_version
             return grounded
-        return Answer(
+        cited = [context[n - 1] for n in check.cited]
+        quoted = [s for p in cited if (s := turn.evidence.best_of(p.doc_id)) is not None]
+        reliability = self._judge(turn.evidence, quoted)
+        if check.removed and reliability.level == "elevee":
+            reliability = Reliability(
+                "moyenne",
+                reliability.score,
+                ["une citation du modèle a été retirée", *reliability.reasons],
+            )
+        answer = Answer(
             text=check.text,
             mode="generative",
-            confidence=turn.confidence,
-            citations=[Citation.from_passage(n, turn.passages[n - 1]) for n in check.cited],
+            confidence=0.0,
+            citations=[Citation.from_passage(n, context[n - 1]) for n in check.cited],
             flags=flags,
             model=self.model_name,
             prompt_version=prompt_version,
@@ -456,6 +592,7 @@ class ChatService:
                 for r in check.removed
             ],
         )
+        return self._rated(answer, reliability)
 
     def _finish(self, turn: Turn, answer: Answer, *, streamed: bool = False) -> Iterator[Event]:
         if not streamed:

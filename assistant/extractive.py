@@ -1,150 +1,113 @@
-"""Answers without a model: the most relevant sentences of the best passages, each cited.
+"""Answers without a model, read from the evidence (assistant.evidence): the sentences that
+answer, each cited; or, when the evidence is weak, the closest texts to check (`pistes`).
 
-Confidence is the share of the question's meaningful terms (analysed as for search) found
-in the best passage, headings included, each term weighted by its IDF over the corpus so
-that the rare words of a question count more than "mairie" or "demande". Below the
-threshold Plume does not guess: it says it found no reliable source. The method is simple
-and measurable; a model (issue 3) writes fluent answers on top of the same passages.
+- `answer`: the best-scored sentences across the best passages — not a passage's first
+  sentences — at most `MAX_SENTENCES` from at most `MAX_DOCUMENTS` documents, each with its
+  [n]; a further sentence must score nearly as well as the best one.
+- `pistes`: « Je n'ai pas de réponse certaine ; voici les textes les plus proches, à
+  vérifier » — for each of the closest documents, its key sentence, its date and its link.
+- `refusal`: what Plume does not cover, with the reason (assistant.scope).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-
+from assistant.evidence import Evidence, Sentence
 from assistant.models import Answer, Citation, Passage
 from assistant.prompts import PromptBook
-from plume.term_stats import TermStats
-from plume.text import FrenchAnalyzer, split_sentences, term_index
 
 NOT_FOUND = PromptBook.load()["refusal"].render()
 INTRO = "Voici ce que disent les sources officielles :"
-# An unseen term (a typo, or a word the corpus never uses) weighs about half a rare
-# term's IDF: it counts against the answer, but does not decide alone. Measured on
-# bench/queries.py with the default threshold (0.55): 12 of 270 on-topic questions
-# refused, 0 of 12 off-topic answered (at 0.5: 7 refused, 1 answered).
-UNSEEN_TERM_WEIGHT = 4.0
-MAX_EXCERPTS = 4
-MAX_PASSAGES = 3
-MAX_UNIT_CHARS = 500
-_LIST_ITEM = re.compile(r"^\s*- ")
+INTRO_DOCUMENTS = "Voici ce que disent les documents de votre commune :"
+PISTES_INTRO = "Je n'ai pas de réponse certaine ; voici les textes les plus proches, à vérifier :"
+# measured on the dev sets (bench/answers.py): two documents at most keep an answer on its
+# subject (1.8 documents per answer, against 2.2 with three, for the same first source);
+# a further sentence is quoted when it scores at least this share of the best one
+MAX_SENTENCES = 4
+MAX_DOCUMENTS = 2
+PER_DOCUMENT = 2
+RELATIVE_SCORE = 0.75
+MAX_PISTES = 5
 
 
-class _Weights:
-    def __init__(
-        self,
-        analyzer: FrenchAnalyzer,
-        question: str,
-        stats: TermStats | None,
-        equivalents: Mapping[str, frozenset[str]] | None = None,
-    ):
-        self.analyzer = analyzer
-        self.wanted = set(analyzer.terms(question))
-        self.equivalents = equivalents or {}  # the lexicon's legal terms for a word
-        self.of = {t: self._weight(t, stats) for t in self.wanted}
-        self.total = sum(self.of.values()) or 1.0
-
-    @staticmethod
-    def _weight(term: str, stats: TermStats | None) -> float:
-        if stats is None or not stats.chunks:
-            return 1.0
-        index = term_index(term)
-        return stats.idf(index) if stats.df.get(index) else UNSEEN_TERM_WEIGHT
-
-    def coverage(self, text: str) -> float:
-        """IDF-weighted share of the question's terms present in `text`, in their own words
-        or in the lexicon's legal terms for them."""
-        present = set(self.analyzer.terms(text))
-        found = (t for t in self.wanted if t in present or self.equivalents.get(t, set()) & present)
-        return sum(self.of[t] for t in found) / self.total
+def select(evidence: Evidence) -> list[Sentence]:
+    """The sentences that answer, best first."""
+    best = evidence.best()
+    if best is None:
+        return []
+    chosen: list[Sentence] = []
+    for s in evidence.sentences:
+        if s.score < RELATIVE_SCORE * best.score:
+            break
+        docs = {c.doc_id for c in chosen}
+        if s.doc_id not in docs and len(docs) == MAX_DOCUMENTS:
+            continue
+        if sum(c.doc_id == s.doc_id for c in chosen) == PER_DOCUMENT:
+            continue
+        if chosen and not s.complete:
+            continue  # a list's item without the line that opens it
+        chosen.append(s)
+        if len(chosen) == MAX_SENTENCES:
+            break
+    return chosen
 
 
-def _headed(passage: Passage) -> str:
-    return " ".join(
-        [str(passage.field("title") or ""), str(passage.field("section") or ""), passage.text]
+def _numbered(sentences: list[Sentence]) -> tuple[dict[str, int], list[Citation]]:
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    for s in sentences:
+        if s.doc_id not in numbers:
+            numbers[s.doc_id] = len(numbers) + 1
+            citations.append(Citation.from_passage(numbers[s.doc_id], s.passage))
+    return numbers, citations
+
+
+def answer(evidence: Evidence, *, documents: bool = False) -> Answer:
+    """The sentences that answer the question, each cited; a refusal if there is none."""
+    chosen = select(evidence)
+    if not chosen:
+        return refusal()
+    numbers, citations = _numbered(chosen)
+    # grouped by source (in the order they are cited), the best sentence first
+    ordered = sorted(chosen, key=lambda s: (numbers[s.doc_id], -s.score))
+    lines = [f"- {s.text} [{numbers[s.doc_id]}]" for s in ordered]
+    intro = INTRO_DOCUMENTS if documents else INTRO
+    return Answer(
+        text="\n".join([intro, *lines]), mode="extractive", confidence=0.0, citations=citations
     )
 
 
-def confidence(
-    analyzer: FrenchAnalyzer,
-    question: str,
-    passages: list[Passage],
-    stats: TermStats | None = None,
-    equivalents: Mapping[str, frozenset[str]] | None = None,
-) -> float:
-    """IDF-weighted share of the question's terms found in the best of the top passages."""
-    weights = _Weights(analyzer, question, stats, equivalents)
-    if not weights.wanted or not passages:
-        return 0.0
-    return max(weights.coverage(_headed(p)) for p in passages[:3])
+def _date(passage: Passage) -> str:
+    if passage.field("in_force_from"):
+        return f"en vigueur depuis le {passage.field('in_force_from')}"
+    if passage.field("modified"):
+        return f"mise à jour le {passage.field('modified')}"
+    if passage.field("page"):
+        return f"p. {passage.field('page')}"
+    return ""
 
 
-def units(text: str) -> list[str]:
-    """Sentences of a passage; a line that opens a list ("… :") keeps its items with it."""
-    out: list[str] = []
-    in_list = False
-    for line in text.split("\n"):
-        if _LIST_ITEM.match(line) and out and (in_list or out[-1].rstrip().endswith(":")):
-            out[-1] = f"{out[-1]} {line.strip()}"
-            in_list = True
-        else:
-            out.extend(split_sentences(line))
-            in_list = False
-    return [shorten(u) for u in out]
-
-
-def shorten(unit: str) -> str:
-    if len(unit) <= MAX_UNIT_CHARS:
-        return unit
-    return unit[:MAX_UNIT_CHARS].rsplit(" ", 1)[0] + " …"
-
-
-def _best_units(weights: _Weights, passage: Passage, n: int, seen: set[str]) -> list[str]:
-    scored = []
-    for position, unit in enumerate(units(passage.text)):
-        if unit in seen:
-            continue  # fiches repeat each other word for word
-        complete = unit[:1].isupper() or unit[:1].isdigit()  # not a fragment of a list
-        scored.append((weights.coverage(unit), complete, -position, unit))
-    scored.sort(reverse=True)
-    chosen = [s for s in scored[:n] if s[0] > 0]
-    chosen.sort(key=lambda s: -s[2])  # back in the passage's order
-    return [s[3] for s in chosen]
-
-
-def answer(
-    question: str,
-    passages: list[Passage],
-    *,
-    analyzer: FrenchAnalyzer,
-    min_confidence: float,
-    stats: TermStats | None = None,
-    equivalents: Mapping[str, frozenset[str]] | None = None,
-) -> Answer:
-    score = confidence(analyzer, question, passages, stats, equivalents)
-    if not passages or score < min_confidence:
-        return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
-
-    weights = _Weights(analyzer, question, stats, equivalents)
+def pistes(evidence: Evidence, limit: int = MAX_PISTES) -> Answer:
+    """The closest documents, each with its key sentence, date and link: to check."""
     lines: list[str] = []
     citations: list[Citation] = []
-    seen: set[str] = set()
-    for passage in passages:
-        if len(citations) == MAX_PASSAGES or len(lines) >= MAX_EXCERPTS:
-            break
-        if any(c.doc_id == passage.doc_id for c in citations):
+    for doc_id in evidence.documents():
+        key = evidence.best_of(doc_id)
+        if key is None:
             continue
-        if citations and weights.coverage(_headed(passage)) < max(min_confidence, score * 0.8):
-            continue  # further sources only when they are about the question as much
         n = len(citations) + 1
-        excerpts = _best_units(weights, passage, 2 if n == 1 else 1, seen)
-        if not excerpts:
-            continue
-        citations.append(Citation.from_passage(n, passage))
-        seen.update(excerpts)
-        lines.extend(f"- {u} [{n}]" for u in excerpts)
+        citations.append(Citation.from_passage(n, key.passage))
+        title = str(key.passage.field("title") or doc_id)
+        when = _date(key.passage)
+        head = f"{title} ({when})" if when else title
+        lines.append(f"- {head} : « {key.text} » [{n}]")
+        if n == limit:
+            break
     if not citations:
-        return Answer(text=NOT_FOUND, mode="refusal", confidence=score)
+        return refusal()
     return Answer(
-        text="\n".join([INTRO, *lines]), mode="extractive", confidence=score, citations=citations
+        text="\n".join([PISTES_INTRO, *lines]), mode="pistes", confidence=0.0, citations=citations
     )
+
+
+def refusal(text: str = NOT_FOUND) -> Answer:
+    return Answer(text=text, mode="refusal", confidence=0.0)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assistant.models import ANSWERED_MODES
 from plume.db import Database
 from plume.db.models import AnswerUsage, Deployment, Feedback
 from plume.errors import InvalidRecordsRequest
@@ -43,7 +44,7 @@ class CommuneIndicators:
     trained: int = 0  # declared
     active_users: int = 0
     questions: int = 0
-    answered: int = 0  # with a sourced answer (not a refusal)
+    answered: int = 0  # with a sourced answer (not the closest texts, not a refusal)
     adoption_rate: float | None = None  # active users / declared users
     ratings_up: int = 0
     ratings_down: int = 0
@@ -134,7 +135,7 @@ def compute(db: Database, start: date, end: date, minutes_saved: float) -> Indic
     for tenant, key_id, mode, created_at, kwh, gwp in usage:
         if key_id:
             keys[tenant].add(key_id)
-        answered = mode != "refusal"
+        answered = mode in ANSWERED_MODES  # `pistes` orient, they save no time
         counts[tenant].update(questions=1, answered=int(answered))
         energy[tenant][0] += kwh or 0.0
         energy[tenant][1] += gwp or 0.0

@@ -7,10 +7,15 @@ from typing import Any, Literal
 
 from plume.store import Hit
 
-# generative: the model's text; extractive: quoted passages; refusal: nothing reliable;
-# grants: the aid catalogue's list for a project; precedents: figures of funded projects;
-# computation: a calculator's result
-AnswerMode = Literal["generative", "extractive", "refusal", "grants", "precedents", "computation"]
+# generative: the model's text; extractive: quoted sentences; pistes: no certain answer, the
+# closest texts to check; refusal: outside what Plume covers, or nothing found; grants: the
+# aid catalogue's list for a project; precedents: figures of funded projects; computation:
+# a calculator's result
+AnswerMode = Literal[
+    "generative", "extractive", "pistes", "refusal", "grants", "precedents", "computation"
+]
+# the modes that answer the question (pistes orient, a refusal does not answer)
+ANSWERED_MODES = frozenset({"generative", "extractive", "grants", "precedents", "computation"})
 
 AI_NOTICE = (
     "Vous échangez avec Plume, un assistant fondé sur l'intelligence artificielle. "
@@ -107,6 +112,8 @@ class Answer:
     impact: dict[str, Any] | None = None
     removed_citations: list[dict[str, Any]] = field(default_factory=list)
     tool: dict[str, Any] | None = None  # a computation: name, arguments, called by, result
+    # level (elevee, moyenne, faible), its label, score and reasons (assistant.reliability)
+    reliability: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -126,4 +133,5 @@ class Answer:
             "impact": self.impact,
             "removed_citations": list(self.removed_citations),
             "tool": self.tool,
+            "reliability": self.reliability,
         }

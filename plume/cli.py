@@ -381,6 +381,14 @@ def ask(
     if answer.warning:
         out.print(f"[yellow]{escape(answer.warning)}[/yellow]\n")
     out.print(answer.text, markup=False, highlight=False)
+    if answer.reliability:
+        level = answer.reliability
+        colour = {"elevee": "green", "moyenne": "yellow"}.get(str(level["level"]), "cyan")
+        out.print(f"\n[{colour}]Fiabilité : {escape(str(level['label']))}[/{colour}]")
+        for reason in level.get("reasons") or []:
+            out.print(f"[dim]  · {escape(str(reason))}[/dim]")
+    if answer.citations:
+        out.print()
     for c in answer.citations:
         when = f" — mise à jour le {c.modified}" if c.modified else ""
         if c.in_force_from:

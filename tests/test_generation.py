@@ -24,13 +24,15 @@ from pydantic import ValidationError
 
 from api.main import create_app
 from assistant.breaker import CircuitBreaker
-from assistant.chat import Event
+from assistant.chat import DECLINE, Event
+from assistant.extractive import PISTES_INTRO
 from assistant.llm import build_llm
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE
 from assistant.retrieval import build_filter
+from assistant.scope import OUT_OF_SCOPE
 from ingestion.service import ingest_source
 from plume.runtime import Runtime
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.fakes.mistral import CHAT, FakeMistral, ReceivedRequest, ToolCallSpec, message_text
 
@@ -40,7 +42,6 @@ BIRTH = "Comment obtenir une copie intégrale d'acte de naissance ?"
 MARRIAGE = "Comment obtenir une copie intégrale d'acte de mariage ?"
 FOLLOW_UP = "et pour un mariage ?"
 OFF_TOPIC = "Quelle est la recette de la tarte tatin aux pommes ?"
-REFUSAL = (REPO_ROOT / "prompts" / "refusal.v1.md").read_text(encoding="utf-8").strip()
 
 
 # --- what the fake model answers ------------------------------------------------------------
@@ -245,7 +246,7 @@ def test_streamed_answer_is_cited_and_accounted(rt: Runtime, fake: FakeMistral) 
     assert cites["answer"] == raw and cites["removed"] == []
     assert done["answer"] == raw
     assert done["mode"] == "generative" and done["flags"] == [] and done["warning"] is None
-    assert done["prompt_version"] == "answer.v1" and done["model"] == "mistral-small-latest"
+    assert done["prompt_version"] == "answer.v2" and done["model"] == "mistral-small-latest"
     assert done["conversation_id"] == meta["conversation_id"]
     assert done["question"] == BIRTH
     assert done["usage"]["prompt_tokens"] > 100 and done["usage"]["completion_tokens"] > 0
@@ -309,7 +310,7 @@ def test_an_unsourced_answer_is_replaced_by_the_sources(rt: Runtime, fake: FakeM
     assert done["answer"].startswith("Voici ce que disent les sources officielles")
     assert "préfet" not in done["answer"]
     assert done["mode"] == "extractive" and "reponse_non_sourcee" in done["flags"]
-    assert done["model"] == "mistral-small-latest" and done["prompt_version"] == "answer.v1"
+    assert done["model"] == "mistral-small-latest" and done["prompt_version"] == "answer.v2"
     assert "vdd/F1427" in [c["doc_id"] for c in cites["citations"]]
 
 
@@ -468,15 +469,75 @@ def test_a_rewrite_failure_falls_back_to_both_questions(rt: Runtime, fake: FakeM
     assert rt.assistant.chat.breaker.state == "open"  # rewrite and answer both failed
 
 
-# --- no model call when no source is reliable ---------------------------------------------------------
+# --- no lexical gate: the model reads the passages, answers or declines -------------------------------
 
 
-def test_no_source_means_no_model_call(rt: Runtime, fake: FakeMistral) -> None:
+# F1427 says « copie intégrale », « extrait avec filiation »: hardly a word in common
+SITUATION = "mon père est né à Lyon, il me faut un papier qui montre qui sont ses parents, je m'adresse où ?"
+
+
+def test_a_situation_with_few_shared_words_reaches_the_model(
+    rt: Runtime, fake: FakeMistral
+) -> None:
+    """The question shares few words with the passages: the model still reads them."""
+    answer = rt.assistant.ask(SITUATION, build_filter())
+    (call,) = answer_calls(fake)
+    assert "F1427" in {f for f, _ in sources_of(call.body).values()}
+    assert answer.mode == "generative" and [c.doc_id for c in answer.citations] == ["vdd/F1427"]
+    assert answer.reliability is not None and answer.reliability["level"] in (
+        "elevee",
+        "moyenne",
+        "faible",
+    )
+
+
+def test_an_answer_the_model_declines_shows_the_closest_texts(
+    rt: Runtime, fake: FakeMistral
+) -> None:
+    fake.chat_reply = DECLINE
+    events = ask_streamed(rt, SITUATION)
+    # the signal is held back, never streamed: no reset either
+    assert names(events) == ["notice", "meta", "delta", "citations", "done"]
+    assert DECLINE not in deltas(events)
+    cites, done = final(events)
+    assert done["mode"] == "pistes" and "modele_sans_reponse" in done["flags"]
+    assert done["answer"].startswith(PISTES_INTRO) and deltas(events) == done["answer"]
+    assert cites["citations"] and all(c["url"] for c in cites["citations"])
+    assert done["reliability"]["level"] == "faible"
+    assert (
+        done["reliability"]["reasons"][0] == "le modèle n'a pas trouvé la réponse dans les sources"
+    )
+    assert done["model"] == "mistral-small-latest" and done["usage"]["completion_tokens"] > 0
+
+
+def test_a_model_that_only_says_the_sources_are_silent_gives_the_closest_texts(
+    rt: Runtime, fake: FakeMistral
+) -> None:
+    fake.chat_reply = "Les sources fournies ne permettent pas de répondre à cette question."
+    events = ask_streamed(rt, SITUATION)
+    assert names(events) == ["notice", "meta", "delta", "reset", "delta", "citations", "done"]
+    _, done = final(events)
+    assert done["mode"] == "pistes" and "modele_sans_reponse" in done["flags"]
+
+
+def test_a_decline_after_some_text_is_reset_into_the_closest_texts(
+    rt: Runtime, fake: FakeMistral
+) -> None:
+    fake.chat_reply = f"Je cherche la règle applicable. {DECLINE}"
+    events = ask_streamed(rt, SITUATION)
+    reset = next(i for i, (name, _) in enumerate(events) if name == "reset")
+    assert deltas(events[:reset]).startswith("Je cherche")
+    _, done = final(events)
+    assert done["mode"] == "pistes" and DECLINE not in done["answer"]
+
+
+def test_out_of_scope_is_refused_without_a_model_call(rt: Runtime, fake: FakeMistral) -> None:
     events = ask_streamed(rt, OFF_TOPIC)
     assert names(events) == ["notice", "meta", "delta", "citations", "done"]
     cites, done = final(events)
-    assert done["mode"] == "refusal" and done["answer"] == REFUSAL == deltas(events)
-    assert cites["citations"] == [] and done["impact"] is None
+    assert done["mode"] == "refusal" and done["flags"] == ["hors_champ"]
+    assert done["answer"] == OUT_OF_SCOPE == deltas(events)
+    assert cites["citations"] == [] and done["impact"] is None and done["reliability"] is None
     assert fake.chat_calls == []
 
 
@@ -526,7 +587,7 @@ def test_api_streams_the_answer(client: TestClient, fake: FakeMistral) -> None:
     assert names(events) == ["notice", "meta", "delta", "citations", "done"]
     cites, done = final(events)
     assert deltas(events) == citing("F1427")(fake.chat_calls[0].body) == done["answer"]
-    assert done["mode"] == "generative" and done["prompt_version"] == "answer.v1"
+    assert done["mode"] == "generative" and done["prompt_version"] == "answer.v2"
     assert "vdd/F1427" in [c["doc_id"] for c in cites["citations"]]
     assert done["conversation_id"] == events[1][1]["conversation_id"]
 
@@ -555,7 +616,7 @@ def test_api_answers_and_follows_up(client: TestClient, fake: FakeMistral) -> No
     assert resp.status_code == 200
     body = resp.json()
     assert body["mode"] == "generative" and body["flags"] == []
-    assert body["conversation_id"] and body["prompt_version"] == "answer.v1"
+    assert body["conversation_id"] and body["prompt_version"] == "answer.v2"
     assert body["usage"]["completion_tokens"] > 0 and body["impact"]["energy_kwh"] > 0
 
     follow = client.post(

@@ -347,8 +347,9 @@ def test_an_answer_counts_the_retrievals_model_calls(fake: FakeMistral, tmp_path
     try:
         answer = runtime.assistant.ask(QUESTION, build_filter())
         assert "Termes juridiques" in user_text(fake.chat_calls[0].body)
-        # the fake counts a prompt's tokens as its words: every call's, the rewrite's included
-        sent = sum(len(words(user_text(c.body))) for c in fake.chat_calls)
+        # the fake counts a prompt's tokens as the words of its messages: every call's, the
+        # rewrite's included (then the answer's: no lexical gate keeps the model from it)
+        sent = sum(len(words(message_text(m))) for c in fake.chat_calls for m in c.body["messages"])
         assert answer.usage["prompt_tokens"] == sent > 0
         assert answer.impact  # the energy estimate covers the retrieval's call
     finally:

@@ -335,6 +335,14 @@ def test_widget_on_a_hostile_page_end_to_end(
     assert link.get_attribute("rel") == "noopener noreferrer"
     assert "mise à jour le" in first.locator(".plume-date").inner_text()
     assert chat.locator(".plume-text .plume-marker").count() == 2
+    # the reliability level, and why, one click away
+    badge = chat.locator(".plume-level").last
+    assert badge.text_content().startswith("Fiabilité : ")  # shown in capitals (DSFR)
+    assert badge.get_attribute("data-level") in ("elevee", "moyenne", "faible")
+    reasons = chat.locator(".plume-reasons").last
+    assert reasons.is_hidden()
+    chat.locator(".plume-why summary").last.click()
+    assert reasons.is_visible() and reasons.locator("li").count() >= 1
     shot(page, "04-answer-with-citations")
     first.get_by_role("button", name="Lire l'extrait de la source 1").click()
     excerpt = chat.locator(".plume-excerpt").last
@@ -349,6 +357,7 @@ def test_widget_on_a_hostile_page_end_to_end(
     chat.get_by_text("Réponse copiée dans le presse-papiers.").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("La demande se fait") and "Sources :\n[1] " in copied
+    assert "\nFiabilité : " in copied
 
     # feedback, stored with the conversation
     chat.get_by_role("button", name="Non, pas utile").click()
@@ -507,6 +516,48 @@ def test_model_failure_mid_stream_shows_the_sourced_fallback(
     assert warning.is_visible() and warning.inner_text()
     assert chat.locator(".plume-citation").count() >= 1
     shot(page, "12-model-unavailable")
+    page.close()
+
+
+def test_an_answer_the_model_declines_shows_the_texts_to_check(
+    browser: Browser, plume: PlumeServer, fake: FakeMistral
+) -> None:
+    fake.chat_reply = "[[SANS_REPONSE]]"
+    page = browser.context.new_page()
+    page.goto(plume.url + "/")
+    chat = page.locator("plume-chat")
+    chat.get_by_label("Votre question").fill(QUESTION)
+    chat.get_by_label("Votre question").press("Enter")
+    wait_answer(chat)
+    text = chat.locator(".plume-text").last
+    assert text.inner_text().startswith("Je n'ai pas de réponse certaine")
+    assert "SANS_REPONSE" not in text.inner_text()
+    assert "plume-pistes" in (text.get_attribute("class") or "")
+    assert chat.locator(".plume-citations").last.get_attribute("aria-label") == (
+        "Textes les plus proches, à vérifier"
+    )
+    assert chat.locator(".plume-citation").count() >= 1
+    assert chat.locator(".plume-level").last.get_attribute("data-level") == "faible"
+    shot(page, "15-pistes")
+    page.close()
+
+
+def test_an_out_of_scope_question_is_refused_without_a_level(
+    browser: Browser, plume: PlumeServer, fake: FakeMistral
+) -> None:
+    page = browser.context.new_page()
+    page.goto(plume.url + "/")
+    chat = page.locator("plume-chat")
+    chat.get_by_label("Votre question").fill(
+        "Une recette de blanquette pour le repas des anciens ?"
+    )
+    chat.get_by_label("Votre question").press("Enter")
+    wait_answer(chat)
+    text = chat.locator(".plume-text").last
+    assert text.inner_text().startswith("Cette question sort du champ de Plume")
+    assert "plume-refusal" in (text.get_attribute("class") or "")
+    assert chat.locator(".plume-level").count() == 0 and fake.chat_calls == []
+    shot(page, "16-hors-champ")
     page.close()
 
 

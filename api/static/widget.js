@@ -32,6 +32,12 @@
     precedent: "Projet financé",
     programme: "Programme",
   };
+  // the reliability levels' DSFR badge colours
+  const RELIABILITY = {
+    elevee: "fr-badge--success",
+    moyenne: "fr-badge--warning",
+    faible: "fr-badge--info",
+  };
   const MAX_QUESTION = 2000;
   const DATE = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long", timeZone: "UTC" });
 
@@ -350,6 +356,7 @@
         " Plume cherche dans les sources officielles…",
       );
       this.alert = h("div", { class: "plume-alert", hidden: true });
+      this.reliability = h("div", { class: "plume-reliability", hidden: true });
       this.sources = h("ol", { class: "plume-citations", "aria-label": "Sources citées" });
       this.excerpt = h("div", {
         class: "plume-excerpt",
@@ -382,6 +389,7 @@
           this.waiting,
           this.text,
           this.alert,
+          this.reliability,
           this.sources,
           this.excerpt,
           this.actions,
@@ -416,11 +424,41 @@
         this.waiting.hidden = true;
         this.text.setAttribute("aria-busy", "false");
         if (data.mode === "refusal") this.text.classList.add("plume-refusal");
+        if (data.mode === "pistes") {
+          this.text.classList.add("plume-pistes");
+          this.sources.setAttribute("aria-label", "Textes les plus proches, à vérifier");
+        }
+        if (data.reliability) this.renderReliability(data.reliability);
         if (data.warning) this.showAlert("warning", String(data.warning));
         this.renderActions();
         this.chat.follow();
         this.chat.say("Réponse terminée.");
       }
+    }
+
+    /** « Fiabilité : élevée » as a badge, and why, one click away. */
+    renderReliability(r) {
+      this.level = `Fiabilité : ${r.label || r.level}`;
+      const level = RELIABILITY[r.level] ? r.level : "faible";
+      const reasons = (r.reasons || []).map((x) => h("li", { text: String(x) }));
+      this.reliability.replaceChildren(
+        h(
+          "details",
+          { class: "plume-why" },
+          h(
+            "summary",
+            {},
+            h("span", {
+              class: `fr-badge fr-badge--sm fr-badge--no-icon ${RELIABILITY[level]} plume-level`,
+              "data-level": level,
+              text: `Fiabilité : ${r.label || level}`,
+            }),
+            h("span", { class: "fr-text--xs plume-why-label", text: " Pourquoi ?" }),
+          ),
+          h("ul", { class: "fr-text--xs plume-reasons" }, reasons),
+        ),
+      );
+      this.reliability.hidden = false;
     }
 
     /** The answer, with its [n] markers as buttons that open the cited excerpt. */
@@ -552,7 +590,8 @@
       const sources = [...this.citations.values()].map(
         (c) => `[${c.n}] ${c.title || ""}${c.url ? " — " + c.url : ""}`,
       );
-      return sources.length ? `${this.answer}\n\nSources :\n${sources.join("\n")}` : this.answer;
+      const answer = this.level ? `${this.answer}\n\n${this.level}` : this.answer;
+      return sources.length ? `${answer}\n\nSources :\n${sources.join("\n")}` : answer;
     }
 
     async copy() {

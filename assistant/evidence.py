@@ -1,0 +1,208 @@
+"""The evidence for an answer: every sentence of the best passages, scored against the question.
+
+A passage is retrieved for its words; the answer is in one or two of its sentences, and not
+always the first ones. Each sentence (a list stays with the line that opens it) is scored on
+
+- its **words**: the IDF-weighted share of the question's terms it holds, in the question's
+  own words or in the lexicon's legal terms for them, read with its passage's title and
+  headings (a sentence rarely repeats its subject: « Le délai est de 5 jours. »);
+- its **facets**: whether it gives what the question asks for — who, by when, which papers,
+  where, how much, how many, whether it is allowed, how (assistant.facets);
+- its passage's **rank** in the search, which already weighs the lexicon, the law ↔ fiche
+  links and the special regimes.
+
+`Evidence` keeps the scored sentences and the retrieval's signals; the extractive answer,
+the `pistes` and the reliability level are all read from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from assistant.facets import Facet, asked, given
+from assistant.models import Passage
+from plume.term_stats import TermStats
+from plume.text import FrenchAnalyzer, split_sentences, term_index
+
+# An unseen term (a typo, or a word the corpus never uses) weighs about half a rare term's
+# IDF: it counts against a sentence, but does not decide alone.
+UNSEEN_TERM_WEIGHT = 4.0
+MAX_UNIT_CHARS = 500
+# sentence score = words + facets + rank, weights measured on the dev sets (bench/answers.py):
+# the search's rank weighs most (2.0 against 0.35–1.2: first cited document right 0.543
+# against 0.43–0.54); facets at 0.25 (0.45–0.7 chose a neighbouring rule's deadline)
+WORDS_WEIGHT = 1.0
+CONTEXT_WEIGHT = 0.35  # the words of the passage's title and headings, read with the sentence
+FACET_WEIGHT = 0.25
+RANK_WEIGHT = 2.0
+_LIST_ITEM = re.compile(r"^\s*- ")
+_SAME = re.compile(r"[\W_]+")  # what two copies of a sentence may differ by
+
+
+class TermWeights:
+    """The question's index terms, each weighted by its rarity in the corpus (IDF)."""
+
+    def __init__(
+        self,
+        analyzer: FrenchAnalyzer,
+        question: str,
+        stats: TermStats | None,
+        equivalents: Mapping[str, frozenset[str]] | None = None,
+    ):
+        self.analyzer = analyzer
+        self.wanted = set(analyzer.terms(question))
+        self.equivalents = equivalents or {}  # the lexicon's legal terms for a word
+        self.of = {t: self._weight(t, stats) for t in self.wanted}
+        self.total = sum(self.of.values()) or 1.0
+
+    @staticmethod
+    def _weight(term: str, stats: TermStats | None) -> float:
+        if stats is None or not stats.chunks:
+            return 1.0
+        index = term_index(term)
+        return stats.idf(index) if stats.df.get(index) else UNSEEN_TERM_WEIGHT
+
+    def found(self, text: str) -> set[str]:
+        """The question's terms present in `text`, in their own words or the lexicon's."""
+        present = set(self.analyzer.terms(text))
+        return {t for t in self.wanted if t in present or self.equivalents.get(t, set()) & present}
+
+    def share(self, terms: set[str]) -> float:
+        return sum(self.of[t] for t in terms) / self.total
+
+    def coverage(self, text: str) -> float:
+        """IDF-weighted share of the question's terms present in `text`."""
+        return self.share(self.found(text))
+
+
+def units(text: str) -> list[str]:
+    """Sentences of a passage; a line that opens a list (« … : ») keeps its items with it."""
+    out: list[str] = []
+    in_list = False
+    for line in text.split("\n"):
+        if _LIST_ITEM.match(line) and out and (in_list or out[-1].rstrip().endswith(":")):
+            out[-1] = f"{out[-1]} {line.strip()}"
+            in_list = True
+        else:
+            out.extend(split_sentences(line))
+            in_list = False
+    return [shorten(u) for u in out]
+
+
+def shorten(unit: str) -> str:
+    if len(unit) <= MAX_UNIT_CHARS:
+        return unit
+    return unit[:MAX_UNIT_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def headings(passage: Passage) -> str:
+    return " ".join(str(passage.field(k) or "") for k in ("title", "section"))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    passage: Passage
+    position: int  # in its passage
+    words: float  # share of the question's terms in the sentence itself
+    context: float  # … in the sentence read with its passage's title and headings
+    facets: frozenset[Facet]  # the question's facets it gives
+    score: float
+
+    @property
+    def doc_id(self) -> str:
+        return self.passage.doc_id
+
+    @property
+    def complete(self) -> bool:
+        """Opens like a sentence, not a fragment of a list."""
+        return self.text[:1].isupper() or self.text[:1].isdigit() or self.text[:1] in "«("
+
+
+@dataclass
+class Evidence:
+    question: str
+    asked: frozenset[Facet]
+    passages: list[Passage]
+    sentences: list[Sentence] = field(default_factory=list)  # best first
+    weights: TermWeights | None = None
+
+    def best(self) -> Sentence | None:
+        return self.sentences[0] if self.sentences else None
+
+    def best_of(self, doc_id: str) -> Sentence | None:
+        return next((s for s in self.sentences if s.doc_id == doc_id), None)
+
+    def documents(self) -> list[str]:
+        """Doc ids in the search's order."""
+        return list(dict.fromkeys(p.doc_id for p in self.passages))
+
+    def facets_given(self, sentences: list[Sentence]) -> frozenset[Facet]:
+        return frozenset(f for s in sentences for f in s.facets)
+
+    def coverage(self, sentences: list[Sentence]) -> float:
+        """Share of the question's terms found in these sentences (with their headings)."""
+        if self.weights is None:
+            return 0.0
+        found: set[str] = set()
+        for s in sentences:
+            found |= self.weights.found(f"{headings(s.passage)} {s.text}")
+        return self.weights.share(found)
+
+
+def _rank_prior(passage: Passage, top_score: float) -> float:
+    """1 for the first passage, less for those the search ranked or scored lower."""
+    by_rank = 1.0 / (1.0 + 0.35 * (passage.rank - 1))
+    by_score = passage.score / top_score if top_score > 0 else 0.0
+    return 0.5 * by_rank + 0.5 * max(0.0, min(1.0, by_score))
+
+
+def gather(
+    question: str,
+    passages: list[Passage],
+    *,
+    analyzer: FrenchAnalyzer,
+    stats: TermStats | None = None,
+    equivalents: Mapping[str, frozenset[str]] | None = None,
+) -> Evidence:
+    """Every sentence of `passages`, scored against `question`, best first."""
+    weights = TermWeights(analyzer, question, stats, equivalents)
+    facets = asked(question)
+    evidence = Evidence(question, facets, list(passages), weights=weights)
+    if not passages:
+        return evidence
+    top = max(p.score for p in passages)
+    # the search ranks documents: a passage's prior is its document's best (within a
+    # document, sentences compete on their words and facets alone)
+    priors: dict[str, float] = {}
+    for passage in passages:
+        priors.setdefault(passage.doc_id, _rank_prior(passage, top))
+    seen: set[str] = set()
+    for passage in passages:
+        head = headings(passage)
+        section = str(passage.field("section") or "")
+        prior = priors[passage.doc_id]
+        for position, text in enumerate(units(passage.text)):
+            key = _SAME.sub("", text.casefold())
+            if key in seen:
+                continue  # fiches repeat each other word for word
+            seen.add(key)
+            words = weights.coverage(text)
+            context = weights.coverage(f"{head} {text}")
+            gives = given(text, facets, section)
+            facet_share = len(gives) / len(facets) if facets else 0.0
+            score = (
+                WORDS_WEIGHT * words
+                + CONTEXT_WEIGHT * context
+                + FACET_WEIGHT * facet_share
+                + RANK_WEIGHT * prior
+            )
+            if words == 0 and not gives:
+                score *= 0.5  # a sentence that neither names the subject nor answers
+            evidence.sentences.append(
+                Sentence(text, passage, position, words, context, gives, score)
+            )
+    evidence.sentences.sort(key=lambda s: (-s.score, s.passage.rank, s.position))
+    return evidence
