@@ -1,12 +1,18 @@
-"""The release gate: thresholds per group and metric, and no regression beyond tolerance.
+"""The release gate: thresholds per dataset, group and metric, and no regression beyond
+tolerance.
 
-`eval/gate.toml`:
+`eval/gate.toml` names one or more evaluation sets, each with its thresholds:
 
-    dataset = "datasets/dev.jsonl"   # relative to the gate file
     tolerance = 0.02                 # largest drop allowed against the previous run
     max_skipped = 0                  # dataset lines that may be skipped (bad JSON, unknown id)
-    [thresholds.all]
+
+    [sets.dev]
+    dataset = "datasets/dev.jsonl"   # relative to the gate file
+    [sets.dev.thresholds.all]
     "recall@10" = 0.80
+
+A file with a top-level `dataset` and `[thresholds.<group>]` is one set, named after its
+file.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eval.evaluation import evaluate
 from eval.history import RunRecord
@@ -31,38 +38,65 @@ class InvalidGate(PlumeError):
     code = "seuils_invalides"
 
 
+def _thresholds(raw: Any) -> dict[str, dict[str, float]]:
+    return {g: {m: float(v) for m, v in row.items()} for g, row in (raw or {}).items()}
+
+
+@dataclass(frozen=True)
+class GateSet:
+    name: str
+    dataset: Path
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Gate:
-    dataset: Path
+    sets: tuple[GateSet, ...]
     tolerance: float = 0.02
     max_skipped: int = 0
-    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> Path:
+        """The first set's dataset (a gate of one set)."""
+        return self.sets[0].dataset
 
     @classmethod
     def load(cls, path: Path = GATE_FILE) -> Gate:
         try:
             with path.open("rb") as fh:
                 raw = tomllib.load(fh)
+            if "sets" in raw:
+                sets = tuple(
+                    GateSet(
+                        name,
+                        (path.parent / str(row["dataset"])).resolve(),
+                        _thresholds(row.get("thresholds")),
+                    )
+                    for name, row in raw["sets"].items()
+                )
+            else:
+                dataset = (path.parent / str(raw["dataset"])).resolve()
+                sets = (GateSet(dataset.stem, dataset, _thresholds(raw.get("thresholds"))),)
+            if not sets:
+                raise ValueError("aucun jeu d'évaluation")
             return cls(
-                dataset=(path.parent / str(raw["dataset"])).resolve(),
+                sets=sets,
                 tolerance=float(raw.get("tolerance", 0.02)),
                 max_skipped=int(raw.get("max_skipped", 0)),
-                thresholds={
-                    g: {m: float(v) for m, v in row.items()}
-                    for g, row in raw.get("thresholds", {}).items()
-                },
             )
         except FileNotFoundError:
             raise InvalidGate(f"Fichier de seuils introuvable : {path}") from None
-        except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidGate(f"Fichier de seuils invalide : {path} ({exc})") from None
 
 
-def failures(report: Report, gate: Gate) -> list[str]:
-    """Why the release must wait (French, one line each); empty when the gate passes."""
+def failures(report: Report, gate: Gate, gate_set: GateSet | None = None) -> list[str]:
+    """Why the release must wait (French, one line each, prefixed by the set's name);
+    empty when the gate passes."""
+    gate_set = gate_set or gate.sets[0]
     out = []
     summary = report.record.summary
-    for group, row in gate.thresholds.items():
+    for group, row in gate_set.thresholds.items():
         for metric, minimum in row.items():
             value = summary.get(group, {}).get(metric)
             if value is None:
@@ -70,7 +104,7 @@ def failures(report: Report, gate: Gate) -> list[str]:
             elif value < minimum:
                 out.append(f"{group} / {metric} : {value:.3f} sous le seuil {minimum:.3f}")
     for d in report.deltas:
-        if d.before - d.after > gate.tolerance and d.metric in gate.thresholds.get(d.group, {}):
+        if d.before - d.after > gate.tolerance and d.metric in gate_set.thresholds.get(d.group, {}):
             out.append(
                 f"{d.group} / {d.metric} : régression {d.before:.3f} → {d.after:.3f} "
                 f"(tolérance {gate.tolerance:.3f})"
@@ -79,19 +113,24 @@ def failures(report: Report, gate: Gate) -> list[str]:
         out.append(
             f"{report.record.skipped} ligne(s) du jeu ignorée(s) (au plus {gate.max_skipped})"
         )
-    return out
+    return [f"{gate_set.name} / {line}" for line in out]
 
 
 def check_release(
     runtime: Runtime, gate: Gate, past: Sequence[RunRecord] = (), skipped_parts: Sequence[str] = ()
-) -> tuple[Report, list[str]]:
-    """Evaluate the gate's dataset on `runtime` and judge it: (report, failures)."""
-    report = evaluate(
-        runtime,
-        gate.dataset,
-        known_ids=indexed_doc_ids(runtime),
-        past=past,
-        tolerance=gate.tolerance,
-        skipped_parts=skipped_parts,
-    )
-    return report, failures(report, gate)
+) -> tuple[list[Report], list[str]]:
+    """Evaluate each of the gate's sets on `runtime` and judge them: (reports, failures)."""
+    known = indexed_doc_ids(runtime)
+    reports, reasons = [], []
+    for gate_set in gate.sets:
+        report = evaluate(
+            runtime,
+            gate_set.dataset,
+            known_ids=known,
+            past=past,
+            tolerance=gate.tolerance,
+            skipped_parts=skipped_parts,
+        )
+        reports.append(report)
+        reasons += failures(report, gate, gate_set)
+    return reports, reasons

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+# the answer modes that answer (assistant.models.ANSWERED_MODES), the reliability levels
+ANSWERED_MODES = frozenset({"generative", "extractive", "grants", "precedents", "computation"})
+LEVELS = ("elevee", "moyenne", "faible")
+
 
 def first_rank(ranked: Sequence[str], gold: Sequence[str]) -> int | None:
     """1-based rank of the first gold document, or None."""
@@ -36,6 +40,38 @@ def citation_precision(cited: Sequence[str], gold: Sequence[str]) -> float | Non
     """Share of the answer's cited documents that are gold; None when nothing is cited."""
     docs = set(cited)
     return len(docs & set(gold)) / len(docs) if docs else None
+
+
+def answer_outcome(
+    mode: str, cited: Sequence[str], gold: Sequence[str], level: str | None
+) -> dict[str, float | None]:
+    """What the secretary got, for one question.
+
+    - `answered`: an answer (not `pistes`, not a refusal);
+    - `answered_gold` / `answered_wrong` (answerable questions): an answer citing a gold
+      source / citing none;
+    - `pistes`, `pistes_gold`: the closest texts were shown / and one of them is gold;
+    - `shown_gold` (answerable): a gold source is among what was shown, answer or pistes;
+    - `right@<level>`: for the answer's reliability level, whether it cites a gold source
+      (an answer to a question nothing answers is never right); `level_<level>`: 1 for
+      the answer's level, 0 for the others (the share of answers at each level).
+    """
+    answerable = bool(gold)
+    answered = mode in ANSWERED_MODES
+    hit = bool(set(cited) & set(gold))
+    out: dict[str, float | None] = {
+        "answered": float(answered),
+        "answered_gold": float(answered and hit) if answerable else None,
+        "answered_wrong": float(answered and not hit) if answerable else None,
+        "pistes": float(mode == "pistes"),
+        "pistes_gold": float(mode == "pistes" and hit) if answerable else None,
+        "shown_gold": float(hit) if answerable else None,
+    }
+    rated = answered or mode == "pistes"
+    for name in LEVELS:
+        out[f"level_{name}"] = float(level == name) if rated else None
+        out[f"right@{name}"] = float(hit) if level == name else None
+    return out
 
 
 def refusal_correct(mode: str, gold: Sequence[str]) -> float:

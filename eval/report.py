@@ -17,6 +17,23 @@ from eval.dataset import Problem
 from eval.history import Delta, RunRecord
 
 TABLES = {
+    "Ce que reçoit la secrétaire": (
+        "answered_gold",
+        "shown_gold",
+        "answered_wrong",
+        "pistes_gold",
+        "answered",
+        "pistes",
+        "refusal_accuracy",
+    ),
+    "Fiabilité (part juste à chaque niveau, part des réponses à ce niveau)": (
+        "right@elevee",
+        "level_elevee",
+        "right@moyenne",
+        "level_moyenne",
+        "right@faible",
+        "level_faible",
+    ),
     "Recherche": ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"),
     "Réponses (ragas)": (
         "context_precision_ids",
@@ -31,14 +48,13 @@ TABLES = {
     ),
     "Plume": (
         "citation_precision",
-        "refusal_accuracy",
         "date_correctness",
         "latency_p50_s",
         "latency_p95_s",
     ),
 }
-BARS = ("recall@5", "mrr@10", "citation_precision", "refusal_accuracy")
-TREND = ("recall@10", "mrr@10", "citation_precision", "refusal_accuracy")
+BARS = ("answered_gold", "shown_gold", "recall@5", "refusal_accuracy")
+TREND = ("answered_gold", "shown_gold", "recall@10", "refusal_accuracy")
 
 
 @dataclass

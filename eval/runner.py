@@ -24,6 +24,17 @@ TOP_K = 10
 CONTEXTS = 6  # passages an answer is built on (ChatService.passages_per_answer)
 RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 PLUME_METRICS = ("citation_precision", "refusal_accuracy", "date_correctness")
+# what the secretary gets (eval.metrics.answer_outcome)
+ANSWER_METRICS = (
+    "answered_gold",
+    "shown_gold",
+    "answered_wrong",
+    "pistes_gold",
+    "answered",
+    "pistes",
+    "refusal_accuracy",
+)
+RELIABILITY_METRICS = tuple(f"{m}{level}" for level in metrics.LEVELS for m in ("right@", "level_"))
 ALL = "all"
 
 
@@ -35,6 +46,7 @@ class ItemResult:
     answer: str
     citations: list[dict[str, Any]]
     latency_s: float
+    reliability: dict[str, Any] | None = None
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (doc id, text) read
     scores: dict[str, float | None] = field(default_factory=dict)
 
@@ -46,6 +58,9 @@ class ItemResult:
             "gold": list(self.item.gold),
             "ranked": self.ranked,
             "mode": self.mode,
+            "level": (self.reliability or {}).get("level"),
+            "reliability": self.reliability,
+            "answer": self.answer,
             "cited": [c["doc_id"] for c in self.citations],
             "latency_s": round(self.latency_s, 4),
             "scores": self.scores,
@@ -72,7 +87,9 @@ def run_item(assistant: Assistant, item: EvalItem) -> ItemResult:
     answer = assistant.ask(item.question, where)
     latency = time.perf_counter() - started
     citations = [c.as_dict() for c in answer.citations]
-    result = ItemResult(item, ranked, answer.mode, answer.text, citations, latency)
+    result = ItemResult(
+        item, ranked, answer.mode, answer.text, citations, latency, answer.reliability
+    )
     result.contexts = [(p.doc_id, p.text) for p in passages[:CONTEXTS]]
     day = item.as_of or date.today()
     result.scores = {
@@ -84,6 +101,9 @@ def run_item(assistant: Assistant, item: EvalItem) -> ItemResult:
         "refusal_accuracy": metrics.refusal_correct(answer.mode, item.gold),
         "date_correctness": metrics.date_correctness(citations, day),
     }
+    level = (answer.reliability or {}).get("level")
+    cited = [c["doc_id"] for c in citations]
+    result.scores |= metrics.answer_outcome(answer.mode, cited, item.gold, level)
     if item.gold:
         result.scores |= metrics.retrieval_scores(ranked, item.gold, TOP_K)
     return result
@@ -101,7 +121,7 @@ def run_dataset(
     samples = [
         AnswerSample(
             question=r.item.question,
-            response="" if r.mode == "refusal" else r.answer,
+            response="" if r.mode in ("refusal", "pistes") else r.answer,
             contexts=[text for _, text in r.contexts],
             context_ids=[doc_id for doc_id, _ in r.contexts],
             reference=r.item.reference,

@@ -334,7 +334,7 @@ def test_the_gate_passes_then_fails_when_retrieval_is_degraded(
     mini_runtime: Runtime, tmp_path: Path
 ) -> None:
     gate = _gate(tmp_path)
-    report, failures = check_release(mini_runtime, gate)
+    (report,), failures = check_release(mini_runtime, gate)
     summary = report.record.summary
     assert failures == [], summary["all"]
     assert summary["fiche"]["n"] == 8 and summary["refusal"]["n"] == 1
@@ -346,9 +346,9 @@ def test_the_gate_passes_then_fails_when_retrieval_is_degraded(
     assistant = mini_runtime.assistant
     degraded = ReversedRetriever(assistant.retriever.store, assistant.retriever.encoder)
     assistant.retriever = assistant.chat.retriever = degraded
-    worse, failures = check_release(mini_runtime, gate, past=[report.record])
+    (worse,), failures = check_release(mini_runtime, gate, past=[report.record])
     assert worse.record.summary["all"]["mrr@10"] < summary["all"]["mrr@10"]
-    assert any(f.startswith("all / mrr@10 : ") and "sous le seuil" in f for f in failures)
+    assert any(f.startswith("mini / all / mrr@10 : ") and "sous le seuil" in f for f in failures)
     assert any("régression" in f for f in failures)
     assert worse.regressions
 
@@ -359,9 +359,9 @@ def test_the_gate_fails_on_skipped_lines(mini_runtime: Runtime, tmp_path: Path) 
         fh.write(
             '{"id": "x", "question": "q ?", "gold": ["vdd/F404"], "kind": "fiche"}\nnot json\n'
         )
-    report, failures = check_release(mini_runtime, gate)
+    (report,), failures = check_release(mini_runtime, gate)
     assert [p.line for p in report.problems] == [10, 11]
-    assert "2 ligne(s) du jeu ignorée(s) (au plus 0)" in failures
+    assert "mini / 2 ligne(s) du jeu ignorée(s) (au plus 0)" in failures
 
 
 def test_a_bad_gate_file_is_a_clear_error_in_french(tmp_path: Path) -> None:
