@@ -1,7 +1,9 @@
 """Retrieval: a question in French → ranked passages from the Store.
 
-Sparse BM25 always; dense vectors too when an embedder is configured, fused by RRF
-inside Qdrant. If the embedder fails at query time, search goes on sparse-only.
+Sparse BM25 always; the local e5 vectors for the passages that have them (a situation's
+words find the rule's words: « finit à 23h, reprend à 7h » → repos quotidien), and the
+mistral-embed vectors when a key is configured, all fused by (weighted) RRF inside Qdrant.
+If an embedder fails at query time, search goes on without it.
 With a model and when switched on, the model restates the question or reranks the first
 results (assistant.model_levers); on any model failure the offline result stands.
 """
@@ -9,6 +11,7 @@ results (assistant.model_levers); on any model failure the offline result stands
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import date
 
@@ -19,7 +22,7 @@ from assistant.regimes import Place, Regimes
 from plume.documents import AUDIENCES, KINDS, SOURCES
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
-from plume.store import SearchFilter, Store
+from plume.store import LOCAL, SearchFilter, Store
 from plume.text import Bm25Encoder
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,9 @@ class Retriever:
         rewriter: QueryRewriter | None = None,
         reranker: Reranker | None = None,
         regimes: Regimes | None = None,
+        local: Embedder | None = None,
+        local_weight: float = 1.0,
+        rrf_k: int = 60,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -101,6 +107,19 @@ class Retriever:
         self.regimes = regimes  # Alsace-Moselle, outre-mer…: the common law first
         self.rewriter = rewriter  # with a model (assistant.model_levers): off by default
         self.reranker = reranker
+        self.local = local  # e5 in process: the passages' `e5` vectors (ingestion.local_vectors)
+        self.local_weight = local_weight
+        self.rrf_k = rrf_k
+        self._has_local: tuple[float, bool] = (0.0, False)  # (checked at, some vectors)
+
+    def has_local_vectors(self, ttl_s: float = 30.0) -> bool:
+        """Whether any passage has an e5 vector yet (checked every `ttl_s` seconds)."""
+        now = time.monotonic()
+        checked, found = self._has_local
+        if not found and now - checked > ttl_s:
+            found = self.store.count(SearchFilter(has_local=True, every_tenant=True)) > 0
+            self._has_local = (now, found)
+        return found
 
     def search(
         self, question: str, where: SearchFilter, limit: int = 8, *, place: Place | None = None
@@ -120,9 +139,18 @@ class Retriever:
                 dense = self.embedder.embed_query(expansion.dense_text if expansion else question)
             except EmbeddingFailed as exc:
                 log.warning("dense search skipped: %s", exc)
+        local = None
+        if self.local is not None and self.has_local_vectors():
+            try:
+                local = self.local.embed_query(question)
+            except Exception as exc:  # the local engine failing: BM25 alone
+                log.warning("e5 search skipped: %s", exc)
         hits = self.store.query(
             sparse=sparse,
             dense=dense,
+            local=local,
+            weights={LOCAL: self.local_weight},
+            rrf_k=self.rrf_k,
             where=where,
             limit=max(limit * 4, 30),  # room for the per-document cap below
             prefetch_limit=max(self.prefetch_limit, limit * 4),

@@ -34,7 +34,15 @@ def evaluate(
         commit=history.git_commit(),
         corpora=corpora,
         config={
-            "retrieval": "hybrid" if runtime.embedder is not None else "sparse",
+            "retrieval": "+".join(
+                name
+                for name, on in (
+                    ("sparse", True),
+                    ("e5", runtime.assistant.retriever.local is not None),
+                    ("mistral-embed", runtime.embedder is not None),
+                )
+                if on
+            ),
             "judge": judge.model if judge else None,
             "answers": "generative" if runtime.assistant.chat.llm is not None else "extractive",
         },

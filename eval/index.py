@@ -1,8 +1,10 @@
 """The evaluation index: the default corpora plus the shared test data, in its own folder.
 
 `<data_dir>/eval-index` holds a store of its own (the serving index is never touched) and
-a link to the fetched packages. Each part is ingested once, then again only when its
-package version or file changed (`parts.json`): a rerun opens the index in a second.
+a link to the fetched packages; `eval-index-e5` the same with the passages' e5 vectors,
+computed once (about an hour and a half on 2 cores), then only for new passages. Each part
+is ingested once, then again only when its package version or file changed
+(`parts.json`): a rerun opens the index in a second.
 Parts whose shared file is absent are skipped and named; their questions then show up as
 unknown gold ids. A part with a `tenant` is a commune's uploaded documents (text PDFs only:
 OCR would make the index slow to build), ingested as `plume ingest files` does.
@@ -84,8 +86,13 @@ def eval_settings(
     settings: Settings, folder: Path | None = None, all_fiches: bool = False
 ) -> Settings:
     """The same settings on the evaluation folder, which shares the fetched packages."""
-    # dense or not, selection or every fiche: separate indexes, never mixed in one run
-    name = "eval-index" + ("-hybrid" if settings.use_dense else "") + ("-all" if all_fiches else "")
+    # dense or not, e5 or not, selection or every fiche: separate indexes, never mixed
+    name = (
+        "eval-index"
+        + ("-hybrid" if settings.use_dense else "")
+        + ("-e5" if settings.local_dense else "")
+        + ("-all" if all_fiches else "")
+    )
     folder = folder or settings.data_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "packages"
@@ -167,6 +174,17 @@ def ensure_index(
                 )
             stamps[part.label] = stamp
             stamps_file.write_text(json.dumps(stamps, indent=1))
+        if settings.local_dense:  # the e5 vectors of what is new (resumable, long the 1st time)
+            from ingestion.local_vectors import LocalVectorFiller, coverage
+
+            missing = coverage(runtime.store)
+            if missing.done < missing.total:
+                say(f"Vecteurs e5 de l'évaluation : {missing.total - missing.done} passages…")
+                LocalVectorFiller(
+                    runtime.store,
+                    threads=settings.local_fill_threads,
+                    nice=settings.local_fill_nice,
+                ).run()
         runtime.refresh_stats()
     except BaseException:
         runtime.close()

@@ -418,15 +418,24 @@ def sources(
         list_tenant_documents(tenant, as_json)
         return
 
+    from plume.store import SearchFilter
+
     settings = _settings()
     with _runtime(settings) as runtime:
         stats = _run(runtime.store.list_sources)
+        with_e5 = {  # passages that have their semantic vector (filled after BM25)
+            s.source: runtime.store.count(
+                SearchFilter(sources=[s.source], has_local=True, every_tenant=True)
+            )
+            for s in stats
+        }
     synced = sync_log.read(settings.data_dir)
     rows = [
         {
             "source": s.source,
             "documents": s.documents,
             "chunks": s.chunks,
+            "e5": with_e5[s.source],
             "versions": s.versions,
             "last_sync": synced.get(s.source, {}).get("finished_at"),
         }
@@ -436,14 +445,49 @@ def sources(
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title="Sources indexées")
-    for col in ("source", "documents", "passages", "versions", "dernière synchro"):
+    for col in ("source", "documents", "passages", "vecteurs e5", "versions", "dernière synchro"):
         table.add_column(col)
     for r in rows:
         versions = ", ".join(r["versions"])  # type: ignore[arg-type]
+        share = f"{r['e5']} ({100 * r['e5'] / r['chunks']:.0f} %)" if r["chunks"] else "—"  # type: ignore[operator]
         table.add_row(
-            r["source"], str(r["documents"]), str(r["chunks"]), versions, str(r["last_sync"] or "—")
-        )  # type: ignore[arg-type]
+            r["source"],  # type: ignore[arg-type]
+            str(r["documents"]),
+            str(r["chunks"]),
+            share,
+            versions,
+            str(r["last_sync"] or "—"),
+        )
     out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
+
+
+@app.command()
+def vectors(
+    etat: Annotated[
+        bool, typer.Option("--etat", help="Seulement la couverture, sans rien calculer.")
+    ] = False,
+) -> None:
+    """Calcule les vecteurs sémantiques (e5) des passages qui n'en ont pas encore.
+
+    `plume serve` le fait en arrière-plan ; cette commande le fait au premier plan, avec
+    sa progression, et reprend là où elle s'est arrêtée.
+    """
+    from ingestion.local_vectors import LocalVectorFiller, coverage
+
+    settings = _settings()
+    with _runtime(settings) as runtime:
+        before = _run(lambda: coverage(runtime.store))
+        out.print(f"Vecteurs e5 : {before.done} passages sur {before.total} ({before.share:.0%}).")
+        if etat or before.done == before.total:
+            return
+        filler = LocalVectorFiller(
+            runtime.store, threads=settings.local_fill_threads, nice=settings.local_fill_nice
+        )
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task("Vecteurs e5", total=before.total, completed=before.done)
+            done = _run(lambda: filler.run(progress=lambda c: bar.update(task, completed=c.done)))
+    out.print(f"{done} passages vectorisés.")
 
 
 @app.command()

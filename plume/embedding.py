@@ -125,10 +125,17 @@ class LocalEmbedder:
 
         self._model = E5()
         self._lock = threading.Lock()
+        self._recent: dict[str, list[float]] = {}  # the scope and the search embed alike
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
-            return [float(x) for x in self._model.query(text)]
+            vector = self._recent.get(text)
+            if vector is None:
+                vector = [float(x) for x in self._model.query(text)]
+                if len(self._recent) >= 64:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[text] = vector
+            return vector
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -140,8 +147,8 @@ class LocalEmbedder:
 
 def build_local_embedder(settings: Settings) -> Embedder | None:
     """The in-process e5 model, or None when switched off or when its engine cannot load
-    (Plume then answers without judging the scope, never fails)."""
-    if not settings.scope_classifier:
+    (Plume then answers without judging the scope and searches with BM25, never fails)."""
+    if not (settings.scope_classifier or settings.local_dense):
         return None
     try:
         return LocalEmbedder()

@@ -2,7 +2,7 @@
 
     <folder>/manifest.json           format, date, database revision, files (rows, sha256)
     <folder>/corpus/points.jsonl     every indexed passage: id, payload (text, source,
-                                     version, dates, tenant…), sparse and dense vectors
+                                     version, dates, tenant…), sparse, dense and e5 vectors
     <folder>/corpus/sources.csv      documents, passages and versions per source
     <folder>/records/<table>.jsonl   conversations, messages, usage, feedback, runs, audit,
                                      declared deployments
@@ -97,6 +97,7 @@ def _points(store: Store) -> Iterator[dict[str, Any]]:
             "payload": p.payload,
             "sparse": {"indices": p.sparse.indices, "values": p.sparse.values},
             "dense": p.dense,
+            "e5": p.local,
         }
 
 
@@ -212,6 +213,7 @@ def import_all(store: Store, db: Database, data_dir: Path, folder: Path) -> Mani
                 row["payload"],
                 SparseVec(sparse["indices"], sparse["values"]),
                 row.get("dense"),
+                row.get("e5"),
             )
         )
         if len(batch) >= BATCH:

@@ -39,6 +39,7 @@ class Runtime:
     assistant: Assistant
     communes: CommuneRegistry
     records: Records
+    filler: Any = None  # the background e5 filler while serving (ingestion.local_vectors)
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
@@ -50,6 +51,7 @@ class Runtime:
         store.ensure_collection()
         encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
         embedder = build_embedder(settings) if embedder is _UNSET else embedder
+        local = build_local_embedder(settings)  # e5 in process: scope and semantic search
         llm = build_llm(settings) if llm is _UNSET else llm
         # one breaker in front of the model, for answers and retrieval alike
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
@@ -66,6 +68,9 @@ class Runtime:
             regimes=Regimes.load(settings.corpus_dir),  # the common law first
             rewriter=rewriter,
             reranker=reranker,
+            local=local if settings.local_dense else None,
+            local_weight=settings.local_weight,
+            rrf_k=settings.rrf_k,
         )
         chat = ChatService(
             retriever,
@@ -74,7 +79,9 @@ class Runtime:
             prompts=prompts,
             conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
             stats=term_stats.load_all(settings.data_dir),
-            scope=ScopeClassifier.load(settings.corpus_dir, build_local_embedder(settings)),
+            scope=ScopeClassifier.load(
+                settings.corpus_dir, local if settings.scope_classifier else None
+            ),
             reliability=ReliabilityModel.load(settings.corpus_dir),
             zone=settings.electricity_mix_zone,
         )
@@ -90,6 +97,19 @@ class Runtime:
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
         self.assistant.chat.projects.clear()
 
+    def start_local_fill(self) -> None:
+        """While serving: compute the missing e5 vectors in the background (low priority)."""
+        s = self.settings
+        if not (s.local_dense and s.local_fill) or self.filler is not None:
+            return
+        from ingestion.local_vectors import BackgroundFiller, LocalVectorFiller
+
+        filler = LocalVectorFiller(self.store, threads=s.local_fill_threads, nice=s.local_fill_nice)
+        self.filler = BackgroundFiller(filler)
+        self.filler.start()
+
     def close(self) -> None:
+        if self.filler is not None:
+            self.filler.close()
         self.store.close()
         self.records.db.close()

@@ -75,6 +75,32 @@ class Settings(BaseSettings):
         "out of scope) with the local multilingual-e5-small model before answering; off: "
         "every question is answered or oriented.",
     )
+    local_dense: bool = Field(
+        True,
+        description="Semantic search with the local multilingual-e5-small vectors (`e5`), "
+        "fused with BM25 by Qdrant, for the passages that have one.",
+    )
+    local_fill: bool = Field(
+        True,
+        description="While `plume serve` runs, compute the missing e5 vectors in the "
+        "background (new or changed passages); `plume vectors` does it in the foreground. "
+        "With several API replicas, leave it on for one of them only.",
+    )
+    local_fill_threads: int = Field(
+        2, ge=1, le=64, description="Threads of the background e5 worker process."
+    )
+    local_fill_nice: int = Field(
+        10, ge=0, le=19, description="Priority lowered by this much for the e5 worker."
+    )
+    rrf_k: int = Field(
+        60, ge=1, le=200, description="RRF constant of the fusion of the search's lists."
+    )
+    local_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=10.0,
+        description="Weight of the e5 list in the fusion (BM25 weighs 1).",
+    )
 
     # --- Mistral ----------------------------------------------------------------------------
     mistral_api_key: SecretStr | None = Field(

@@ -52,6 +52,8 @@ def error_of(resp) -> dict:  # type: ignore[no-untyped-def]
 def test_health_and_docs(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["chunks"] > 100 and health["dense"] is False
+    e5 = health["e5"]  # semantic vectors: none computed in this index, none being computed
+    assert e5["done"] == 0 and e5["total"] == health["chunks"] and e5["filling"] is False
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/search", "/v1/chat", "/v1/sources", "/healthz", "/v1/admin/ingest"} <= set(paths)
     page = client.get("/")

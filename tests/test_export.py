@@ -197,6 +197,7 @@ def test_both_store_backends_give_back_their_points(store: Any) -> None:
             {"doc_id": f"d{n}", "tenant": "commun" if n else "78003", "nested": {"a": [n]}},
             SparseVec([n, 10 + n], [0.5, 1.25]),
             [0.6, 0.8, 0.0, 0.0] if n else None,
+            [1.0] + [0.0] * 383 if n == 2 else None,  # the e5 vector, once computed
         )
         for n in range(3)
     ]
@@ -206,4 +207,5 @@ def test_both_store_backends_give_back_their_points(store: Any) -> None:
         (p.id, p.payload, p.sparse) for p in written
     ]
     assert [p.dense and pytest.approx(p.dense) for p in read] == [p.dense for p in written]
+    assert [p.local and pytest.approx(p.local) for p in read] == [p.local for p in written]
     assert [p.id for p in store.points(SearchFilter(doc_ids=["d1"]))] == [written[1].id]

@@ -10,8 +10,9 @@ import pytest
 
 from plume.documents import SHARED_TENANT, point_id
 from plume.errors import StoreLocked
-from plume.store import SearchFilter, Store, StoredPoint
+from plume.store import LOCAL_DIM, SearchFilter, Store, StoredPoint
 from plume.store.edge import EdgeStore
+from plume.store.server import ServerStore
 from plume.text import Bm25Encoder
 
 enc = Bm25Encoder(avg_len=8)
@@ -317,3 +318,120 @@ def test_grant_fields_and_closing_window(store: Store) -> None:
     assert store.count(SearchFilter(ends_by=date(2026, 12, 10))) == 2
     with pytest.raises(ValueError):
         SearchFilter(fields={"not_indexed": ["x"]}).conditions()
+
+
+# --- the local e5 vectors, filled after BM25 indexing ---------------------------------------------
+
+
+def e5(*hot: int) -> list[float]:
+    """A unit vector of the e5 size with weight on the given axes."""
+    v = [0.0] * LOCAL_DIM
+    for axis in hot:
+        v[axis] = 1.0
+    norm = sum(x * x for x in v) ** 0.5
+    return [x / norm for x in v]
+
+
+def test_local_vectors_are_set_counted_and_searched(filled: Store) -> None:
+    total = filled.count()
+    every = SearchFilter(every_tenant=True)
+    assert filled.count(every) == total and filled.count(SearchFilter()) < total
+    assert filled.count(SearchFilter(has_local=True, every_tenant=True)) == 0
+    assert filled.count(SearchFilter(has_local=False, every_tenant=True)) == total
+    f2, f3 = point_id("vdd/F2", 0), point_id("vdd/F3", 0)
+    filled.set_local({f2: e5(1), f3: e5(2)})
+    assert filled.count(SearchFilter(has_local=True)) == 2
+    missing = {
+        i for i, _ in filled.scan(SearchFilter(has_local=False, every_tenant=True), ["doc_id"])
+    }
+    assert f2 not in missing and len(missing) == total - 2
+    # the payload and the other vectors are unchanged
+    hit = filled.query(
+        sparse=enc.encode_query("concession"), dense=None, where=SearchFilter(), limit=1
+    )
+    assert ids(hit) == ["vdd/F2"] and hit[0].payload["content_hash"].startswith("h-vdd/F2")
+    near = filled.query(sparse=None, dense=None, local=e5(2), where=SearchFilter(), limit=1)
+    assert ids(near) == ["vdd/F3"]
+    stored = {p.id: p for p in filled.points()}
+    assert stored[f3].local is not None and abs(stored[f3].local[2] - 1.0) < 1e-5
+    assert stored[f3].dense == [0, 0, 1, 0] and stored[point_id("vdd/F1", 0)].local is None
+
+
+def test_fusion_weights_decide_between_the_lists(filled: Store) -> None:
+    # vdd/F2 only in the sparse list, vdd/F3 first of the e5 list: the weights decide
+    filled.set_local({point_id("vdd/F3", 0): e5(2), point_id("vdd/F1", 0): e5(1)})
+    sparse = enc.encode_query("concession funéraire")
+
+    def first(weights: dict[str, float]) -> str:
+        hits = filled.query(
+            sparse=sparse, dense=None, local=e5(2), weights=weights, where=SearchFilter(), limit=2
+        )
+        return hits[0].doc_id
+
+    assert first({"bm25": 3.0}) == "vdd/F2"
+    assert first({"e5": 3.0}) == "vdd/F3"
+
+
+def test_a_local_vector_comes_with_the_point_it_was_upserted_with(store: Store) -> None:
+    point = chunk("vdd/F9", 0, "Recensement citoyen à seize ans", [0, 0, 0, 1])
+    store.upsert([StoredPoint(point.id, point.payload, point.sparse, point.dense, e5(5))])
+    assert store.count(SearchFilter(has_local=True)) == 1
+    # an upsert without one (changed text) drops it: the point is embedded again
+    store.upsert([point])
+    assert store.count(SearchFilter(has_local=False)) == 1
+
+
+def test_an_edge_store_made_before_e5_is_migrated_once(tmp_path: Path) -> None:
+    import qdrant_edge as q
+
+    old = q.EdgeConfig(
+        vectors={"dense": q.EdgeVectorParams(size=4, distance=q.Distance.Cosine)},
+        sparse_vectors={"bm25": q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+    )
+    folder = tmp_path / "old"
+    shard = q.EdgeShard.create(str(folder), old)
+    for p in CORPUS[:3]:
+        vector: dict[str, object] = {
+            "bm25": q.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
+        }
+        if p.dense:
+            vector["dense"] = p.dense
+        shard.update(
+            q.UpdateOperation.upsert_points([q.Point(id=p.id, vector=vector, payload=p.payload)])
+        )
+    shard.flush()
+    shard.close()
+    store = EdgeStore(folder, dense_dim=4)
+    try:
+        assert store.count() == 3 and store.count(SearchFilter(has_local=False)) == 3
+        store.set_local({CORPUS[0].id: e5(3)})
+        assert ids(
+            store.query(sparse=None, dense=None, local=e5(3), where=SearchFilter(), limit=1)
+        ) == ["vdd/F1"]
+        assert ids(
+            store.query(
+                sparse=enc.encode_query("concession"), dense=None, where=SearchFilter(), limit=1
+            )
+        ) == ["vdd/F2"]
+    finally:
+        store.close()
+    assert not (tmp_path / "old.new").exists() and not (tmp_path / "old.old").exists()
+    again = EdgeStore(folder, dense_dim=4)  # opens at once: nothing left to migrate
+    assert again.count(SearchFilter(has_local=True)) == 1
+    again.close()
+
+
+def test_a_server_collection_made_before_e5_gets_the_vector() -> None:
+    from qdrant_client import models
+
+    store = ServerStore(":memory:", collection="old", dense_dim=4)
+    store._client.create_collection(
+        "old",
+        vectors_config={"dense": models.VectorParams(size=4, distance=models.Distance.COSINE)},
+        sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    store.ensure_collection()
+    store.upsert(CORPUS[:2])
+    store.set_local({CORPUS[1].id: e5(4)})
+    assert store.count(SearchFilter(has_local=True)) == 1
+    store.close()

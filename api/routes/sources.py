@@ -40,9 +40,19 @@ def sources(runtime: RuntimeDep, caller: CallerDep) -> list[SourceOut]:
 
 @router.get("/healthz", summary="État du service")
 def healthz(runtime: RuntimeDep) -> dict[str, Any]:
+    from ingestion.local_vectors import coverage
+
+    filler = runtime.filler
     return {
         "status": "ok",
         "store": runtime.settings.store_backend.value,
         "chunks": runtime.store.count(),
         "dense": runtime.embedder is not None,
+        # semantic vectors: how many passages have theirs, and whether they are being filled
+        "e5": {
+            **coverage(runtime.store).as_dict(),
+            "search": runtime.assistant.retriever.local is not None,
+            "filling": bool(filler is not None and filler.running),
+            "error": filler.error if filler is not None else None,
+        },
     }

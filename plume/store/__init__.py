@@ -4,8 +4,10 @@ Two backends implement it, and one contract test suite runs on both:
 - `EdgeStore`: Qdrant's engine in process (qdrant-edge), the embedded default;
 - `ServerStore`: a Qdrant server through qdrant-client (or its local mode in tests).
 
-A collection holds named vectors `dense` (cosine, optional per point) and `bm25`
-(sparse, IDF applied by Qdrant). Hybrid queries are fused by RRF inside Qdrant.
+A collection holds named vectors `bm25` (sparse, IDF applied by Qdrant), `dense`
+(mistral-embed, cosine, optional per point) and `e5` (multilingual-e5-small computed in
+process, cosine, optional per point: filled in the background after BM25 indexing).
+Hybrid queries are fused by (weighted) RRF inside Qdrant.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from plume.text import SparseVec
 
 DENSE = "dense"
 SPARSE = "bm25"
+LOCAL = "e5"
+LOCAL_DIM = 384
 RRF_K = 60
 KEYWORD_FIELDS = (
     *("doc_id", "source", "source_version", "kind", "audience", "tenant"),
@@ -36,6 +40,7 @@ class StoredPoint:
     payload: dict[str, Any]
     sparse: SparseVec
     dense: list[float] | None = None
+    local: list[float] | None = None  # the e5 vector, when it has been computed
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,17 @@ class SearchFilter:
     as_of: date | None = None  # only texts in force that day (texts without dates always are)
     ends_by: date | None = None  # only texts whose validity ends by that day (aids closing soon)
     fields: Mapping[str, Sequence[str]] = field(default_factory=dict)  # more keyword conditions
+    has_local: bool | None = None  # with (True) or without (False) an e5 vector; None: any
+    every_tenant: bool = False  # maintenance (e5 vectors, coverage): every commune's points
 
     def visible_tenants(self) -> list[str]:
         return [SHARED_TENANT, *[t for t in self.tenants if t != SHARED_TENANT]]
 
     def conditions(self) -> list[tuple[str, list[str]]]:
         """(field, allowed values) pairs that must all match."""
-        out: list[tuple[str, list[str]]] = [("tenant", self.visible_tenants())]
+        out: list[tuple[str, list[str]]] = (
+            [] if self.every_tenant else [("tenant", self.visible_tenants())]
+        )
         for name, values in (
             ("source", self.sources),
             ("audience", self.audiences),
@@ -138,8 +147,16 @@ class Store(Protocol):
         where: SearchFilter,
         limit: int,
         prefetch_limit: int = 50,
+        local: list[float] | None = None,
+        weights: Mapping[str, float] | None = None,
+        rrf_k: int = RRF_K,
     ) -> list[Hit]:
-        """Hybrid search: sparse and dense candidates fused by RRF in Qdrant."""
+        """Hybrid search: the candidates of each vector given (sparse, dense, local) fused by
+        RRF (constant `rrf_k`) in Qdrant, each list weighted by `weights[name]` (1 by
+        default; Qdrant divides a rank by its list's weight, so weights matter at small k)."""
+
+    def set_local(self, vectors: Mapping[str, list[float]]) -> None:
+        """Set the e5 vector of these points (point id → vector); the rest is unchanged."""
 
     def count(self, where: SearchFilter | None = None) -> int: ...
 
@@ -175,3 +192,13 @@ def open_store(settings: Any) -> Store:
         collection=settings.collection,
         dense_dim=settings.embedding_dim,
     )
+
+
+def fusion_weights(
+    stages: Sequence[str], weights: Mapping[str, float] | None
+) -> list[float] | None:
+    """The RRF weight of each prefetch, in order; None when they all weigh 1."""
+    if not weights:
+        return None
+    out = [float(weights.get(name, 1.0)) for name in stages]
+    return None if all(w == 1.0 for w in out) else out

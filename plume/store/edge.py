@@ -2,12 +2,19 @@
 
 One process owns a shard folder: a second process opening it fails with a WAL lock,
 which we report as `StoreLocked` so the CLI can point to the server's admin API.
+
+A shard's vectors are fixed when it is created. A shard made before the `e5` vector
+existed is migrated once, when it is opened: its points are copied into a new shard with
+the current vectors, which then takes its place (the old one is kept beside it until the
+copy is complete, so a crash midway loses nothing).
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +25,20 @@ from plume.store import (
     DAY_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
+    LOCAL,
+    LOCAL_DIM,
     RRF_K,
     SPARSE,
     Hit,
     SearchFilter,
     SourceStats,
     StoredPoint,
+    fusion_weights,
     sources_from_facets,
 )
 from plume.text import SparseVec
 
+log = logging.getLogger(__name__)
 _FACET_ALL = 1_000_000
 
 
@@ -49,6 +60,13 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
     end = where.ends_by_day()
     if end is not None:  # texts with no known end never match
         must.append(q.FieldCondition(key="in_force_to_day", range=q.RangeFloat(lte=end)))
+    if where.has_local is not None:
+        has = q.HasVectorCondition(LOCAL)
+        return (
+            q.Filter(must=must, must_not=[has])
+            if not where.has_local
+            else q.Filter(must=[*must, has])
+        )
     return q.Filter(must=must)
 
 
@@ -60,8 +78,14 @@ def _stored(pid: str, payload: Any, vector: Any) -> StoredPoint:
     vectors = vector if isinstance(vector, dict) else {}
     bm25 = vectors.get(SPARSE)
     sparse = SparseVec(list(bm25.indices), list(bm25.values)) if bm25 else SparseVec([], [])
-    dense = vectors.get(DENSE)
-    return StoredPoint(pid, dict(payload or {}), sparse, list(dense) if dense else None)
+    dense, local = vectors.get(DENSE), vectors.get(LOCAL)
+    return StoredPoint(
+        pid,
+        dict(payload or {}),
+        sparse,
+        list(dense) if dense else None,
+        list(local) if local else None,
+    )
 
 
 class EdgeStore:
@@ -71,16 +95,30 @@ class EdgeStore:
         self._write_lock = threading.Lock()
         self._shard = self._open()
 
-    def _config(self) -> q.EdgeConfig:
+    def _config(self, *, local: bool = True) -> q.EdgeConfig:
+        vectors = {DENSE: q.EdgeVectorParams(size=self.dense_dim, distance=q.Distance.Cosine)}
+        if local:
+            vectors[LOCAL] = q.EdgeVectorParams(size=LOCAL_DIM, distance=q.Distance.Cosine)
         return q.EdgeConfig(
-            vectors={DENSE: q.EdgeVectorParams(size=self.dense_dim, distance=q.Distance.Cosine)},
+            vectors=vectors,
             sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
         )
 
+    @staticmethod
+    def _exists(path: Path) -> bool:
+        return (path / "wal").exists() or (path / "segments").exists()
+
     def _open(self) -> q.EdgeShard:
         try:
-            if (self.path / "wal").exists() or (self.path / "segments").exists():
-                return q.EdgeShard.load(str(self.path), self._config())
+            if not self._exists(self.path):
+                self._finish_migration()
+            if self._exists(self.path):
+                try:
+                    return q.EdgeShard.load(str(self.path), self._config())
+                except Exception as exc:
+                    if "Incompatible configs" not in str(exc):
+                        raise
+                    return self._migrate()
             self.path.mkdir(parents=True, exist_ok=True)
             return q.EdgeShard.create(str(self.path), self._config())
         except Exception as exc:
@@ -91,6 +129,56 @@ class EdgeStore:
                     "(POST /v1/admin/ingest) ou arrêtez le serveur."
                 ) from exc
             raise StoreUnavailable(f"Impossible d'ouvrir le stockage {self.path} : {exc}") from exc
+
+    def _finish_migration(self) -> None:
+        """A migration interrupted after the old shard was set aside: finish it."""
+        new, old = (
+            self.path.with_name(self.path.name + ".new"),
+            self.path.with_name(self.path.name + ".old"),
+        )
+        if self._exists(new) and (new / "complete").exists():
+            new.rename(self.path)
+        elif self._exists(old):
+            old.rename(self.path)  # the copy was not complete: start again from the old shard
+
+    def _migrate(self) -> q.EdgeShard:
+        """Copy a shard made without the e5 vector into one that has it, then swap them."""
+        log.warning("migrating %s: adding the e5 vector (points are copied once)", self.path)
+        old_shard = q.EdgeShard.load(str(self.path), self._config(local=False))
+        new = self.path.with_name(self.path.name + ".new")
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        shard = q.EdgeShard.create(str(new), self._config())
+        offset: Any = None
+        copied = 0
+        while True:
+            request = q.ScrollRequest(offset=offset, limit=500, with_payload=True, with_vector=True)
+            records, offset = old_shard.scroll(request)
+            batch = [
+                q.Point(
+                    id=r.id,
+                    vector=r.vector if isinstance(r.vector, dict) else {},
+                    payload=r.payload,
+                )
+                for r in records
+            ]
+            if batch:
+                shard.update(q.UpdateOperation.upsert_points(batch))
+                copied += len(batch)
+            if offset is None:
+                break
+        shard.flush()
+        shard.close()
+        old_shard.close()
+        (new / "complete").touch()
+        old = self.path.with_name(self.path.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        self.path.rename(old)
+        new.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        (self.path / "complete").unlink(missing_ok=True)
+        log.warning("migrated %s: %d points", self.path, copied)
+        return q.EdgeShard.load(str(self.path), self._config())
 
     def ensure_collection(self) -> None:
         known = set(self._shard.info().payload_schema)
@@ -114,9 +202,17 @@ class EdgeStore:
             vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
             if p.dense is not None:
                 vector[DENSE] = p.dense
+            if p.local is not None:
+                vector[LOCAL] = p.local
             batch.append(q.Point(id=p.id, vector=vector, payload=p.payload))
         with self._write_lock:
             self._shard.update(q.UpdateOperation.upsert_points(batch))
+
+    def set_local(self, vectors: Mapping[str, list[float]]) -> None:
+        if vectors:
+            batch = [q.PointVectors(id=i, vector={LOCAL: list(v)}) for i, v in vectors.items()]
+            with self._write_lock:
+                self._shard.update(q.UpdateOperation.update_vectors(batch))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:
@@ -144,22 +240,31 @@ class EdgeStore:
         where: SearchFilter,
         limit: int,
         prefetch_limit: int = 50,
+        local: list[float] | None = None,
+        weights: Mapping[str, float] | None = None,
+        rrf_k: int = RRF_K,
     ) -> list[Hit]:
         flt = _filter(where)
         exact = q.SearchParams(exact=True)
         stages: list[q.Prefetch] = []
+        names: list[str] = []
         if sparse:
+            names.append(SPARSE)
             stages.append(
                 q.Prefetch(
                     limit=prefetch_limit, query=q.Query.Nearest(_sparse(sparse), using=SPARSE)
                 )
             )
-        if dense is not None:
-            stages.append(
-                q.Prefetch(
-                    limit=prefetch_limit, query=q.Query.Nearest(dense, using=DENSE), params=exact
+        for name, vector in ((DENSE, dense), (LOCAL, local)):
+            if vector is not None:
+                names.append(name)
+                stages.append(
+                    q.Prefetch(
+                        limit=prefetch_limit,
+                        query=q.Query.Nearest(vector, using=name),
+                        params=exact,
+                    )
                 )
-            )
         if not stages:
             return []
         if len(stages) == 1:
@@ -171,7 +276,8 @@ class EdgeStore:
             request = q.QueryRequest(
                 limit=limit,
                 prefetches=stages,
-                query=q.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
+                # the stub omits Fusion.Rrf as a query
+                query=q.Fusion.Rrf(k=rrf_k, weights=fusion_weights(names, weights)),  # type: ignore[arg-type]
                 filter=flt,
                 with_payload=True,
             )

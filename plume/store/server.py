@@ -7,7 +7,7 @@ tests use as the closest thing to a server available offline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -18,12 +18,15 @@ from plume.store import (
     DAY_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
+    LOCAL,
+    LOCAL_DIM,
     RRF_K,
     SPARSE,
     Hit,
     SearchFilter,
     SourceStats,
     StoredPoint,
+    fusion_weights,
     sources_from_facets,
 )
 from plume.text import SparseVec
@@ -51,6 +54,12 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
     end = where.ends_by_day()
     if end is not None:  # texts with no known end never match
         must.append(models.FieldCondition(key="in_force_to_day", range=models.Range(lte=end)))
+    if where.has_local is not None:
+        has = models.HasVectorCondition(has_vector=LOCAL)
+        if where.has_local:
+            must.append(has)
+        else:
+            return models.Filter(must=must, must_not=[has])
     return models.Filter(must=must)
 
 
@@ -78,17 +87,32 @@ class ServerStore:
             raise StoreUnavailable(f"Le serveur Qdrant ne répond pas correctement : {exc}") from exc
 
     def ensure_collection(self) -> None:
+        local = models.VectorParams(size=LOCAL_DIM, distance=models.Distance.COSINE)
         if not self._call(self._client.collection_exists, self.collection):
             self._call(
                 self._client.create_collection,
                 self.collection,
                 vectors_config={
-                    DENSE: models.VectorParams(size=self.dense_dim, distance=models.Distance.COSINE)
+                    DENSE: models.VectorParams(
+                        size=self.dense_dim, distance=models.Distance.COSINE
+                    ),
+                    LOCAL: local,
                 },
                 sparse_vectors_config={
                     SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
             )
+        else:  # a collection made before the e5 vector: add it (Qdrant 1.19+)
+            info = self._call(self._client.get_collection, self.collection)
+            vectors = info.config.params.vectors
+            if isinstance(vectors, dict) and LOCAL not in vectors:
+                config = models.DenseVectorConfig(size=LOCAL_DIM, distance=models.Distance.COSINE)
+                self._call(
+                    self._client.create_vector_name,
+                    self.collection,
+                    LOCAL,
+                    models.DenseVectorNameConfig(dense=config),
+                )
         for name in KEYWORD_FIELDS:
             self._call(
                 self._client.create_payload_index,
@@ -112,8 +136,15 @@ class ServerStore:
             vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
             if p.dense is not None:
                 vector[DENSE] = p.dense
+            if p.local is not None:
+                vector[LOCAL] = p.local
             batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         self._call(self._client.upsert, self.collection, points=batch, wait=True)
+
+    def set_local(self, vectors: Mapping[str, list[float]]) -> None:
+        if vectors:
+            batch = [models.PointVectors(id=i, vector={LOCAL: list(v)}) for i, v in vectors.items()]
+            self._call(self._client.update_vectors, self.collection, points=batch, wait=True)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:
@@ -154,17 +185,24 @@ class ServerStore:
         where: SearchFilter,
         limit: int,
         prefetch_limit: int = 50,
+        local: list[float] | None = None,
+        weights: Mapping[str, float] | None = None,
+        rrf_k: int = RRF_K,
     ) -> list[Hit]:
         exact = models.SearchParams(exact=True)
         stages: list[models.Prefetch] = []
+        names: list[str] = []
         if sparse:
+            names.append(SPARSE)
             stages.append(
                 models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=prefetch_limit)
             )
-        if dense is not None:
-            stages.append(
-                models.Prefetch(query=dense, using=DENSE, limit=prefetch_limit, params=exact)
-            )
+        for name, vector in ((DENSE, dense), (LOCAL, local)):
+            if vector is not None:
+                names.append(name)
+                stages.append(
+                    models.Prefetch(query=vector, using=name, limit=prefetch_limit, params=exact)
+                )
         if not stages:
             return []
         if len(stages) == 1:
@@ -174,7 +212,8 @@ class ServerStore:
                 "search_params": stages[0].params,
             }
         else:
-            kwargs = {"prefetch": stages, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
+            rrf = models.Rrf(k=rrf_k, weights=fusion_weights(names, weights))
+            kwargs = {"prefetch": stages, "query": models.RrfQuery(rrf=rrf)}
         resp = self._call(
             self._client.query_points,
             self.collection,
@@ -222,12 +261,13 @@ class ServerStore:
                 if bm25 is not None
                 else SparseVec([], [])
             )
-            dense = vectors.get(DENSE)
+            dense, local = vectors.get(DENSE), vectors.get(LOCAL)
             yield StoredPoint(
                 str(r.id),
                 dict(r.payload or {}),
                 sparse,
                 list(dense) if dense else None,  # type: ignore[arg-type]
+                list(local) if local else None,  # type: ignore[arg-type]
             )
 
     def _facet(self, key: str, source: str | None) -> dict[str, int]:
