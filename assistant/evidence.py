@@ -152,6 +152,14 @@ class Evidence:
         return self.weights.share(found)
 
 
+def _alike(a: frozenset[str], b: frozenset[str], share: float = 0.7) -> bool:
+    """Two sentences, the shorter of which is mostly in the other (« Une concession
+    funéraire est un emplacement dans un cimetière… dont vous achetez l'usage » and « …
+    ou dans un columbarium »): quoting both repeats the same thing."""
+    small = min(len(a), len(b))
+    return small >= 6 and len(a & b) / small >= share
+
+
 def _rank_prior(passage: Passage, top_score: float) -> float:
     """1 for the first passage, less for those the search ranked or scored lower."""
     by_rank = 1.0 / (1.0 + 0.35 * (passage.rank - 1))
@@ -180,15 +188,18 @@ def gather(
     for passage in passages:
         priors.setdefault(passage.doc_id, _rank_prior(passage, top))
     seen: set[str] = set()
+    said: list[frozenset[str]] = []  # the words of the sentences kept
     for passage in passages:
         head = headings(passage)
         section = str(passage.field("section") or "")
         prior = priors[passage.doc_id]
         for position, text in enumerate(units(passage.text)):
             key = _SAME.sub("", text.casefold())
-            if key in seen:
-                continue  # fiches repeat each other word for word
+            words_of = frozenset(_SAME.split(text.casefold())) - {""}
+            if key in seen or any(_alike(words_of, other) for other in said):
+                continue  # fiches repeat each other, word for word or nearly
             seen.add(key)
+            said.append(words_of)
             words = weights.coverage(text)
             context = weights.coverage(f"{head} {text}")
             gives = given(text, facets, section)

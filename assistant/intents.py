@@ -58,11 +58,15 @@ def _fold(text: str) -> str:
     return " ".join(text.split())
 
 
+# « une commune de 300 habitants »: the commune's size, not help for its inhabitants
+_POPULATION = re.compile(r"\b\d[\d .]*\s*(?:habitants?|hab)\b")
+
+
 def detect(question: str) -> Intent:
     text = _fold(question)
     if _COFINANCING.search(text):
         return "cofinancement"
-    if _PERSONAL.search(text):
+    if _PERSONAL.search(_POPULATION.sub(" ", text)):
         return "question"
     if _PRECEDENTS.search(text):
         return "precedents"

@@ -103,8 +103,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="store_true", help="vary weights and limits")
     parser.add_argument("--depth", type=int, default=10, help="passages searched")
+    parser.add_argument("--e5", action="store_true", help="search with the e5 vectors too")
     args = parser.parse_args(argv)
-    settings = Settings(mistral_api_key=None, mistral_server_url=None, dense_enabled=False)
+    settings = Settings(
+        mistral_api_key=None,
+        mistral_server_url=None,
+        dense_enabled=False,
+        local_dense=args.e5,
+        local_fill=False,
+    )
     runtime, _ = ensure_index(eval_settings(settings), default_parts())
     try:
         items = [i for path in DEV_SETS for i in load_dataset(path).items]

@@ -143,6 +143,21 @@ def test_identical_sentences_from_two_fiches_are_quoted_once() -> None:
     assert len(reply.citations) == 1
 
 
+def test_a_sentence_mostly_repeated_by_another_is_quoted_once() -> None:
+    found = [
+        passage(
+            1,
+            "vdd/F31001",
+            "Une concession funéraire est un emplacement dans un cimetière (caveau, tombe) ou "
+            "dans un columbarium (urne funéraire).\nUne concession funéraire est un emplacement "
+            "dans un cimetière (caveau, tombe) dont vous achetez l'usage.",
+            "Concession funéraire",
+        )
+    ]
+    scored = evidence("c'est quoi une concession funéraire au cimetière ?", found)
+    assert len(scored.sentences) == 1
+
+
 def test_rare_words_weigh_more_than_common_ones() -> None:
     stats = stats_for(["demande", "mairie"])
     found = [

@@ -118,6 +118,9 @@ def test_questions_are_routed_by_their_words() -> None:
     assert detect("La DETR peut-elle financer la rénovation de la mairie ?") == "aides"
     assert detect(WORKED_EXAMPLE) == "cofinancement"
     assert detect("Qui a droit à l'aide juridictionnelle ?") == "question"
+    # the commune's size is not help for its inhabitants
+    assert detect("aire de jeux, quelles aides pour une commune de 300 habitants ?") == "aides"
+    assert detect("quelles aides pour les habitants qui ne paient plus leur loyer ?") == "question"
     assert detect("Comment déclarer une naissance ?") == "question"
 
 
