@@ -78,7 +78,9 @@ class TermWeights:
 
 
 def units(text: str) -> list[str]:
-    """Sentences of a passage; a line that opens a list (« … : ») keeps its items with it."""
+    """Sentences of a passage; a line that opens a list (« … : ») keeps its items with it.
+    A line that opens nothing (« 3/ Subventions aux associations : ») is a heading, not a
+    sentence to quote."""
     out: list[str] = []
     in_list = False
     for line in text.split("\n"):
@@ -88,7 +90,12 @@ def units(text: str) -> list[str]:
         else:
             out.extend(split_sentences(line))
             in_list = False
-    return [shorten(u) for u in out]
+    return [shorten(u) for u in out if not _heading(u)]
+
+
+def _heading(unit: str) -> bool:
+    """A short line ending with a colon and no list after it."""
+    return unit.rstrip().endswith(":") and len(unit.split()) <= 8
 
 
 def shorten(unit: str) -> str:

@@ -10,7 +10,9 @@ The thresholds are chosen on five-fold cross-validated probabilities, so that th
 questions the weights were not fitted on:
 
 - « élevée » from the lowest probability at which answers are right at least
-  `HIGH_PRECISION` of the time (a margin over the 90 % promised on held-out questions);
+  `HIGH_PRECISION` of the time (a margin over the 90 % promised on held-out questions),
+  and at least `SITUATIONAL_PRECISION` of the time on the questions written as a
+  secretary's situations (dev2), which the held-out sets resemble;
 - « faible » (Plume shows the closest texts instead of an answer) below the probability
   under which answers are right less than `LOW_PRECISION` of the time.
 
@@ -33,6 +35,7 @@ from eval.dataset import EvalItem
 from plume.runtime import Runtime
 
 HIGH_PRECISION = 0.93
+SITUATIONAL_PRECISION = 0.90  # the same, on the questions written as situations (dev2)
 LOW_PRECISION = 0.45
 MIN_HIGH = 15  # answers at least above the « élevée » threshold (else no answer is élevée)
 FOLDS = 5
@@ -71,16 +74,27 @@ def observe(
     return out
 
 
-def _precision_threshold(p: np.ndarray, right: np.ndarray, target: float, least: int) -> float:
+def _precision_threshold(
+    p: np.ndarray,
+    right: np.ndarray,
+    target: float,
+    least: int,
+    situational: np.ndarray | None = None,
+) -> float:
     """The lowest threshold t such that answers with probability ≥ t are right at least
-    `target` of the time (and there are at least `least` of them); 1.0 if none."""
-    order = np.argsort(-p)
-    hits = np.cumsum(right[order])
-    best = 1.0
-    for k in range(least, len(order) + 1):
-        if hits[k - 1] / k >= target:
-            best = float(p[order[k - 1]])
-    return best
+    `target` of the time (at least `least` of them), and so are those of the questions
+    written as situations (`situational`), when three or more of them are above t; 1.0
+    if there is none."""
+    for t in np.unique(p):
+        above = p >= t
+        if above.sum() < least or right[above].mean() < target:
+            continue
+        if situational is not None:
+            mine = above & situational
+            if mine.sum() >= 3 and right[mine].mean() < SITUATIONAL_PRECISION:
+                continue
+        return float(t)
+    return 1.0
 
 
 def _floor_threshold(p: np.ndarray, right: np.ndarray, target: float, window: int = 20) -> float:
@@ -108,16 +122,21 @@ def calibrate(observations: Sequence[Observation]) -> tuple[ReliabilityModel, Ca
     rated = [o for o in observations if o.signals is not None]
     rows = [o.signals for o in rated if o.signals is not None]
     right = np.array([o.right for o in rated], dtype=float)
+    # folds of questions, not of observations: a question asked with BM25 alone and with
+    # e5 is in one fold only
+    questions = sorted({o.item.id for o in rated})
     rng = np.random.default_rng(0)
-    order = rng.permutation(len(rated))
+    fold_of = {q: i % FOLDS for i, q in enumerate(rng.permutation(questions))}
     probability = np.zeros(len(rated))
-    for fold in np.array_split(order, FOLDS):
-        rest = np.setdiff1d(order, fold)
+    for k in range(FOLDS):
+        fold = np.array([i for i, o in enumerate(rated) if fold_of[o.item.id] == k], dtype=int)
+        rest = np.array([i for i, o in enumerate(rated) if fold_of[o.item.id] != k], dtype=int)
         weights, bias = fit([rows[i] for i in rest], [bool(right[i]) for i in rest], l2=L2)
         model = ReliabilityModel(weights, bias, high=1.0, low=0.0)
         for i in fold:
             probability[i] = model.probability(rows[i])
-    high = _precision_threshold(probability, right, HIGH_PRECISION, MIN_HIGH)
+    situational = np.array(["dev-2" in o.item.tags for o in rated])
+    high = _precision_threshold(probability, right, HIGH_PRECISION, MIN_HIGH, situational)
     low = min(_floor_threshold(probability, right, LOW_PRECISION), high)
     weights, bias = fit(rows, [bool(r) for r in right], l2=L2)
     from assistant.reliability import FEATURES

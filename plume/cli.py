@@ -484,9 +484,17 @@ def vectors(
             runtime.store, threads=settings.local_fill_threads, nice=settings.local_fill_nice
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        logged = [before.done]
+
+        def progress(c: Any) -> None:
+            bar.update(task, completed=c.done)
+            if not err.is_terminal and c.done - logged[0] >= 1000:  # a log: a line now and then
+                logged[0] = c.done
+                err.print(f"vecteurs e5 : {c.done} / {c.total}", highlight=False)
+
         with Progress(*columns, TimeElapsedColumn(), console=err) as bar:
             task = bar.add_task("Vecteurs e5", total=before.total, completed=before.done)
-            done = _run(lambda: filler.run(progress=lambda c: bar.update(task, completed=c.done)))
+            done = _run(lambda: filler.run(progress=progress))
     out.print(f"{done} passages vectorisés.")
 
 

@@ -280,9 +280,19 @@ def eval_calibrate(
         bool,
         typer.Option("--ecrire", help="Écrire le modèle dans corpus/models/reliability.json."),
     ] = False,
-    index: IndexOpt = None,
+    e5: Annotated[
+        bool,
+        typer.Option(
+            help="Observer aussi la recherche avec les vecteurs e5 (index d'évaluation -e5, "
+            "vectorisé s'il ne l'est pas encore : une heure et demie la première fois).",
+        ),
+    ] = True,
 ) -> None:
-    """Calibre le niveau de fiabilité (élevée, moyenne, faible) sur les jeux de développement."""
+    """Calibre le niveau de fiabilité (élevée, moyenne, faible) sur les jeux de développement.
+
+    Les questions sont posées avec BM25 seul (la configuration du seuil de publication) et,
+    par défaut, avec BM25 et e5 (celle du service) : le niveau vaut pour les deux.
+    """
     import json as _json
 
     from assistant.reliability import MODEL_FILE
@@ -291,8 +301,11 @@ def eval_calibrate(
 
     settings = _offline(_settings())
     items = [item for path in DEV_SETS for item in load_dataset(path).items]
-    with _eval_runtime(settings, index) as (runtime, _), _domain_errors():
-        observations = observe(runtime, items, say=lambda m: err.print(m))
+    observations = []
+    for local in (False, True) if e5 else (False,):
+        configured = settings.model_copy(update={"local_dense": local})
+        with _eval_runtime(configured, None) as (runtime, _), _domain_errors():
+            observations += observe(runtime, items, say=lambda m: err.print(m))
     model, report = calibrate(observations)
     table = Table("niveau", "réponses", "justes", title="Validation croisée (jeux de dév.)")
     for level, row in report.levels.items():

@@ -29,6 +29,7 @@ from eval.index import (
 )
 from eval.report import write
 from ingestion.fiches import load_fiche_tree, parse_fiche
+from ingestion.local_vectors import coverage
 from plume.cli import app
 from plume.documents import tenant_doc_id
 from plume.runtime import Runtime
@@ -317,8 +318,9 @@ class ReversedRetriever(Retriever):
 @pytest.fixture
 def mini_runtime(settings: Settings, mini_corpus: Path) -> Iterator[Runtime]:
     said: list[str] = []
+    sparse = settings.model_copy(update={"local_dense": False})  # e5 of 680 passages: too slow
     runtime, skipped = ensure_index(
-        eval_settings(settings), [IndexPart("service-public", mini_corpus)], said.append
+        eval_settings(sparse), [IndexPart("service-public", mini_corpus)], said.append
     )
     assert skipped == [] and said == ["Indexation de l'évaluation : service-public (mini)…"]
     yield runtime
@@ -343,12 +345,17 @@ def test_a_communes_documents_are_indexed_for_it_alone_and_once(
         ask = runtime.assistant.search
         found = ask(question, SearchFilter(tenants=["70184"]), 5)
         assert found and found[0].doc_id in ids and found[0].hit.payload.get("page") == 1
+        passages = runtime.store.count(SearchFilter(tenants=["70184"], fields={"tenant": ["70184"]}))
+        assert passages > 0 and coverage(runtime.store).done == passages
         assert ask(question, SearchFilter(tenants=["34172"]), 5) == []
     finally:
         runtime.close()
     runtime, _ = ensure_index(eval_settings(settings), [part], said.append)
-    runtime.close()  # unchanged files: not ingested again
-    assert said == ["Indexation de l'évaluation : documents (couthenans_haute_saone) 70184…"]
+    runtime.close()  # unchanged files: not ingested again, their e5 vectors not computed again
+    assert said == [
+        "Indexation de l'évaluation : documents (couthenans_haute_saone) 70184…",
+        f"Vecteurs e5 de l'évaluation : {passages} passages…",
+    ]
     absent = IndexPart("documents", tmp_path / "none", tenant="30110", glob="*.pdf")
     runtime, skipped = ensure_index(eval_settings(settings), [absent])
     runtime.close()

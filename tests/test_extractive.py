@@ -52,6 +52,11 @@ def test_a_list_stays_with_the_sentence_that_opens_it() -> None:
     ]
 
 
+def test_a_heading_alone_is_not_a_sentence_to_quote() -> None:
+    text = "3/ Subventions aux associations :\nL'ASL a fait une demande de subvention de 500 €."
+    assert units(text) == ["L'ASL a fait une demande de subvention de 500 €."]
+
+
 def test_the_facets_a_question_asks_for() -> None:
     assert "qui" in asked("Qui peut demander la copie intégrale d'un acte de naissance ?")
     assert "qui" not in asked("le voisin qui fait du bruit la nuit, que faire ?")
