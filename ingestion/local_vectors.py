@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 # characters embed 2.5 times slower for about the same recall once fused with BM25)
 MAX_CHARS = 400
 BATCH = 32
+# Funded projects are figures for the precedents report, never quoted nor searched by
+# meaning: no vector (11,181 passages of the default corpus, 23 minutes saved). The others
+# in this order: a commune's documents (few, its own), the fiches (what is asked most),
+# the grants, then the articles of the codes (the most numerous).
+NOT_EMBEDDED = ("projet",)
+ORDER = (("document",), ("fiche",), ("aide",), ("article",), None)
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,11 @@ class Coverage:
 
 
 def coverage(store: Store) -> Coverage:
-    return Coverage(
-        store.count(SearchFilter(has_local=True, every_tenant=True)),
-        store.count(SearchFilter(every_tenant=True)),
-    )
+    def count(has_local: bool | None) -> int:
+        where = SearchFilter(has_local=has_local, every_tenant=True, except_kinds=NOT_EMBEDDED)
+        return store.count(where)
+
+    return Coverage(count(True), count(None))
 
 
 def local_text(payload: Mapping[str, Any], limit: int = MAX_CHARS) -> str:
@@ -100,13 +107,17 @@ class LocalVectorFiller:
         self.nice = nice
 
     def _missing(self) -> list[tuple[str, dict[str, Any]]]:
-        where = SearchFilter(has_local=False, every_tenant=True)
-        out = []
-        for pid, payload in self.store.scan(where, ["title", "section", "text"]):
-            out.append((pid, payload))
-            if len(out) == self.batch:
-                break
-        return out
+        """The next batch of passages without a vector, in the order of `ORDER`."""
+        out: dict[str, dict[str, Any]] = {}
+        for kinds in ORDER:
+            where = SearchFilter(
+                kinds=kinds, has_local=False, every_tenant=True, except_kinds=NOT_EMBEDDED
+            )
+            for pid, payload in self.store.scan(where, ["title", "section", "text"]):
+                if len(out) == self.batch:
+                    return list(out.items())
+                out.setdefault(pid, payload)
+        return list(out.items())
 
     def run(
         self,

@@ -418,14 +418,24 @@ def sources(
         list_tenant_documents(tenant, as_json)
         return
 
+    from ingestion.local_vectors import NOT_EMBEDDED
     from plume.store import SearchFilter
 
     settings = _settings()
     with _runtime(settings) as runtime:
         stats = _run(runtime.store.list_sources)
-        with_e5 = {  # passages that have their semantic vector (filled after BM25)
-            s.source: runtime.store.count(
-                SearchFilter(sources=[s.source], has_local=True, every_tenant=True)
+        # passages that have their semantic vector (filled after BM25), of those that get one
+        with_e5 = {
+            s.source: tuple(
+                runtime.store.count(
+                    SearchFilter(
+                        sources=[s.source],
+                        has_local=has,
+                        every_tenant=True,
+                        except_kinds=NOT_EMBEDDED,
+                    )
+                )
+                for has in (True, None)
             )
             for s in stats
         }
@@ -435,7 +445,8 @@ def sources(
             "source": s.source,
             "documents": s.documents,
             "chunks": s.chunks,
-            "e5": with_e5[s.source],
+            "e5": with_e5[s.source][0],
+            "e5_total": with_e5[s.source][1],  # funded projects get none (never quoted)
             "versions": s.versions,
             "last_sync": synced.get(s.source, {}).get("finished_at"),
         }
@@ -449,7 +460,8 @@ def sources(
         table.add_column(col)
     for r in rows:
         versions = ", ".join(r["versions"])  # type: ignore[arg-type]
-        share = f"{r['e5']} ({100 * r['e5'] / r['chunks']:.0f} %)" if r["chunks"] else "—"  # type: ignore[operator]
+        total = int(r["e5_total"])  # type: ignore[call-overload]
+        share = f"{r['e5']} ({100 * int(r['e5']) / total:.0f} %)" if total else "—"  # type: ignore[call-overload]
         table.add_row(
             r["source"],  # type: ignore[arg-type]
             str(r["documents"]),

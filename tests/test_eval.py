@@ -345,7 +345,9 @@ def test_a_communes_documents_are_indexed_for_it_alone_and_once(
         ask = runtime.assistant.search
         found = ask(question, SearchFilter(tenants=["70184"]), 5)
         assert found and found[0].doc_id in ids and found[0].hit.payload.get("page") == 1
-        passages = runtime.store.count(SearchFilter(tenants=["70184"], fields={"tenant": ["70184"]}))
+        passages = runtime.store.count(
+            SearchFilter(tenants=["70184"], fields={"tenant": ["70184"]})
+        )
         assert passages > 0 and coverage(runtime.store).done == passages
         assert ask(question, SearchFilter(tenants=["34172"]), 5) == []
     finally:

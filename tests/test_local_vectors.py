@@ -140,3 +140,25 @@ def test_coverage_counts_every_communes_passages(store: Store) -> None:
     )
     assert coverage(store).total == len(PASSAGES) + 1
     assert store.count(SearchFilter()) == len(PASSAGES)  # a search sees the shared corpus
+
+
+def test_fiches_come_before_articles_and_funded_projects_get_no_vector(store: Store) -> None:
+    project = {"doc_id": "projet/78/1", "text": "Rénovation de l'école", "kind": "projet"}
+    store.upsert(
+        [
+            StoredPoint(
+                point_id("projet/78/1", 0),
+                {**project, "source": "precedents", "tenant": SHARED_TENANT},
+                enc.encode_document(project["text"]),
+            )
+        ]
+    )
+    assert coverage(store).total == len(PASSAGES)  # the project is not counted
+    stop = threading.Event()
+    filler = LocalVectorFiller(store, batch=1, nice=0)
+    filler.run(stop, lambda _: stop.set())  # one batch of one: a fiche, not an article
+    embedded = [p["doc_id"] for _, p in store.scan(SearchFilter(has_local=True), ["doc_id"])]
+    assert embedded == ["vdd/F1"]
+    assert filler.run() == len(PASSAGES) - 1 and coverage(store).share == 1.0
+    left = SearchFilter(has_local=False, every_tenant=True)
+    assert [p["doc_id"] for _, p in store.scan(left, ["doc_id"])] == ["projet/78/1"]

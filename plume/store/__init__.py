@@ -58,6 +58,7 @@ class SearchFilter:
     fields: Mapping[str, Sequence[str]] = field(default_factory=dict)  # more keyword conditions
     has_local: bool | None = None  # with (True) or without (False) an e5 vector; None: any
     every_tenant: bool = False  # maintenance (e5 vectors, coverage): every commune's points
+    except_kinds: Sequence[str] = ()  # kinds left out (points without a kind stay in)
 
     def visible_tenants(self) -> list[str]:
         return [SHARED_TENANT, *[t for t in self.tenants if t != SHARED_TENANT]]

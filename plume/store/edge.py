@@ -60,14 +60,13 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
     end = where.ends_by_day()
     if end is not None:  # texts with no known end never match
         must.append(q.FieldCondition(key="in_force_to_day", range=q.RangeFloat(lte=end)))
+    must_not: list[Any] = []
+    if where.except_kinds:
+        must_not.append(q.FieldCondition(key="kind", match=q.MatchAny(list(where.except_kinds))))
     if where.has_local is not None:
         has = q.HasVectorCondition(LOCAL)
-        return (
-            q.Filter(must=must, must_not=[has])
-            if not where.has_local
-            else q.Filter(must=[*must, has])
-        )
-    return q.Filter(must=must)
+        (must if where.has_local else must_not).append(has)
+    return q.Filter(must=must, must_not=must_not) if must_not else q.Filter(must=must)
 
 
 def _sparse(vec: SparseVec) -> q.SparseVector:

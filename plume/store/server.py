@@ -54,13 +54,14 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
     end = where.ends_by_day()
     if end is not None:  # texts with no known end never match
         must.append(models.FieldCondition(key="in_force_to_day", range=models.Range(lte=end)))
+    must_not: list[models.Condition] = []
+    if where.except_kinds:
+        kinds = models.MatchAny(any=list(where.except_kinds))
+        must_not.append(models.FieldCondition(key="kind", match=kinds))
     if where.has_local is not None:
         has = models.HasVectorCondition(has_vector=LOCAL)
-        if where.has_local:
-            must.append(has)
-        else:
-            return models.Filter(must=must, must_not=[has])
-    return models.Filter(must=must)
+        (must if where.has_local else must_not).append(has)
+    return models.Filter(must=must, must_not=must_not) if must_not else models.Filter(must=must)
 
 
 def _sparse(vec: SparseVec) -> models.SparseVector:
