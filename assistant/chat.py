@@ -90,12 +90,16 @@ class Turn:
     refusal: str | None = None  # why Plume does not answer (out of scope, no document)
     documents_only: bool = False  # a commune's own facts: answered from its documents
     evidence: Evidence | None = None  # the passages' sentences, scored against the question
+    # the other passages of the first documents found (their other sections)
+    siblings: list[Passage] = field(default_factory=list)
     commune: CommuneProfile | None = None
     grants: GrantResults | None = None  # a grant question the catalogue answers
     precedents: PrecedentReport | None = None  # similar funded projects, when there are some
 
 
 COFINANCING_DOC = "aide/programme-territoires-d-ia"
+SIBLING_DOCS = 1  # the document whose other sections are read for the answer
+MAX_SIBLINGS = 60  # their passages, at most (a long fiche has a few dozen)
 
 
 class IncompleteStream(Exception):
@@ -251,8 +255,31 @@ class ChatService:
         if turn.documents_only and not turn.passages:
             turn.refusal = NEEDS_DOCUMENTS
             return turn
+        turn.siblings = self._siblings(turn.passages, where)
         turn.evidence = self._gather(turn)
         return turn
+
+    def _siblings(self, passages: list[Passage], where: SearchFilter) -> list[Passage]:
+        """The other passages of the first documents found: the sentence that answers is
+        often in another section of the fiche the search found (« Qui peut faire la
+        demande ? » beside « Copie intégrale »). They rank with their document."""
+        first: dict[str, Passage] = {}
+        for passage in passages:
+            if len(first) == SIBLING_DOCS and passage.doc_id not in first:
+                break
+            first.setdefault(passage.doc_id, passage)
+        if not first:
+            return []
+        seen = {p.hit.id for p in passages}
+        out = []
+        for point in self.retriever.store.points(replace(where, doc_ids=list(first))):
+            if point.id in seen:
+                continue
+            best = first[str(point.payload.get("doc_id"))]
+            out.append(Passage(best.rank, best.score, Hit(point.id, best.score, point.payload)))
+            if len(out) == MAX_SIBLINGS:
+                break
+        return out
 
     def _gather(self, turn: Turn) -> Evidence:
         analyzer = self.retriever.encoder.analyzer
@@ -262,6 +289,7 @@ class ChatService:
         return gather(
             turn.standalone,
             turn.passages,
+            more=turn.siblings,
             analyzer=analyzer,
             stats=self.stats,
             equivalents=turn.equivalents,

@@ -18,7 +18,7 @@ the `pistes` and the reliability level are all read from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant.facets import Facet, asked, given
@@ -181,8 +181,11 @@ def gather(
     analyzer: FrenchAnalyzer,
     stats: TermStats | None = None,
     equivalents: Mapping[str, frozenset[str]] | None = None,
+    more: Sequence[Passage] = (),
 ) -> Evidence:
-    """Every sentence of `passages`, scored against `question`, best first."""
+    """Every sentence of `passages`, scored against `question`, best first; `more`: other
+    passages of their documents, whose sentences are scored too (with their document's
+    rank), but which are not among the search's passages."""
     weights = TermWeights(analyzer, question, stats, equivalents)
     facets = asked(question)
     evidence = Evidence(question, facets, list(passages), weights=weights)
@@ -196,7 +199,8 @@ def gather(
         priors.setdefault(passage.doc_id, _rank_prior(passage, top))
     seen: set[str] = set()
     said: list[frozenset[str]] = []  # the words of the sentences kept
-    for passage in passages:
+    extra = {id(m) for m in more}
+    for passage in [*passages, *(m for m in more if m.doc_id in priors)]:
         head = headings(passage)
         section = str(passage.field("section") or "")
         prior = priors[passage.doc_id]
@@ -205,11 +209,13 @@ def gather(
             words_of = frozenset(_SAME.split(text.casefold())) - {""}
             if key in seen or any(_alike(words_of, other) for other in said):
                 continue  # fiches repeat each other, word for word or nearly
+            gives = given(text, facets, section)
+            if id(passage) in extra and not gives:
+                continue  # another section of the document: only for what the question asks
             seen.add(key)
             said.append(words_of)
             words = weights.coverage(text)
             context = weights.coverage(f"{head} {text}")
-            gives = given(text, facets, section)
             facet_share = len(gives) / len(facets) if facets else 0.0
             score = (
                 WORDS_WEIGHT * words

@@ -104,6 +104,10 @@ def test_chat_answers_with_citations(client: TestClient) -> None:
     body = resp.json()
     assert body["mode"] == "extractive"
     assert "[1]" in body["answer"]
+    # the sentence that says who may ask, from another section of the fiche than the one
+    # the search ranks first (« Copie intégrale » says what the copy contains)
+    first_line = body["answer"].split("\n")[1]
+    assert first_line.startswith("- Les personnes suivantes peuvent obtenir une copie intégrale")
     assert "intelligence artificielle" in body["notice"]
     first = body["citations"][0]
     assert first["doc_id"] == "vdd/F1427"
