@@ -14,6 +14,7 @@ accepts their label (« Communes ») or their code (« commune »).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
@@ -32,6 +33,13 @@ KIND = "aide"
 PROGRAMMES = "programmes"  # the team's national catalogue
 GRANT_SOURCES = ("programmes", "aides-territoires")
 NATIONAL_CUT = 0.5  # national programmes kept: score at least half the best one's
+# The State's general investment grants: any investment of a rural commune may claim them,
+# whatever words the project is told in (« aire de jeux », « réserve incendie », « station
+# d'épuration »), so they are always listed, after the aids that match its words; their
+# rules (population, perimeter) then decide if the commune is eligible.
+GENERAL_PROGRAMMES = ("aide/programme-detr", "aide/programme-dsil")
+# ... unless the project is an operating expense, which they do not fund
+_OPERATING = re.compile(r"\b(fonctionnement|salaires?|r[ée]mun[ée]ration|emplois?|recrut)", re.I)
 MAX_DAYS = 366
 BENEFICIARIES = {
     "commune": "Communes",
@@ -298,6 +306,12 @@ def _judge(
     return grants, excluded
 
 
+def _general(retriever: Retriever, where: SearchFilter) -> list[Hit]:
+    scope = replace(where, sources=[PROGRAMMES], doc_ids=list(GENERAL_PROGRAMMES))
+    found = {str(p.payload.get("doc_id")): p for p in retriever.store.points(scope)}
+    return [Hit(found[d].id, 0.0, found[d].payload) for d in GENERAL_PROGRAMMES if d in found]
+
+
 def find_grants(
     retriever: Retriever,
     project: str,
@@ -326,6 +340,18 @@ def find_grants(
         ]
         hits.sort(key=lambda h: (h.payload.get("deadline") or "9999", str(h.payload.get("title"))))
     grants, excluded = _judge(hits, commune, scoped.day, limit)
+    if project.strip() and not _OPERATING.search(project):
+        # then the general investment grants, beyond `limit`, when not already listed
+        listed = {g.doc_id for g in grants}
+        judged = {title for title, _ in excluded}
+        general = [
+            h
+            for h in _general(retriever, where)
+            if h.doc_id not in listed and str(h.payload.get("title", h.doc_id)) not in judged
+        ]
+        more, left_out = _judge(general, commune, scoped.day, len(general))
+        grants += more
+        excluded += [e for e in left_out if e not in excluded]
     return GrantResults(grants, excluded, commune, scoped)
 
 

@@ -256,3 +256,22 @@ def test_a_missing_catalogue_is_a_clear_error(tmp_path: Path) -> None:
             ingest_source(settings, store, None, "programmes")
     finally:
         store.close()
+
+
+def test_the_general_investment_grants_are_listed_whatever_the_projects_words(
+    store: Store,
+) -> None:
+    from assistant.grants import GrantFilters, find_grants
+    from assistant.retrieval import Retriever
+
+    version, _ = catalogue()
+    items = programmes.items(CATALOGUE, version=version)
+    ingest(items, store=store, source="programmes", version=version, encoder=Bm25Encoder())
+    retriever = Retriever(store, Bm25Encoder())
+    project = "le SDIS impose une citerne de 120 m3 dans un hameau"
+    assert "aide/programme-detr" not in search(store, project, limit=3)  # not by its words
+    found = [g.doc_id for g in find_grants(retriever, project, GrantFilters.build()).grants]
+    assert {"aide/programme-detr", "aide/programme-dsil"} <= set(found)
+    salaries = "le salaire d'un animateur pour le centre de loisirs"
+    found = [g.doc_id for g in find_grants(retriever, salaries, GrantFilters.build()).grants]
+    assert "aide/programme-detr" not in found  # an operating expense
