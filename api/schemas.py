@@ -117,6 +117,11 @@ class ChatResponse(BaseModel):
         description="Niveau de fiabilité de la réponse et ses raisons (absent d'un refus).",
     )
     citations: list[CitationOut]
+    see_also: list[CitationOut] = Field(
+        [],
+        description="À côté d'une réponse : les textes suivants de la recherche, non cités, "
+        "avec leur phrase clé (`excerpt`), à vérifier.",
+    )
     notice: str = Field(..., description="Mention de transparence (AI Act).")
     flags: list[str] = Field(
         [],

@@ -638,6 +638,9 @@ class ChatService:
             )
             answer.impact = impact.as_dict()
         Conversations.remember(turn.memory, turn.question, answer.text)
+        if answer.mode in ("extractive", "generative") and turn.evidence is not None:
+            cited = {c.doc_id for c in answer.citations}
+            answer.see_also = extractive.see_also(turn.evidence, cited)
         yield (
             "citations",
             {
@@ -662,4 +665,5 @@ class ChatService:
                 final = data
         final["text"] = final.pop("answer")
         final["citations"] = [Citation(**c) for c in citations]
+        final["see_also"] = [Citation(**c) for c in final.get("see_also") or []]
         return Answer(**final)

@@ -27,6 +27,8 @@ MAX_DOCUMENTS = 2
 PER_DOCUMENT = 2
 RELATIVE_SCORE = 0.75
 MAX_PISTES = 5
+MAX_SEE_ALSO = 3  # beside an answer: the next closest texts, not cited
+SEE_ALSO_DEPTH = 5  # ... among the search's first documents
 
 
 def select(evidence: Evidence) -> list[Sentence]:
@@ -107,6 +109,20 @@ def pistes(evidence: Evidence, limit: int = MAX_PISTES) -> Answer:
     return Answer(
         text="\n".join([PISTES_INTRO, *lines]), mode="pistes", confidence=0.0, citations=citations
     )
+
+
+def see_also(evidence: Evidence, cited: set[str], limit: int = MAX_SEE_ALSO) -> list[Citation]:
+    """The search's next documents that the answer does not cite, each with its key
+    sentence: a right answer is often among the first texts even when the one quoted is
+    not it, and the secretary sees them without asking again."""
+    out: list[Citation] = []
+    for doc_id in evidence.documents()[:SEE_ALSO_DEPTH]:
+        key = evidence.best_of(doc_id) if doc_id not in cited else None
+        if key is not None:
+            out.append(Citation.from_passage(len(out) + 1, key.passage, excerpt=key.text))
+        if len(out) == limit:
+            break
+    return out
 
 
 def refusal(text: str = NOT_FOUND) -> Answer:

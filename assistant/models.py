@@ -114,6 +114,8 @@ class Answer:
     tool: dict[str, Any] | None = None  # a computation: name, arguments, called by, result
     # level (elevee, moyenne, faible), its label, score and reasons (assistant.reliability)
     reliability: dict[str, Any] | None = None
+    # beside an answer, the next closest texts, not cited: to check (their key sentence)
+    see_also: list[Citation] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -134,4 +136,5 @@ class Answer:
             "removed_citations": list(self.removed_citations),
             "tool": self.tool,
             "reliability": self.reliability,
+            "see_also": [c.as_dict() for c in self.see_also],
         }

@@ -43,7 +43,11 @@ def citation_precision(cited: Sequence[str], gold: Sequence[str]) -> float | Non
 
 
 def answer_outcome(
-    mode: str, cited: Sequence[str], gold: Sequence[str], level: str | None
+    mode: str,
+    cited: Sequence[str],
+    gold: Sequence[str],
+    level: str | None,
+    also: Sequence[str] = (),
 ) -> dict[str, float | None]:
     """What the secretary got, for one question.
 
@@ -51,7 +55,9 @@ def answer_outcome(
     - `answered_gold` / `answered_wrong` (answerable questions): an answer citing a gold
       source / citing none;
     - `pistes`, `pistes_gold`: the closest texts were shown / and one of them is gold;
-    - `shown_gold` (answerable): a gold source is among what was shown, answer or pistes;
+    - `shown_gold` (answerable): a gold source is among what was shown: cited by the answer
+      or the pistes, or among the texts to check beside the answer (`also`);
+    - `also_gold` (answered): not cited, but among the texts to check beside the answer;
     - `right@<level>`: for the answer's reliability level, whether it cites a gold source
       (an answer to a question nothing answers is never right); `level_<level>`: 1 for
       the answer's level, 0 for the others (the share of answers at each level).
@@ -65,7 +71,10 @@ def answer_outcome(
         "answered_wrong": float(answered and not hit) if answerable else None,
         "pistes": float(mode == "pistes"),
         "pistes_gold": float(mode == "pistes" and hit) if answerable else None,
-        "shown_gold": float(hit) if answerable else None,
+        "shown_gold": float(hit or bool(set(also) & set(gold))) if answerable else None,
+        "also_gold": (
+            float(not hit and bool(set(also) & set(gold))) if answerable and answered else None
+        ),
     }
     rated = answered or mode == "pistes"
     for name in LEVELS:

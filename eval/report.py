@@ -20,6 +20,7 @@ TABLES = {
     "Ce que reçoit la secrétaire": (
         "answered_gold",
         "shown_gold",
+        "also_gold",
         "answered_wrong",
         "pistes_gold",
         "answered",

@@ -28,6 +28,7 @@ PLUME_METRICS = ("citation_precision", "refusal_accuracy", "date_correctness")
 ANSWER_METRICS = (
     "answered_gold",
     "shown_gold",
+    "also_gold",
     "answered_wrong",
     "pistes_gold",
     "answered",
@@ -49,6 +50,7 @@ class ItemResult:
     reliability: dict[str, Any] | None = None
     contexts: list[tuple[str, str]] = field(default_factory=list)  # (doc id, text) read
     scores: dict[str, float | None] = field(default_factory=dict)
+    see_also: list[str] = field(default_factory=list)  # doc ids to check beside the answer
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class ItemResult:
             "reliability": self.reliability,
             "answer": self.answer,
             "cited": [c["doc_id"] for c in self.citations],
+            "see_also": self.see_also,
             "latency_s": round(self.latency_s, 4),
             "scores": self.scores,
         }
@@ -103,7 +106,10 @@ def run_item(assistant: Assistant, item: EvalItem) -> ItemResult:
     }
     level = (answer.reliability or {}).get("level")
     cited = [c["doc_id"] for c in citations]
-    result.scores |= metrics.answer_outcome(answer.mode, cited, item.gold, level)
+    result.see_also = [c.doc_id for c in answer.see_also]
+    result.scores |= metrics.answer_outcome(
+        answer.mode, cited, item.gold, level, also=result.see_also
+    )
     if item.gold:
         result.scores |= metrics.retrieval_scores(ranked, item.gold, TOP_K)
     return result

@@ -398,6 +398,12 @@ def ask(
         out.print(
             f"[{c.n}] {c.title}{page}{when}{regime}\n    {c.url}", markup=False, highlight=False
         )
+    if answer.see_also:
+        out.print("\nÀ vérifier aussi :")
+    for c in answer.see_also:
+        when = f" — en vigueur depuis le {c.in_force_from}" if c.in_force_from else ""
+        when = when or (f" — mise à jour le {c.modified}" if c.modified else "")
+        out.print(f"- {c.title}{when}\n    {c.url}", markup=False, highlight=False)
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")
 

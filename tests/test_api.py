@@ -115,6 +115,10 @@ def test_chat_answers_with_citations(client: TestClient) -> None:
     assert first["modified"] == "2019-11-26" and first["excerpt"] and first["title"]
     for c in body["citations"]:
         assert f"[{c['n']}]" in body["answer"]
+    # beside the answer, the next closest texts it does not cite, each with its key sentence
+    also = body["see_also"]
+    assert 1 <= len(also) <= 3 and all(a["excerpt"] and a["url"] for a in also)
+    assert not {a["doc_id"] for a in also} & {c["doc_id"] for c in body["citations"]}
 
 
 def test_chat_answers_with_a_reliability_level_and_its_reasons(client: TestClient) -> None:

@@ -418,3 +418,21 @@ def test_a_bad_gate_file_is_a_clear_error_in_french(tmp_path: Path) -> None:
     assert "Fichier de seuils invalide" in result.output
     result = CliRunner().invoke(app, ["eval", "gate", "--gate", str(tmp_path / "none.toml")])
     assert result.exit_code == 1 and "introuvable" in result.output
+
+
+def test_what_the_secretary_gets_is_counted_from_the_answer_the_pistes_and_the_texts_beside() -> (
+    None
+):
+    gold = ["vdd/F1427"]
+    right = metrics.answer_outcome("extractive", ["vdd/F1427"], gold, "elevee")
+    assert (right["answered_gold"], right["shown_gold"], right["also_gold"]) == (1.0, 1.0, 0.0)
+    assert right["right@elevee"] == 1.0 and right["level_elevee"] == 1.0
+    beside = metrics.answer_outcome("extractive", ["vdd/F1"], gold, "moyenne", also=gold)
+    assert (beside["answered_gold"], beside["answered_wrong"]) == (0.0, 1.0)
+    assert (beside["shown_gold"], beside["also_gold"]) == (1.0, 1.0)
+    assert beside["right@moyenne"] == 0.0  # the level judges the answer, not what is beside
+    pistes = metrics.answer_outcome("pistes", ["vdd/F1427"], gold, "faible")
+    assert (pistes["answered_gold"], pistes["pistes_gold"], pistes["shown_gold"]) == (0.0, 1.0, 1.0)
+    assert pistes["also_gold"] is None
+    refused = metrics.answer_outcome("refusal", [], [], None)
+    assert refused["shown_gold"] is None and refused["level_faible"] is None

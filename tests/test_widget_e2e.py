@@ -335,6 +335,12 @@ def test_widget_on_a_hostile_page_end_to_end(
     assert link.get_attribute("rel") == "noopener noreferrer"
     assert "mise à jour le" in first.locator(".plume-date").inner_text()
     assert chat.locator(".plume-text .plume-marker").count() == 2
+    # the next closest texts, not cited, each with its key sentence and link
+    also = chat.locator(".plume-see-also").last
+    assert also.is_visible() and also.locator(".plume-also").count() >= 1
+    assert also.locator(".plume-also").first.get_by_role("link").get_attribute("href")
+    cited = {c.get_attribute("href") for c in chat.locator(".plume-citation a").all()}
+    assert not cited & {a.get_attribute("href") for a in also.locator("a").all()}
     # the reliability level, and why, one click away
     badge = chat.locator(".plume-level").last
     assert badge.text_content().startswith("Fiabilité : ")  # shown in capitals (DSFR)

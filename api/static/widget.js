@@ -358,6 +358,7 @@
       this.alert = h("div", { class: "plume-alert", hidden: true });
       this.reliability = h("div", { class: "plume-reliability", hidden: true });
       this.sources = h("ol", { class: "plume-citations", "aria-label": "Sources citées" });
+      this.seeAlso = h("div", { class: "plume-see-also", hidden: true });
       this.excerpt = h("div", {
         class: "plume-excerpt",
         id: id("excerpt"),
@@ -391,6 +392,7 @@
           this.alert,
           this.reliability,
           this.sources,
+          this.seeAlso,
           this.excerpt,
           this.actions,
         ),
@@ -429,6 +431,7 @@
           this.sources.setAttribute("aria-label", "Textes les plus proches, à vérifier");
         }
         if (data.reliability) this.renderReliability(data.reliability);
+        if (data.see_also && data.see_also.length) this.renderSeeAlso(data.see_also);
         if (data.warning) this.showAlert("warning", String(data.warning));
         this.renderActions();
         this.chat.follow();
@@ -523,6 +526,36 @@
         );
       });
       this.sources.replaceChildren(...items);
+    }
+
+    /** Beside an answer: the next closest texts, not cited, each with its key sentence. */
+    renderSeeAlso(texts) {
+      const items = texts.map((c) => {
+        const url = safeUrl(c.url);
+        const kind = KINDS[c.kind] || "Source";
+        const title = c.title || c.doc_id || "Source";
+        return h(
+          "li",
+          { class: "plume-also", "data-doc": c.doc_id },
+          h("span", { class: `fr-badge fr-badge--sm plume-kind plume-kind--${kind}`, text: kind }),
+          " ",
+          url
+            ? h(
+                "a",
+                { class: "fr-link fr-link--sm", href: url, target: "_blank", rel: "noopener noreferrer" },
+                title,
+                h("span", { class: "fr-sr-only", text: " (nouvelle fenêtre)" }),
+              )
+            : h("span", { class: "plume-title", text: title }),
+          h("span", { class: "plume-date fr-text--xs", text: dateInForce(c) }),
+          h("p", { class: "fr-text--xs plume-also-key", text: `« ${c.excerpt || ""} »` }),
+        );
+      });
+      this.seeAlso.replaceChildren(
+        h("p", { class: "fr-text--sm plume-also-title", text: "À vérifier aussi (textes proches, non cités) :" }),
+        h("ul", { class: "plume-also-list", "aria-label": "Autres textes proches, à vérifier" }, items),
+      );
+      this.seeAlso.hidden = false;
     }
 
     openExcerpt(c, trigger) {
