@@ -19,6 +19,7 @@ from collections import defaultdict
 from statistics import fmean
 from typing import Any
 
+from assistant.models import Passage
 from assistant.retrieval import build_filter
 from bench.run import percentiles
 from eval.dataset import EvalItem, load_dataset
@@ -26,14 +27,40 @@ from eval.index import eval_settings
 from eval.metrics import retrieval_scores
 from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
+from plume.store import SearchFilter
 
 SETS = ("dev", "dev2")
 GRID_K = (60, 20, 10, 5)
 GRID_WEIGHT = (0.5, 1.0, 1.5, 2.0)
+RERANK_K = 10  # RRF constant of the reranking (search order, e5 cosine)
 RESULTS = REPO_ROOT / "bench" / "results"
 
 
-def measure(runtime: Runtime, items: list[EvalItem]) -> dict[str, Any]:
+def reranked(runtime: Runtime, question: str, passages: list[Passage]) -> list[Passage]:
+    """The first 30 passages re-ordered by RRF of the search's order and the cosine of the
+    question's e5 vector with each passage's stored one (the reranking of issue 17)."""
+    retriever = runtime.assistant.retriever
+    assert retriever.local is not None
+    query = retriever.local.embed_query(question)
+    docs = list(dict.fromkeys(p.doc_id for p in passages))
+    vectors = {
+        point.id: point.local
+        for point in runtime.store.points(SearchFilter(doc_ids=docs, every_tenant=True))
+    }
+
+    def cosine(p: Passage) -> float:
+        v = vectors.get(p.hit.id)
+        return sum(a * b for a, b in zip(query, v, strict=True)) if v else -1.0
+
+    by_sim = {id(p): r for r, p in enumerate(sorted(passages, key=cosine, reverse=True), 1)}
+    fused = sorted(
+        passages,
+        key=lambda p: -(1 / (RERANK_K + p.rank) + 1 / (RERANK_K + by_sim[id(p)])),
+    )
+    return [Passage(n, p.score, p.hit) for n, p in enumerate(fused, start=1)]
+
+
+def measure(runtime: Runtime, items: list[EvalItem], rerank: bool = False) -> dict[str, Any]:
     retriever = runtime.assistant.retriever
     scores: dict[str, list[dict[str, float]]] = defaultdict(list)
     elapsed: list[float] = []
@@ -41,6 +68,8 @@ def measure(runtime: Runtime, items: list[EvalItem]) -> dict[str, Any]:
         where = build_filter(as_of=item.as_of, tenants=[item.tenant] if item.tenant else ())
         started = time.perf_counter()
         passages = retriever.search(item.question, where, 30)
+        if rerank:
+            passages = reranked(runtime, item.question, passages)
         elapsed.append((time.perf_counter() - started) * 1000)
         ranked = list(dict.fromkeys(p.doc_id for p in passages))[:10]
         s = retrieval_scores(ranked, item.gold, 10)
@@ -76,6 +105,10 @@ def main() -> None:
             retriever.rrf_k, retriever.local_weight = k, weight
             rows.append(("BM25 + e5", str(k), str(weight), measure(runtime, items)))
             print(k, weight, rows[-1][3]["groups"]["all"], flush=True)
+        for k in (60, 10):  # then the first 30 reranked by their stored e5 vectors
+            retriever.rrf_k, retriever.local_weight = k, 1.0
+            rows.append(("+ rerank e5 (30)", str(k), "1.0", measure(runtime, items, True)))
+            print("rerank", k, rows[-1][3]["groups"]["all"], flush=True)
     finally:
         runtime.close()
     groups = ("dev", "dev-2", "legal", "fiche", "aide", "document", "all")
