@@ -93,13 +93,18 @@ class Settings(BaseSettings):
         10, ge=0, le=19, description="Priority lowered by this much for the e5 worker."
     )
     rrf_k: int = Field(
-        60, ge=1, le=200, description="RRF constant of the fusion of the search's lists."
+        10,
+        ge=1,
+        le=200,
+        description="RRF constant of the fusion of the search's lists. 10: on the dev sets, "
+        "the best situational recall without losing on dev (bench/results/fusion.md).",
     )
     local_weight: float = Field(
         1.0,
         ge=0.0,
         le=10.0,
-        description="Weight of the e5 list in the fusion (BM25 weighs 1).",
+        description="Weight of the e5 list in the fusion (BM25 weighs 1); 0.5 to 2 measured "
+        "alike (bench/results/fusion.md).",
     )
 
     # --- Mistral ----------------------------------------------------------------------------
