@@ -339,6 +339,25 @@
     }
   }
 
+  /** A source as one line: its kind, its title linked to the official text, its date. */
+  function sourceLine(c, title) {
+    const url = safeUrl(c.url);
+    const kind = KINDS[c.kind] || "Source";
+    return [
+      h("span", { class: `fr-badge fr-badge--sm plume-kind plume-kind--${kind}`, text: kind }),
+      " ",
+      url
+        ? h(
+            "a",
+            { class: "fr-link fr-link--sm", href: url, target: "_blank", rel: "noopener noreferrer" },
+            title,
+            h("span", { class: "fr-sr-only", text: " (nouvelle fenêtre)" }),
+          )
+        : h("span", { class: "plume-title", text: title }),
+      h("span", { class: "plume-date fr-text--xs", text: dateInForce(c) }),
+    ];
+  }
+
   class Turn {
     constructor(chat, question) {
       this.chat = chat;
@@ -493,8 +512,6 @@
 
     renderSources() {
       const items = [...this.citations.values()].map((c) => {
-        const url = safeUrl(c.url);
-        const kind = KINDS[c.kind] || "Source";
         // a commune's document: the page the passage is on
         const title = (c.title || c.doc_id || "Source") + (c.page ? `, p. ${c.page}` : "");
         const read = h("button", {
@@ -511,17 +528,7 @@
           { class: "plume-citation", "data-n": c.n },
           h("span", { class: "plume-n", text: `${c.n}.` }),
           " ",
-          h("span", { class: `fr-badge fr-badge--sm plume-kind plume-kind--${kind}`, text: kind }),
-          " ",
-          url
-            ? h(
-                "a",
-                { class: "fr-link fr-link--sm", href: url, target: "_blank", rel: "noopener noreferrer" },
-                title,
-                h("span", { class: "fr-sr-only", text: " (nouvelle fenêtre)" }),
-              )
-            : h("span", { class: "plume-title", text: title }),
-          h("span", { class: "plume-date fr-text--xs", text: dateInForce(c) }),
+          ...sourceLine(c, title),
           read,
         );
       });
@@ -530,27 +537,14 @@
 
     /** Beside an answer: the next closest texts, not cited, each with its key sentence. */
     renderSeeAlso(texts) {
-      const items = texts.map((c) => {
-        const url = safeUrl(c.url);
-        const kind = KINDS[c.kind] || "Source";
-        const title = c.title || c.doc_id || "Source";
-        return h(
+      const items = texts.map((c) =>
+        h(
           "li",
           { class: "plume-also", "data-doc": c.doc_id },
-          h("span", { class: `fr-badge fr-badge--sm plume-kind plume-kind--${kind}`, text: kind }),
-          " ",
-          url
-            ? h(
-                "a",
-                { class: "fr-link fr-link--sm", href: url, target: "_blank", rel: "noopener noreferrer" },
-                title,
-                h("span", { class: "fr-sr-only", text: " (nouvelle fenêtre)" }),
-              )
-            : h("span", { class: "plume-title", text: title }),
-          h("span", { class: "plume-date fr-text--xs", text: dateInForce(c) }),
+          ...sourceLine(c, c.title || c.doc_id || "Source"),
           h("p", { class: "fr-text--xs plume-also-key", text: `« ${c.excerpt || ""} »` }),
-        );
-      });
+        ),
+      );
       this.seeAlso.replaceChildren(
         h("p", { class: "fr-text--sm plume-also-title", text: "À vérifier aussi (textes proches, non cités) :" }),
         h("ul", { class: "plume-also-list", "aria-label": "Autres textes proches, à vérifier" }, items),
