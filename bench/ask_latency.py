@@ -51,12 +51,16 @@ def measure(local: bool, rounds: int) -> dict[str, Any] | None:
         ask_ms: list[float] = []
         search_ms: list[float] = []
         by_mode: dict[str, list[float]] = defaultdict(list)
+        local_model = assistant.retriever.local
+        forget = getattr(local_model, "forget", lambda: None)  # each timing embeds afresh
         for _ in range(rounds):
             for item in items:
                 where = build_filter(as_of=item.as_of, tenants=[item.tenant] if item.tenant else ())
+                forget()
                 started = time.perf_counter()
                 assistant.search(item.question, where, 10)
                 search_ms.append((time.perf_counter() - started) * 1000)
+                forget()
                 started = time.perf_counter()
                 answer = assistant.ask(item.question, where)
                 elapsed = (time.perf_counter() - started) * 1000

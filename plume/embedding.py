@@ -137,6 +137,11 @@ class LocalEmbedder:
                 self._recent[text] = vector
             return vector
 
+    def forget(self) -> None:
+        """Empty the recent questions' vectors (benchmarks time a question afresh)."""
+        with self._lock:
+            self._recent.clear()
+
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
