@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
@@ -90,7 +91,7 @@ class Turn:
     refusal: str | None = None  # why Plume does not answer (out of scope, no document)
     documents_only: bool = False  # a commune's own facts: answered from its documents
     evidence: Evidence | None = None  # the passages' sentences, scored against the question
-    # the other passages of the first documents found (their other sections)
+    # the other passages of the first document found (its other sections)
     siblings: list[Passage] = field(default_factory=list)
     commune: CommuneProfile | None = None
     grants: GrantResults | None = None  # a grant question the catalogue answers
@@ -98,8 +99,12 @@ class Turn:
 
 
 COFINANCING_DOC = "aide/programme-territoires-d-ia"
-SIBLING_DOCS = 1  # the document whose other sections are read for the answer
-MAX_SIBLINGS = 60  # their passages, at most (a long fiche has a few dozen)
+MAX_SIBLINGS = 60  # the first document's other passages read, at most (a long fiche has
+# a few dozen); what the answer, its citations and its reliability read of each
+PASSAGE_FIELDS = (
+    *("doc_id", "text", "title", "section", "url", "source", "source_version", "kind"),
+    *("modified", "in_force_from", "in_force_to", "page", "links", "regime"),
+)
 
 
 class IncompleteStream(Exception):
@@ -260,26 +265,18 @@ class ChatService:
         return turn
 
     def _siblings(self, passages: list[Passage], where: SearchFilter) -> list[Passage]:
-        """The other passages of the first documents found: the sentence that answers is
+        """The other passages of the first document found: the sentence that answers is
         often in another section of the fiche the search found (« Qui peut faire la
-        demande ? » beside « Copie intégrale »). They rank with their document."""
-        first: dict[str, Passage] = {}
-        for passage in passages:
-            if len(first) == SIBLING_DOCS and passage.doc_id not in first:
-                break
-            first.setdefault(passage.doc_id, passage)
-        if not first:
+        demande ? » beside « Copie intégrale »). They rank with that document."""
+        if not passages:
             return []
+        first = passages[0]
         seen = {p.hit.id for p in passages}
-        out = []
-        for point in self.retriever.store.points(replace(where, doc_ids=list(first))):
-            if point.id in seen:
-                continue
-            best = first[str(point.payload.get("doc_id"))]
-            out.append(Passage(best.rank, best.score, Hit(point.id, best.score, point.payload)))
-            if len(out) == MAX_SIBLINGS:
-                break
-        return out
+        found = self.retriever.store.scan(replace(where, doc_ids=[first.doc_id]), PASSAGE_FIELDS)
+        return [
+            Passage(first.rank, first.score, Hit(pid, first.score, payload))
+            for pid, payload in islice(((i, p) for i, p in found if i not in seen), MAX_SIBLINGS)
+        ]
 
     def _gather(self, turn: Turn) -> Evidence:
         analyzer = self.retriever.encoder.analyzer
