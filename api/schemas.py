@@ -88,6 +88,11 @@ class CitationOut(BaseModel):
         description="Régime particulier de l'article (Alsace-Moselle, Outre-mer…) : il ne "
         "s'applique qu'à ce territoire.",
     )
+    text_date: str | None = Field(
+        None,
+        description="Date de l'instantané d'où vient le texte (codes du miroir LexHub) : "
+        "« texte à jour au … », les modifications postérieures n'y sont pas.",
+    )
 
 
 class ReliabilityOut(BaseModel):

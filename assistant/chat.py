@@ -60,6 +60,7 @@ from assistant.tools import (
     request_from_arguments,
     request_from_question,
 )
+from plume.documents import french_date
 from plume.errors import InvalidCofinancingRequest, PlumeError
 from plume.store import Hit, SearchFilter
 from plume.term_stats import TermStats
@@ -103,7 +104,7 @@ MAX_SIBLINGS = 60  # the first document's other passages read, at most (a long f
 # a few dozen); what the answer, its citations and its reliability read of each
 PASSAGE_FIELDS = (
     *("doc_id", "text", "title", "section", "url", "source", "source_version", "kind"),
-    *("modified", "in_force_from", "in_force_to", "page", "links", "regime"),
+    *("modified", "in_force_from", "in_force_to", "page", "links", "regime", "text_date"),
 )
 
 
@@ -154,6 +155,8 @@ def context_block(passages: list[Passage]) -> str:
             dates.append(f"en vigueur depuis le {p.field('in_force_from')}")
         if p.field("modified"):
             dates.append(f"mise à jour le {p.field('modified')}")
+        if p.field("text_date"):
+            dates.append(f"texte à jour au {french_date(p.field('text_date'))}")
         meta = ", ".join([str(p.field("url") or ""), *dates])
         blocks.append(f"[{n}] {heading}\n({meta})\n{p.text}")
     return "\n\n".join(blocks)

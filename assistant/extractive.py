@@ -14,6 +14,7 @@ from __future__ import annotations
 from assistant.evidence import Evidence, Sentence
 from assistant.models import Answer, Citation, Passage
 from assistant.prompts import PromptBook
+from plume.documents import french_date
 
 NOT_FOUND = PromptBook.load()["refusal"].render()
 INTRO = "Voici ce que disent les sources officielles :"
@@ -80,7 +81,9 @@ def answer(evidence: Evidence, *, documents: bool = False) -> Answer:
 
 def _date(passage: Passage) -> str:
     if passage.field("in_force_from"):
-        return f"en vigueur depuis le {passage.field('in_force_from')}"
+        upto = passage.field("text_date")
+        snapshot = f", texte à jour au {french_date(upto)}" if upto else ""
+        return f"en vigueur depuis le {passage.field('in_force_from')}{snapshot}"
     if passage.field("modified"):
         return f"mise à jour le {passage.field('modified')}"
     if passage.field("page"):

@@ -62,6 +62,8 @@ class Citation:
     links: list[str] = field(default_factory=list)
     # a special regime's article (Alsace-Moselle, outre-mer…): the territory it applies to
     regime: str | None = None
+    # a mirror's snapshot date (codes from LexHub): the text may have changed since
+    text_date: str | None = None
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, excerpt: str | None = None) -> Citation:
@@ -82,6 +84,7 @@ class Citation:
             page=p.get("page"),
             links=[str(x) for x in p.get("links") or []],
             regime=p.get("regime"),
+            text_date=p.get("text_date"),
         )
 
     def as_dict(self) -> dict[str, Any]:

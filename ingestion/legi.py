@@ -86,6 +86,8 @@ class Article:
     in_force_to: str | None  # None: no end known
     amended_by: tuple[Amendment, ...] = ()
     nota: str = ""
+    link: str | None = None  # the article's page, when its id cannot make one (LexHub)
+    links: tuple[str, ...] = ()  # document ids of the articles its text cites
 
     @property
     def legitext(self) -> str:
@@ -102,6 +104,8 @@ class Article:
 
     @property
     def url(self) -> str:
+        if self.link:
+            return self.link
         return f"{LEGIFRANCE}/article_lc/{self.id}" if self.linkable else self.code.url
 
 

@@ -45,7 +45,12 @@ class PinnedPackage:
 def load_manifest(corpus_dir: Path) -> dict[str, PinnedPackage]:
     with open(corpus_dir / "sources.toml", "rb") as fh:
         raw = tomllib.load(fh)
-    return {name: PinnedPackage(source=name, **entry) for name, entry in raw.items()}
+    # entries of another type (`type = "git"`: the LexHub history) are not npm packages
+    return {
+        name: PinnedPackage(source=name, **entry)
+        for name, entry in raw.items()
+        if entry.get("type", "npm") == "npm"
+    }
 
 
 def pinned(corpus_dir: Path, source: str) -> PinnedPackage:

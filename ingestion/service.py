@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestion import npm, sync_log
+from ingestion import lexhub, npm, sync_log
 from plume import term_stats
 from plume.documents import SOURCES, payload_index_text
 from plume.embedding import Embedder
-from plume.errors import SourcePathRequired, SourceUnauthorized, UnknownSource
+from plume.errors import PlumeError, SourcePathRequired, SourceUnauthorized, UnknownSource
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
@@ -29,11 +30,28 @@ def check_source(name: str) -> str:
     return name
 
 
-def fetch(settings: Settings, names: list[str] | None = None) -> dict[str, Path]:
+def fetch(
+    settings: Settings,
+    names: list[str] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> dict[str, Path]:
+    """Fetch the pinned npm packages and the LexHub history; name → where it is.
+
+    Without `names`, a LexHub history that cannot be had (no bundle beside the project and
+    no network) is skipped with its reason (`on_skip`): the other sources still come."""
     manifest = npm.load_manifest(settings.corpus_dir)
-    wanted = names or list(manifest)
+    pin = lexhub.load_pin(settings.corpus_dir)
+    wanted = names or [*manifest, *([lexhub.NAME] if pin else [])]
     fetched = {}
     for name in wanted:
+        if name == lexhub.NAME and pin is not None:
+            try:
+                fetched[name] = lexhub.fetch(pin, settings.packages_dir, url=settings.lexhub_url)
+            except PlumeError as exc:
+                if names or on_skip is None:
+                    raise
+                on_skip(name, exc.message)
+            continue
         pkg = npm.pinned(settings.corpus_dir, name)
         fetched[name] = npm.fetch_package(pkg, settings.packages_dir, settings.npm_registry)
     return fetched
@@ -58,9 +76,17 @@ def _legi(
 ) -> tuple[Iterable[SourceItem], int | None]:
     from ingestion.sources import legi
 
+    pin = lexhub.load_pin(settings.corpus_dir)
+    since = settings.legi_history_since
+    if local and pin is not None and lexhub.is_repository(root):  # --path: a LexHub history
+        return legi.lexhub_items(root, pin, since=since), None
     # the package: the codes of corpus/legi.toml (--all: every code it has); --path: all
     codes = None if local or everything else legi.default_codes(settings.corpus_dir)
-    return legi.items(root, version=version, codes=codes), None  # counting = parsing
+    items = legi.items(root, version=version, codes=codes)  # counting = parsing
+    history = lexhub.fetched(settings.packages_dir, pin) if pin and not local else None
+    if pin is not None and history is not None:  # and the LexHub codes, when fetched
+        items = itertools.chain(items, legi.lexhub_items(history, pin, since=since))
+    return items, None
 
 
 def _aides(

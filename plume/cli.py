@@ -26,6 +26,7 @@ from plume.cli_communes import communes_app
 from plume.cli_keys import keys_app
 from plume.cli_precedents import precedents
 from plume.cli_records import register as register_records
+from plume.documents import french_date
 from plume.errors import PlumeError
 from plume.settings import Settings
 
@@ -113,8 +114,14 @@ def corpus_fetch(
             path = npm.fetch_package(pkg, settings.packages_dir, "", archive=archive)
         out.print(f"{sources[0]} : {pkg.package} {pkg.version} installé dans {path.parent}")
         return
-    for name, path in _run(lambda: fetch(settings, sources or None)).items():
-        out.print(f"{name} : prêt ({path.parent})")
+
+    def skipped(name: str, why: str) -> None:
+        err.print(
+            f"[yellow]{name} : non disponible, ses codes ne seront pas indexés[/yellow] ({why})"
+        )
+
+    for name, path in _run(lambda: fetch(settings, sources or None, on_skip=skipped)).items():
+        out.print(f"{name} : prêt ({path.parent if path.name == 'package' else path})")
 
 
 @corpus_app.command("piste")
@@ -393,6 +400,8 @@ def ask(
         when = f" — mise à jour le {c.modified}" if c.modified else ""
         if c.in_force_from:
             when = f" — en vigueur depuis le {c.in_force_from}"
+        if c.text_date:
+            when += f" (texte à jour au {french_date(c.text_date)})"
         page = f", p. {c.page}" if c.page else ""
         regime = f" — régime particulier : {c.regime}" if c.regime else ""
         out.print(
@@ -403,6 +412,8 @@ def ask(
     for c in answer.see_also:
         when = f" — en vigueur depuis le {c.in_force_from}" if c.in_force_from else ""
         when = when or (f" — mise à jour le {c.modified}" if c.modified else "")
+        if c.text_date:
+            when += f" (texte à jour au {french_date(c.text_date)})"
         out.print(f"- {c.title}{when}\n    {c.url}", markup=False, highlight=False)
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")

@@ -42,6 +42,32 @@ def day_number(iso: str | None, default: int) -> int:
     return (date.fromisoformat(iso[:10]) - _EPOCH).days
 
 
+_MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+
+
+def french_date(iso: str | None) -> str:
+    """`2023-12-06` → « 6 décembre 2023 » (the input itself if it is not an ISO date)."""
+    try:
+        day = date.fromisoformat(str(iso)[:10])
+    except ValueError:
+        return str(iso or "")
+    first = "1er" if day.day == 1 else str(day.day)
+    return f"{first} {_MONTHS[day.month - 1]} {day.year}"
+
+
 def vdd_doc_id(fiche_id: str) -> str:
     return f"vdd/{fiche_id}"
 

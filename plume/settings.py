@@ -202,6 +202,18 @@ class Settings(BaseSettings):
     piste_client_secret: SecretStr | None = Field(
         None, description="PISTE application client secret (`plume corpus piste`)."
     )
+    legi_history_since: str | None = Field(
+        "2015-01-01",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Codes read with their history (LexHub): the article versions in force "
+        "on or after this day are indexed, for questions asked as of a past date; unset: "
+        "every version since 1970. Earlier days are answered « texte antérieur non disponible ».",
+    )
+    lexhub_url: str | None = Field(
+        None,
+        description="Where `plume corpus fetch lexhub` clones the LexHub history from when no "
+        "bundle is beside the project; the pinned repository (GitHub) when unset.",
+    )
     aides_territoires_url: str = Field(
         "https://aides-territoires.beta.gouv.fr",
         description="aides-territoires site and API (`plume ingest aides-territoires` without "

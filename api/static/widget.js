@@ -79,11 +79,14 @@
   function dateInForce(c) {
     const from = frenchDate(c.in_force_from);
     const to = frenchDate(c.in_force_to);
-    if (from && to) return `en vigueur du ${from} au ${to}`;
-    if (from) return `en vigueur depuis le ${from}`;
-    if (to) return `en vigueur jusqu'au ${to}`;
-    const modified = frenchDate(c.modified);
-    return modified ? `mise à jour le ${modified}` : "";
+    const upTo = frenchDate(c.text_date);
+    const snapshot = upTo ? `texte à jour au ${upTo}` : "";
+    let when = "";
+    if (from && to) when = `en vigueur du ${from} au ${to}`;
+    else if (from) when = `en vigueur depuis le ${from}`;
+    else if (to) when = `en vigueur jusqu'au ${to}`;
+    else if (frenchDate(c.modified)) when = `mise à jour le ${frenchDate(c.modified)}`;
+    return [when, snapshot].filter(Boolean).join(", ");
   }
 
   // --- the server-sent events of POST /v1/chat ---------------------------------------------

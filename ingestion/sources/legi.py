@@ -21,7 +21,7 @@ from pathlib import Path
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
-from ingestion import chunking
+from ingestion import chunking, lexhub
 from ingestion.legi import Article, CodeText, doc_number, load_code_tree, parse_code
 from ingestion.pipeline import SourceItem
 from plume.documents import ChunkMeta, content_hash, legi_doc_id, point_id
@@ -44,7 +44,12 @@ def _splitter(max_tokens: int) -> SentenceSplitter:
 
 
 def article_nodes(
-    article: Article, *, version: str, source: str = NAME, max_tokens: int | None = None
+    article: Article,
+    *,
+    version: str,
+    source: str = NAME,
+    max_tokens: int | None = None,
+    text_date: str | None = None,
 ) -> list[TextNode]:
     doc_id = article.doc_id
     meta = ChunkMeta(
@@ -67,6 +72,10 @@ def article_nodes(
         "code_id": article.code.id,
         "code_title": article.code.title,
     }
+    if text_date:  # a mirror's snapshot: « texte à jour au … »
+        extra["text_date"] = text_date
+    if article.links:  # the articles this one cites
+        extra["cites"] = list(article.links)
     nodes = []
     pieces = _splitter(max_tokens or chunking.MAX_TOKENS).split_text(article.text)
     for index, text in enumerate(pieces):
@@ -100,17 +109,34 @@ def _read(path: Path) -> CodeText:
     return parse_code(tree)
 
 
-def _code_items(parsed: CodeText, version: str) -> Iterator[SourceItem]:
+def _code_items(
+    parsed: CodeText, version: str, text_date: str | None = None
+) -> Iterator[SourceItem]:
     scope = f"legi/{parsed.code.id}/"  # this code only: the others stay as they are
     documents: dict[str, list[Article]] = {}
     for article in parsed.articles:
         documents.setdefault(article.doc_id, []).append(article)
     for doc_id, articles in documents.items():
-        nodes = [n for a in articles for n in article_nodes(a, version=version)]
+        nodes = [
+            n for a in articles for n in article_nodes(a, version=version, text_date=text_date)
+        ]
         yield SourceItem(doc_id, nodes=nodes, scope=scope)
     for where, why in parsed.rejected:
         doc_id = legi_doc_id(parsed.code.id, doc_number(where) or "inconnu")
         yield SourceItem(doc_id, error=f"{parsed.code.id} article {where} : {why}", scope=scope)
+
+
+def lexhub_items(
+    root: Path, pin: lexhub.Pin, *, since: str | None, codes: Collection[str] | None = None
+) -> Iterator[SourceItem]:
+    """The LexHub history at `root` (a git repository or bundle): each article with all its
+    versions in force on or after `since`, code by code."""
+    try:
+        histories = lexhub.read_codes(root, pin, since=since, codes=codes)
+        for history in histories:
+            yield from _code_items(history.code, pin.version, text_date=pin.text_date)
+    except MalformedDocument as exc:
+        yield SourceItem(f"legi/{root.name}", error=f"{root.name} : {exc.message}")
 
 
 def items(
