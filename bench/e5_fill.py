@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import time
+from datetime import date
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +45,13 @@ def main() -> None:
         model.embed_documents(["passage de mise en route"])  # load and warm the engine
         rows: list[dict[str, Any]] = []
         elapsed_min = 0.0
-        for kinds in ORDER[:-1]:
-            where = SearchFilter(kinds=kinds, every_tenant=True, except_kinds=NOT_EMBEDDED)
+        for kinds, today in ORDER[:-1]:
+            where = SearchFilter(
+                kinds=kinds,
+                every_tenant=True,
+                except_kinds=NOT_EMBEDDED,
+                as_of=date.today() if today else None,
+            )
             total = runtime.store.count(where)
             if not total:
                 continue

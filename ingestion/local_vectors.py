@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from multiprocessing import get_context
 from typing import Any
 
@@ -37,9 +38,16 @@ BATCH = 32
 # Funded projects are figures for the precedents report, never quoted nor searched by
 # meaning: no vector (11,181 passages of the default corpus, some 11 minutes saved). The others
 # in this order: a commune's documents (few, its own), the fiches (what is asked most),
-# the grants, then the articles of the codes (the most numerous).
+# the grants, then the articles of the codes in force today (the most numerous), and last
+# their past versions (asked about only for a past date).
 NOT_EMBEDDED = ("projet",)
-ORDER = (("document",), ("fiche",), ("aide",), ("article",), None)
+ORDER: tuple[tuple[tuple[str, ...] | None, bool], ...] = (
+    (("document",), False),
+    (("fiche",), False),
+    (("aide",), False),
+    (("article",), True),  # in force today
+    (None, False),
+)
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,13 @@ class LocalVectorFiller:
     def _missing(self) -> list[tuple[str, dict[str, Any]]]:
         """The next batch of passages without a vector, in the order of `ORDER`."""
         out: dict[str, dict[str, Any]] = {}
-        for kinds in ORDER:
+        for kinds, today in ORDER:
             where = SearchFilter(
-                kinds=kinds, has_local=False, every_tenant=True, except_kinds=NOT_EMBEDDED
+                kinds=kinds,
+                has_local=False,
+                every_tenant=True,
+                except_kinds=NOT_EMBEDDED,
+                as_of=date.today() if today else None,
             )
             for pid, payload in self.store.scan(where, ["title", "section", "text"]):
                 if len(out) == self.batch:

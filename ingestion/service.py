@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import tomllib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion import lexhub, npm, sync_log
 from plume import term_stats
-from plume.documents import SOURCES, payload_index_text
+from plume.documents import SOURCES, french_date, payload_index_text
 from plume.embedding import Embedder
 from plume.errors import PlumeError, SourcePathRequired, SourceUnauthorized, UnknownSource
 from plume.settings import Settings
-from plume.store import SearchFilter, Store
+from plume.store import SearchFilter, SourceStats, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
 
 if TYPE_CHECKING:
@@ -254,3 +256,51 @@ def delete_document(store: Store, doc_id: str) -> int:
     # a commune's document (doc/<tenant>/<hash>) is only visible within its tenant
     tenant = doc_id.split("/")[1] if doc_id.startswith("doc/") and doc_id.count("/") == 2 else ""
     return store.delete(SearchFilter(doc_ids=[doc_id], tenants=[tenant] if tenant else []))
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """One code as indexed: its articles (every version counted once) and where it comes from."""
+
+    code_id: str
+    title: str
+    articles: int
+    origin: str  # « LexHub, texte à jour au … » or « legi-data 2.513.0 »
+
+
+def expected_codes(settings: Settings) -> dict[str, str]:
+    """The codes `plume ingest legi` indexes here: id → title (LexHub's only when fetched)."""
+    with open(settings.corpus_dir / "legi.toml", "rb") as fh:
+        described = tomllib.load(fh)["codes"]
+    codes = {code_id: text.split(" :")[0].split(" (")[0] for code_id, text in described.items()}
+    pin = lexhub.load_pin(settings.corpus_dir)
+    if pin is not None and lexhub.fetched(settings.packages_dir, pin) is not None:
+        codes |= {c.id: c.title for c in pin.codes}
+    return codes
+
+
+def code_inventory(settings: Settings, stats: list[SourceStats]) -> list[CodeRow]:
+    """The codes of the `legi` source, from the store's counts per document-id part."""
+    legi = next((s for s in stats if s.source == "legi"), None)
+    if legi is None:
+        return []
+    pin = lexhub.load_pin(settings.corpus_dir)
+    from_lexhub = {c.id for c in pin.codes} if pin else set()
+    titles = expected_codes(settings)
+    legi_data = npm.pinned(settings.corpus_dir, "legi").version
+    rows = []
+    for part, articles in sorted(legi.parts.items()):
+        code_id = part.removeprefix("legi/")
+        if pin is not None and code_id in from_lexhub:
+            origin = f"LexHub, texte à jour au {french_date(pin.text_date)}"
+        else:
+            origin = f"legi-data {legi_data}"
+        rows.append(CodeRow(code_id, titles.get(code_id, code_id), articles, origin))
+    return rows
+
+
+def missing_codes(settings: Settings, stats: list[SourceStats]) -> list[str]:
+    """The codes `plume ingest legi` would index that the store does not hold yet."""
+    legi = next((s for s in stats if s.source == "legi"), None)
+    held = {p.removeprefix("legi/") for p in legi.parts} if legi else set()
+    return sorted(set(expected_codes(settings)) - held)

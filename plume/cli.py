@@ -200,7 +200,7 @@ def ingest(
 ) -> None:
     """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
     from ingestion import npm
-    from ingestion.service import API_SOURCES, check_source, ingest_source
+    from ingestion.service import API_SOURCES, check_source, ingest_source, missing_codes
     from plume.store import SearchFilter
 
     if source == "files" or fichiers:
@@ -218,8 +218,12 @@ def ingest(
         _run(lambda: npm.package_dir(settings.packages_dir, pkg))
     with _runtime(settings) as runtime:
         if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
-            out.print(f"{source} : déjà indexée, rien à faire.")
-            return
+            # codes: a code added to the corpus since (e.g. the LexHub four) is still indexed
+            missing = missing_codes(settings, runtime.store.list_sources()) if path is None else []
+            if source != "legi" or not missing:
+                out.print(f"{source} : déjà indexée, rien à faire.")
+                return
+            out.print(f"{source} : codes pas encore indexés ({', '.join(missing)}), indexation.")
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -428,6 +432,7 @@ def sources(
 ) -> None:
     """Liste les sources indexées : documents, passages, version, dernière synchronisation."""
     from ingestion import sync_log
+    from ingestion.service import code_inventory
 
     if tenant is not None:
         from plume.cli_files import list_tenant_documents
@@ -457,6 +462,7 @@ def sources(
             for s in stats
         }
     synced = sync_log.read(settings.data_dir)
+    codes = code_inventory(settings, stats)
     rows = [
         {
             "source": s.source,
@@ -466,6 +472,7 @@ def sources(
             "e5_total": with_e5[s.source][1],  # funded projects get none (never quoted)
             "versions": s.versions,
             "last_sync": synced.get(s.source, {}).get("finished_at"),
+            **({"codes": [vars(c) for c in codes]} if s.source == "legi" else {}),
         }
         for s in stats
     ]
@@ -488,6 +495,13 @@ def sources(
             str(r["last_sync"] or "—"),
         )
     out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
+    if codes:
+        by_code = Table(title="Codes (source legi)")
+        for col in ("code", "identifiant", "articles", "texte"):
+            by_code.add_column(col)
+        for c in codes:
+            by_code.add_row(c.title, c.code_id, str(c.articles), c.origin)
+        out.print(by_code)
 
 
 @app.command()

@@ -19,10 +19,10 @@ import pytest
 
 from ingestion import lexhub
 from ingestion.legi import CodeText
-from ingestion.service import fetch, ingest_source
+from ingestion.service import code_inventory, fetch, ingest_source, missing_codes
 from plume.errors import CorruptPackage, MalformedDocument
 from plume.settings import REPO_ROOT, Settings
-from plume.store import SearchFilter
+from plume.store import SearchFilter, SourceStats
 from plume.store.edge import EdgeStore
 
 CGCT = "LEGITEXT000006070633"
@@ -261,3 +261,42 @@ def test_the_real_electoral_code(real: Path, pin: lexhub.Pin) -> None:
     l252 = next(a for a in current if a.num == "L252")
     assert "moins de 1000 habitants sont élus au scrutin majoritaire" in l252.text
     assert l252.breadcrumb[-2].startswith("Chapitre II : Dispositions spéciales aux communes")
+
+
+def test_sources_list_each_code_and_what_is_missing(repo: Path, tmp_path: Path) -> None:
+    bundle, head, digest = _bundle(repo, tmp_path)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO_ROOT / "corpus", corpus)
+    text = (corpus / "sources.toml").read_text(encoding="utf-8")
+    real = lexhub.load_pin(REPO_ROOT / "corpus")
+    assert real is not None and real.bundle is not None
+    text = text.replace(
+        f'bundle = "../shared/data/legi/lexhub/{real.bundle.name}"', f'bundle = "{bundle}"'
+    )
+    text = text.replace(real.bundle_head, head).replace(real.bundle_sha256, digest)
+    (corpus / "sources.toml").write_text(text, encoding="utf-8")
+    settings = _settings(tmp_path).model_copy(update={"corpus_dir": corpus})
+    legi_data = ["LEGITEXT000031366350", "LEGITEXT000006072050", "LEGITEXT000006073189"]
+    legi_data.append("LEGITEXT000022197698")
+    indexed = SourceStats("legi", 4, 4, parts={f"legi/{c}": 1 for c in legi_data})
+    # the LexHub history not fetched: nothing is missing, its codes are not expected
+    assert missing_codes(settings, [indexed]) == []
+    fetch(settings, ["lexhub"])
+    lexhub_codes = ["LEGITEXT000006070633", "LEGITEXT000006070239", "LEGITEXT000006070721"]
+    lexhub_codes.append("LEGITEXT000006074075")
+    assert missing_codes(settings, [indexed]) == sorted(lexhub_codes)
+    store = EdgeStore(settings.store_dir, dense_dim=4)
+    try:
+        ingest_source(
+            settings, store, None, "legi", path=settings.packages_dir / f"lexhub-{head[:12]}.git"
+        )
+        rows = code_inventory(settings, store.list_sources())
+    finally:
+        store.close()
+    assert [(r.title, r.articles, r.origin) for r in rows] == [
+        (
+            "Code général des collectivités territoriales",
+            3,
+            "LexHub, texte à jour au 6 décembre 2023",
+        )
+    ]

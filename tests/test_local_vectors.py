@@ -12,7 +12,7 @@ import pytest
 
 from assistant.retrieval import Retriever, build_filter
 from ingestion.local_vectors import LocalVectorFiller, coverage, local_text
-from plume.documents import SHARED_TENANT, point_id
+from plume.documents import SHARED_TENANT, day_number, point_id
 from plume.embedding import LocalEmbedder
 from plume.store import SearchFilter, Store, StoredPoint
 from plume.store.edge import EdgeStore
@@ -162,3 +162,25 @@ def test_fiches_come_before_articles_and_funded_projects_get_no_vector(store: St
     assert filler.run() == len(PASSAGES) - 1 and coverage(store).share == 1.0
     left = SearchFilter(has_local=False, every_tenant=True)
     assert [p["doc_id"] for _, p in store.scan(left, ["doc_id"])] == ["projet/78/1"]
+
+
+def test_past_versions_of_articles_come_last(store: Store) -> None:
+    # a past version whose point id sorts before every other (scrolls go in id order)
+    first = min(point_id(d, 0) for d in PASSAGES)
+    old = next(pid for i in range(999) if (pid := point_id(f"legi/X/L3131-1@v{i}", 0)) < first)
+    past = {
+        "doc_id": "legi/X/L3131-1",
+        "title": "Article L3131-1 — Code du travail",
+        "text": "Tout salarié bénéficie d'un repos quotidien de dix heures.",
+        "source": "legi",
+        "kind": "article",
+        "tenant": SHARED_TENANT,
+        "in_force_to": "2001-01-01",
+        "in_force_to_day": day_number("2001-01-01", 0),
+    }
+    store.upsert([StoredPoint(old, past, enc.encode_document(past["text"]))])
+    stop = threading.Event()
+    filler = LocalVectorFiller(store, batch=len(PASSAGES), nice=0)
+    filler.run(stop, lambda _: stop.set())  # one batch: every passage in force, not the past
+    left = SearchFilter(has_local=False, every_tenant=True)
+    assert [pid for pid, _ in store.scan(left, ["doc_id"])] == [old]

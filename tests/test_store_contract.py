@@ -191,6 +191,8 @@ def test_list_sources(filled: Store) -> None:
     assert set(stats) == {"service-public", "aides"}
     sp = stats["service-public"]
     assert (sp.documents, sp.chunks, sp.versions) == (5, 6, {"1.0": 6})
+    # documents per part of their ids (per code for `legi/<code>/<num>`; here per commune)
+    assert sp.parts == {"doc/a": 1, "doc/b": 1}
 
 
 def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:

@@ -110,6 +110,8 @@ class SourceStats:
     documents: int
     chunks: int
     versions: dict[str, int] = field(default_factory=dict)
+    # documents per part, when doc ids name one (`legi/<code>/<num>`: per code)
+    parts: dict[str, int] = field(default_factory=dict)
 
 
 Facet = Callable[[str, "str | None"], dict[str, int]]
@@ -119,8 +121,16 @@ def sources_from_facets(facet: Facet) -> list[SourceStats]:
     """`list_sources` for any backend, given its facet counts (field, within a source)."""
     stats = []
     for source, chunks in sorted(facet("source", None).items()):
-        docs = len(facet("doc_id", source))
-        stats.append(SourceStats(source, docs, chunks, facet("source_version", source)))
+        doc_ids = facet("doc_id", source)
+        parts: dict[str, int] = {}
+        for doc_id in doc_ids:
+            kind, _, rest = doc_id.partition("/")
+            part, _, leaf = rest.partition("/")
+            if leaf:
+                parts[f"{kind}/{part}"] = parts.get(f"{kind}/{part}", 0) + 1
+        stats.append(
+            SourceStats(source, len(doc_ids), chunks, facet("source_version", source), parts)
+        )
     return stats
 
 
