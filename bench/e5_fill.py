@@ -18,8 +18,7 @@ import argparse
 import json
 import os
 import time
-from datetime import date
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bench.run import machine
