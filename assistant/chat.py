@@ -32,6 +32,7 @@ from llama_index.core.memory import ChatMemoryBuffer
 
 from assistant import extractive
 from assistant.breaker import CircuitBreaker
+from assistant.caveats import Caveats
 from assistant.citation_check import check_citations
 from assistant.cofinancing import CofinancingRequest, compute_cofinancing
 from assistant.communes import CommuneProfile
@@ -185,6 +186,7 @@ class ChatService:
         search_depth: int = 10,
         zone: str | None = None,
         projects: ProjectTable | None = None,
+        caveats: Caveats | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -198,6 +200,7 @@ class ChatService:
         self.search_depth = search_depth  # what the evidence and the pistes are read from
         self.zone = zone
         self.projects = projects or ProjectTable(retriever.store)  # funded projects, read once
+        self.caveats = caveats or Caveats()  # changes of the law the texts do not hold yet
 
     @property
     def model_name(self) -> str | None:
@@ -641,6 +644,9 @@ class ChatService:
         if answer.mode in ("extractive", "generative") and turn.evidence is not None:
             cited = {c.doc_id for c in answer.citations}
             answer.see_also = extractive.see_also(turn.evidence, cited)
+        known_gaps = self.caveats.messages(answer.citations)
+        if known_gaps:
+            answer.warning = "\n".join(x for x in (answer.warning, *known_gaps) if x)
         yield (
             "citations",
             {

@@ -27,8 +27,13 @@ REGIMES_FILE = "regimes.toml"
 REGIME_WEIGHT = 0.7
 
 
-def _fold(text: str) -> str:
-    return fold_accents(text.replace("’", "'")).lower()
+_PUNCT = re.compile(r"[\s,;.()\-–]+")
+
+
+def fold_path(text: str) -> str:
+    """Lower case, no accents, punctuation as spaces: section titles read from slugs (LexHub)
+    have lost their commas and hyphens, « Bas-Rhin » and « bas rhin » are the same."""
+    return _PUNCT.sub(" ", fold_accents(text.replace("’", "'")).lower())
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Regime:
         return any(s in folded_path for s in self.sections)
 
     def named_in(self, question: str) -> bool:
-        folded = _fold(question)
+        folded = fold_path(question)
         return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded) for w in self.words)
 
     def includes(self, departement: str | None, insee: str | None) -> bool:
@@ -79,8 +84,8 @@ class Regimes:
         regimes = tuple(
             Regime(
                 name=str(r["name"]),
-                sections=tuple(_fold(s) for s in r.get("sections", [])),
-                words=tuple(_fold(w) for w in r.get("words", [])),
+                sections=tuple(fold_path(s) for s in r.get("sections", [])),
+                words=tuple(fold_path(w) for w in r.get("words", [])),
                 departements=frozenset(str(d) for d in r.get("departements", [])),
                 communes=frozenset(str(c) for c in r.get("communes", [])),
             )
@@ -96,7 +101,7 @@ class Regimes:
 
     @lru_cache(maxsize=8192)  # noqa: B019 - a few loaded once per process; paths repeat
     def _of_section(self, section: str) -> Regime | None:
-        folded = _fold(section)
+        folded = fold_path(section)
         return next((r for r in self.regimes if r.covers(folded)), None)
 
     def applicable(self, question: str, place: Place | None) -> set[str]:

@@ -14,6 +14,7 @@ from assistant.model_levers import build_model_levers
 from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
 from assistant.records import Records
+from assistant.caveats import Caveats
 from assistant.regimes import Regimes
 from assistant.reliability import ReliabilityModel
 from assistant.retrieval import Retriever
@@ -84,6 +85,7 @@ class Runtime:
             ),
             reliability=ReliabilityModel.load(settings.corpus_dir),
             zone=settings.electricity_mix_zone,
+            caveats=Caveats.load(settings.corpus_dir),  # changes the texts do not hold yet
         )
         communes = CommuneRegistry(  # the geographic code loads on first use
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)

@@ -300,3 +300,56 @@ def test_sources_list_each_code_and_what_is_missing(repo: Path, tmp_path: Path) 
             "LexHub, texte à jour au 6 décembre 2023",
         )
     ]
+
+
+ELECTORAL_SECTION = (
+    "code-electoral/partie-legislative/livre-i-election-des-deputes-des-conseillers-generaux-"
+    "et-des-conseillers-municipaux-des-departements/titre-iv-dispositions-speciales-a-"
+    "lelection-des-conseillers-municipaux-et-des-membres-du-conseil-de-paris/chapitre-ii-"
+    "dispositions-speciales-aux-communes-de-moins-de-3-500-habitants/section-1-mode-de-scrutin"
+)
+
+
+def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
+    repo: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from plume.runtime import Runtime
+
+    codes = tmp_path / "legifrance"
+    shutil.copytree(repo, codes)
+    _write(
+        codes,
+        f"{ELECTORAL_SECTION}/l252.md",
+        "L252",
+        "<p>Les membres des conseils municipaux des communes de moins de 1000 habitants sont "
+        "élus au scrutin majoritaire.</p>",
+    )
+    _commit(codes, "2014-03-23", "Modifications par LOI n°2013-403 du 17 mai 2013")
+    settings = _settings(tmp_path)
+    runtime = Runtime.build(settings)
+    try:
+        summary = ingest_source(settings, runtime.store, None, "legi", path=codes)
+        assert summary.errors == []
+        with TestClient(create_app(settings, runtime=runtime)) as client:
+            ballot = client.post(
+                "/v1/chat",
+                json={
+                    "question": "Comment sont élus les conseillers municipaux des communes "
+                    "de moins de 1000 habitants ?"
+                },
+            ).json()
+            quorum = client.post(
+                "/v1/chat",
+                json={"question": "Quand le conseil municipal délibère-t-il valablement ?"},
+            ).json()
+    finally:
+        runtime.close()
+    cited = ballot["citations"][0]
+    assert cited["doc_id"] == "legi/LEGITEXT000006070239/L252"
+    assert cited["text_date"] == "2023-12-06" and cited["in_force_from"] == "2014-03-23"
+    assert "réforme de 2025" in (ballot["warning"] or "")
+    assert quorum["citations"][0]["doc_id"] == f"legi/{CGCT}/L2121-17"
+    assert not quorum.get("warning")  # the CGCT's quorum: no caveat

@@ -62,6 +62,17 @@ def article(section: str) -> Hit:
             "des délégués des conseils municipaux",
             None,
         ),
+        # section titles read from LexHub's slugs: no commas, no hyphens
+        (
+            "Partie législative > Deuxième partie : La commune > Livre V : Dispositions "
+            "particulières > Titre IV : Communes des départements de la moselle du bas rhin et "
+            "du haut rhin",
+            "Alsace-Moselle",
+        ),
+        (
+            "Livre II : Dispositions particulières > Titre Ier : Paris marseille et lyon",
+            "Paris, Lyon, Marseille",
+        ),
         # a meeting, not La Réunion; Paris's council under the common electoral law
         ("Section 2 : Le conseil régional > Sous-section 2 : Réunion.", None),
         (
