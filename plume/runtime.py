@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.breaker import CircuitBreaker
+from assistant.caveats import Caveats
 from assistant.chat import ChatService
 from assistant.communes import CommuneRegistry
 from assistant.conversations import Conversations
@@ -14,7 +15,6 @@ from assistant.model_levers import build_model_levers
 from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
 from assistant.records import Records
-from assistant.caveats import Caveats
 from assistant.regimes import Regimes
 from assistant.reliability import ReliabilityModel
 from assistant.retrieval import Retriever
