@@ -171,6 +171,11 @@ class SearchHit(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     hits: list[SearchHit]
+    notices: list[str] = Field(
+        [],
+        description="Pour une recherche à une date passée : les articles dont le texte de ce "
+        "jour n'est pas disponible (historique incomplet), plutôt qu'un silence.",
+    )
 
 
 class SourceOut(BaseModel):

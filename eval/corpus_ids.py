@@ -1,7 +1,8 @@
 """Which gold ids exist in the real corpora, read from the files (no index needed).
 
 Fiches: the fiche's file in the pinned service-public package. Articles: parsed with
-Plume's own legi reader from the pinned legi-data package or the shared code trees.
+Plume's own readers from the pinned legi-data package and the LexHub history (the
+articles in force today), else the shared 2015 code trees.
 Aids: the shared aides-territoires export, and the national programmes catalogue
 (corpus/programmes.toml). `plume eval check` checks the same ids against the index.
 """
@@ -9,10 +10,12 @@ Aids: the shared aides-territoires export, and the national programmes catalogue
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from eval.index import SHARED_DATA
-from ingestion import npm
+from ingestion import lexhub, npm
 from plume.settings import Settings
 
 AIDES_CSV = SHARED_DATA / "aides_territoires" / "aides-territoires_periurbain.csv"
@@ -23,12 +26,27 @@ def _fiches(settings: Settings, ids: set[str]) -> set[str]:
     return {i for i in ids if any((root / "data").glob(f"*/{i.removeprefix('vdd/')}.json"))}
 
 
+@lru_cache(maxsize=8)
+def _in_force_today(history: Path, pin: lexhub.Pin, code: str) -> frozenset[str]:
+    today = date.today().isoformat()
+    (read,) = lexhub.read_codes(history, pin, since=today, codes=[code])
+    return frozenset(a.doc_id for a in read.code.articles)
+
+
 def _articles(settings: Settings, ids: set[str], shared: Path) -> set[str]:
     from ingestion.legi import load_code_tree, parse_code
 
     package = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "legi"))
     found: set[str] = set()
-    for code in sorted({i.split("/")[1] for i in ids}):
+    codes = {i.split("/")[1] for i in ids}
+    pin = lexhub.load_pin(settings.corpus_dir)
+    history = lexhub.fetched(settings.packages_dir, pin) if pin else None
+    if pin is not None and history is not None:  # the LexHub codes, in force today
+        mirrored = codes & {c.id for c in pin.codes}
+        for code in mirrored:
+            found |= _in_force_today(history, pin, code) & ids
+        codes -= mirrored
+    for code in sorted(codes):
         candidates = [package / "data" / f"{code}.json", shared / "legi" / f"{code}.json"]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion import npm
+from ingestion import lexhub, npm
 from plume.documents import SOURCES
 from plume.errors import UnknownSource
 from plume.runtime import Runtime
@@ -57,8 +57,7 @@ def default_parts(shared: Path = SHARED_DATA, all_fiches: bool = False) -> list[
     (external sets such as PIAF's cover every theme, not only the town hall's)."""
     parts = [
         IndexPart("service-public", everything=all_fiches),
-        IndexPart("legi"),
-        IndexPart("legi", shared / "legi"),
+        IndexPart("legi"),  # legi-data's four codes and LexHub's four (CGCT, électoral…)
         IndexPart(
             "aides-territoires", shared / "aides_territoires/aides-territoires_periurbain.csv"
         ),
@@ -106,12 +105,18 @@ def _fingerprint(settings: Settings, part: IndexPart) -> str:
         files = part.files()
         return ";".join(f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
     try:
-        return npm.pinned(settings.corpus_dir, part.source).version
+        version = npm.pinned(settings.corpus_dir, part.source).version
     except UnknownSource:  # not an npm package: its catalogue in corpus/, if any
         catalogue = settings.corpus_dir / f"{part.source}.toml"
         if catalogue.is_file():
             return f"{catalogue.name}:{catalogue.stat().st_size}:{int(catalogue.stat().st_mtime)}"
         return ""  # else always brought up to date (incremental)
+    if part.source == "legi":  # and the LexHub history read with it, when fetched
+        pin = lexhub.load_pin(settings.corpus_dir)
+        history = lexhub.fetched(settings.packages_dir, pin) if pin else None
+        if history is not None:
+            version += f"+{history.name}"
+    return version
 
 
 def _part_filter(part: IndexPart) -> SearchFilter:
@@ -148,8 +153,17 @@ def ensure_index(
     stamps = json.loads(stamps_file.read_text()) if stamps_file.is_file() else {}
     runtime = Runtime.build(settings)
     skipped = []
+    wanted = parts if parts is not None else default_parts()
     try:
-        for part in parts if parts is not None else default_parts():
+        # parts no longer wanted (e.g. the 2015 code trees): their source is indexed afresh
+        retired = [label for label in stamps if label not in {p.label for p in wanted}]
+        for label in retired:
+            source = label.split(" ")[0]
+            say(f"Évaluation : « {label} » retiré, la source {source} est réindexée.")
+            runtime.store.delete(SearchFilter(sources=[source], every_tenant=True))
+            stamps = {k: v for k, v in stamps.items() if k.split(" ")[0] != source}
+            stamps_file.write_text(json.dumps(stamps, indent=1))
+        for part in wanted:
             if part.path is not None and not part.path.exists():
                 skipped.append(part.label)
                 continue

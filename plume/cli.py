@@ -347,12 +347,15 @@ def search(
     with _runtime(settings) as runtime:
         profile = _run(lambda: runtime.communes.get(commune)) if commune else None
         passages = _run(lambda: runtime.assistant.search(query, where, limit, profile))
+        gaps = runtime.assistant.history_gaps(query, where, passages)
     if as_json:
         rows = [{"rank": p.rank, "score": p.score, **p.hit.payload} for p in passages]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     if not passages:
         out.print("Aucun résultat.")
+    for gap in gaps:
+        out.print(f"[yellow]{escape(gap.message)}[/yellow]")
     for p in passages:
         page = f", p. {p.field('page')}" if p.field("page") else ""
         out.print(f"[bold]{p.rank}. {p.field('title')}{page}[/bold]  [dim]{p.doc_id}[/dim]")
@@ -361,7 +364,22 @@ def search(
         if p.field("section"):
             out.print(f"   [italic]{p.field('section')}[/italic]")
         out.print(f"   {p.text[:240]}", markup=False, highlight=False)
+        if p.field("in_force_from") or p.field("in_force_to"):
+            out.print(f"   [dim]{escape(_in_force(p.hit.payload))}[/dim]")
         out.print(f"   [blue]{p.field('url')}[/blue]")
+
+
+def _in_force(payload: dict[str, Any]) -> str:
+    """« en vigueur du … au … (texte à jour au …) » for an article version."""
+    start, end = payload.get("in_force_from"), payload.get("in_force_to")
+    if start and end:
+        when = f"en vigueur du {french_date(start)} au {french_date(end)}"
+    elif start:
+        when = f"en vigueur depuis le {french_date(start)}"
+    else:
+        when = f"en vigueur jusqu'au {french_date(end)}"
+    upto = payload.get("text_date")
+    return f"{when} (texte à jour au {french_date(upto)})" if upto else when
 
 
 @app.command()

@@ -28,6 +28,7 @@ from eval.index import (
     indexed_doc_ids,
 )
 from eval.report import write
+from ingestion import lexhub
 from ingestion.fiches import load_fiche_tree, parse_fiche
 from ingestion.local_vectors import coverage
 from plume.cli import app
@@ -147,12 +148,19 @@ def test_the_dev_set_is_large_valid_and_covers_every_kind() -> None:
     assert all(asked.get(i.question, "-") != i.tenant for i in isolation)
 
 
-def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
-    if not (SHARED_DATA / "legi").is_dir():
-        pytest.skip(f"{SHARED_DATA} absent: the 2015 CGCT and Code électoral are needed")
+def _with_current_codes() -> Settings:
+    """The project's settings, when the codes of today (LexHub) are fetched; else skip."""
     settings = Settings()
+    pin = lexhub.load_pin(settings.corpus_dir)
     if not settings.packages_dir.is_dir():
         pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
+    if pin is None or lexhub.fetched(settings.packages_dir, pin) is None:
+        pytest.skip(f"LexHub history not fetched ({pin.bundle if pin else '?'} absent)")
+    return settings
+
+
+def test_every_gold_id_of_the_dev_set_is_in_the_real_corpora() -> None:
+    settings = _with_current_codes()
     gold = {g for item in load_dataset(DEV_SET).items for g in item.gold}
     documents = {g for g in gold if g.startswith("doc/")}
     assert missing_gold_ids(gold - documents, settings) == set()
@@ -179,16 +187,9 @@ def test_heldout_sets_are_legal_and_their_gold_articles_exist(name: str, tag: st
     assert all(
         g.startswith("legi/") or "gold-pooled" in i.tags for i in dataset.items for g in i.gold
     )
-    # the 2015 CGCT and Code électoral are searched as they stood then
-    for item in dataset.items:
-        code = item.gold[0].split("/")[1]
-        dated = code in {"LEGITEXT000006070633", "LEGITEXT000006070239"}
-        assert (item.as_of == date(2015, 6, 1)) == dated, item.id
-    if not (SHARED_DATA / "legi").is_dir():
-        pytest.skip(f"{SHARED_DATA} absent: the 2015 CGCT and Code électoral are needed")
-    settings = Settings()
-    if not settings.packages_dir.is_dir():
-        pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
+    # every code is asked as it stands today (the CGCT and Code électoral from LexHub)
+    assert all(item.as_of is None for item in dataset.items)
+    settings = _with_current_codes()
     gold = {g for item in dataset.items for g in item.gold}
     assert missing_gold_ids(gold, settings) == set()
 
@@ -204,24 +205,14 @@ def test_the_situational_sets_are_valid_balanced_and_their_gold_exists(
     name: str, least: dict[str, int]
 ) -> None:
     """heldout3 (blind) and dev2 (tuning): a secretary's situations, every kind, gold
-    documents that exist, the 2015 codes asked as they stood then."""
+    documents that exist in today's texts."""
     dataset = load_dataset(REPO_ROOT / "eval" / "datasets" / f"{name}.jsonl")
     assert not dataset.problems
     kinds = {k: sum(i.kind == k for i in dataset.items) for k in KINDS}
     assert all(kinds[k] >= n for k, n in least.items()), kinds
     assert all(i.reference and (i.kind == "refusal") == (not i.gold) for i in dataset.items)
-    for item in dataset.items:
-        dated = any(
-            g.split("/")[1] in ("LEGITEXT000006070633", "LEGITEXT000006070239")
-            for g in item.gold
-            if g.startswith("legi/")
-        )
-        assert (item.as_of == date(2015, 6, 1)) == dated, item.id
-    if not (SHARED_DATA / "legi").is_dir():
-        pytest.skip(f"{SHARED_DATA} absent: the 2015 CGCT and Code électoral are needed")
-    settings = Settings()
-    if not settings.packages_dir.is_dir():
-        pytest.skip("packages not fetched: run `plume corpus fetch` (make test does)")
+    assert all(item.as_of is None for item in dataset.items)  # today's law
+    settings = _with_current_codes()
     gold = {g for item in dataset.items for g in item.gold}
     assert missing_gold_ids(gold, settings) == set()
 

@@ -353,3 +353,40 @@ def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
     assert "réforme de 2025" in (ballot["warning"] or "")
     assert quorum["citations"][0]["doc_id"] == f"legi/{CGCT}/L2121-17"
     assert not quorum.get("warning")  # the CGCT's quorum: no caveat
+
+
+def test_a_past_day_before_the_history_held_says_the_text_is_not_available(
+    repo: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from plume.runtime import Runtime
+
+    codes = tmp_path / "legifrance"
+    shutil.copytree(repo, codes)
+    # as upstream for L2131-1: only its 2022 version, though the article is older
+    _write(
+        codes,
+        f"{SECTION}/l2131-1.md",
+        "L2131-1",
+        "<p>Les actes pris par les autorités communales sont exécutoires de plein droit dès "
+        "qu'il a été procédé à leur publication sous forme électronique.</p>",
+    )
+    _commit(codes, "2022-07-01", "Modifications par Ordonnance n° 2021-1310 du 7 octobre 2021")
+    settings = _settings(tmp_path)
+    runtime = Runtime.build(settings)
+    question = "quand les actes de la commune deviennent-ils exécutoires ?"
+    try:
+        assert ingest_source(settings, runtime.store, None, "legi", path=codes).errors == []
+        with TestClient(create_app(settings, runtime=runtime)) as client:
+            past = client.post("/v1/search", json={"query": question, "as_of": "2019-06-01"})
+            now = client.post("/v1/search", json={"query": question})
+    finally:
+        runtime.close()
+    assert past.status_code == now.status_code == 200
+    assert f"legi/{CGCT}/L2131-1" not in [h["doc_id"] for h in past.json()["hits"]]
+    (notice,) = past.json()["notices"]
+    assert notice.startswith("Article L2131-1") and "antérieur au 1er juillet 2022" in notice
+    assert now.json()["hits"][0]["doc_id"] == f"legi/{CGCT}/L2131-1"
+    assert now.json()["notices"] == []

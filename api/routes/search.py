@@ -55,7 +55,8 @@ def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> Searc
         )
         for p in passages
     ]
-    return SearchResponse(query=body.query, hits=hits)
+    gaps = runtime.assistant.history_gaps(body.query, where, passages)
+    return SearchResponse(query=body.query, hits=hits, notices=[g.message for g in gaps])
 
 
 @router.post(

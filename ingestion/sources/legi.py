@@ -50,6 +50,7 @@ def article_nodes(
     source: str = NAME,
     max_tokens: int | None = None,
     text_date: str | None = None,
+    history_from: str | None = None,
 ) -> list[TextNode]:
     doc_id = article.doc_id
     meta = ChunkMeta(
@@ -74,6 +75,8 @@ def article_nodes(
     }
     if text_date:  # a mirror's snapshot: « texte à jour au … »
         extra["text_date"] = text_date
+    if history_from:  # no text of this article is held for days before this one
+        extra["history_from"] = history_from
     if article.links:  # the articles this one cites
         extra["cites"] = list(article.links)
     nodes = []
@@ -117,8 +120,13 @@ def _code_items(
     for article in parsed.articles:
         documents.setdefault(article.doc_id, []).append(article)
     for doc_id, articles in documents.items():
+        # a history (LexHub): the oldest version held, unless it was in force since always
+        starts = [a.in_force_from for a in articles]
+        oldest = min(s for s in starts if s) if text_date and all(starts) else None
         nodes = [
-            n for a in articles for n in article_nodes(a, version=version, text_date=text_date)
+            n
+            for a in articles
+            for n in article_nodes(a, version=version, text_date=text_date, history_from=oldest)
         ]
         yield SourceItem(doc_id, nodes=nodes, scope=scope)
     for where, why in parsed.rejected:
