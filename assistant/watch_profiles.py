@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.journal import Change
-from plume.errors import InvalidWatchRequest, MalformedDocument, UnknownProfile
+from plume.errors import (
+    InvalidWatchRequest,
+    MalformedDocument,
+    UnknownFilterValue,
+    UnknownProfile,
+)
 from plume.files import read_table, write_table
 from plume.text import fold_accents
 
@@ -168,3 +173,18 @@ class ProfileStore:
                 raise UnknownProfile(f"Profil de veille inconnu « {name} ».")
             del profiles[name]
             self._write(profiles)
+
+
+def refuse_unindexed(profile: WatchProfile, indexed: dict[str, str], data_dir: Path) -> None:
+    """A profile on a code Plume neither indexes nor has changes of in its journal would
+    report 0 changes forever: refused. `indexed`: the codes of the index, id → title."""
+    from ingestion.journal import ChangeJournal
+
+    indexed = {**ChangeJournal(data_dir).codes(), **indexed}
+    missing = [c for c in profile.codes if c not in indexed]
+    if missing:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(indexed.items())) or "aucun"
+        raise UnknownFilterValue(
+            f"Code non indexé : {', '.join(missing)} — un profil sur ce code ne signalerait "
+            f"jamais rien. Indexez-le d'abord (plume ingest legi). Codes indexés : {listed}."
+        )

@@ -203,6 +203,29 @@ def changes_since(code: CodeText, since: date, version: str) -> list[Change]:
     return changes
 
 
+def history_changes(code: CodeText, since: date, version: str) -> list[Change]:
+    """A code read with its history (LexHub): every version that came into force on or
+    after `since`, against the version before it (word diff), and the articles repealed
+    since. Each article's versions are in `code.articles`, oldest first."""
+    day = since.isoformat()
+    changes: list[Change] = []
+    span = ("", version)
+    for versions in _by_num(code).values():
+        ordered = sorted(versions, key=lambda a: a.in_force_from or "")
+        for before, after in zip([None, *ordered], ordered, strict=False):
+            start = after.in_force_from
+            if start is None or start < day:
+                continue
+            if before is None or not before.in_force_to or before.in_force_to != start:
+                changes.append(_change("nouveau", None, after, span))
+            elif not _same_text(before.text, after.text):
+                changes.append(_change("modifie", before, after, span))
+        last = ordered[-1]
+        if last.in_force_to and last.in_force_to >= day:  # no version after it: repealed
+            changes.append(_change("abroge", last, None, span))
+    return changes
+
+
 @dataclass
 class ChangeJournal:
     """The journal of changes, one JSON object a line in `<data_dir>/journal/legi.jsonl`."""

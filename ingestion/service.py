@@ -6,6 +6,7 @@ import itertools
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,14 +82,31 @@ def _legi(
     pin = lexhub.load_pin(settings.corpus_dir)
     since = settings.legi_history_since
     if local and pin is not None and lexhub.is_repository(root):  # --path: a LexHub history
-        return legi.lexhub_items(root, pin, since=since), None
+        journal = _journal_history(settings, pin)
+        return legi.lexhub_items(root, pin, since=since, on_code=journal), None
     # the package: the codes of corpus/legi.toml (--all: every code it has); --path: all
     codes = None if local or everything else legi.default_codes(settings.corpus_dir)
     items = legi.items(root, version=version, codes=codes)  # counting = parsing
     history = lexhub.fetched(settings.packages_dir, pin) if pin and not local else None
     if pin is not None and history is not None:  # and the LexHub codes, when fetched
-        items = itertools.chain(items, legi.lexhub_items(history, pin, since=since))
+        journal = _journal_history(settings, pin)
+        more = legi.lexhub_items(history, pin, since=since, on_code=journal)
+        items = itertools.chain(items, more)
     return items, None
+
+
+def _journal_history(settings: Settings, pin: lexhub.Pin) -> Callable[[lexhub.CodeHistory], None]:
+    """Fill the change journal from a code's history as it is read for indexing: the
+    versions in force since `veille_history_since`, so `plume veille --since …` is never
+    silently empty on the codes read from LexHub. Idempotent (the journal keeps one of each)."""
+    from ingestion.journal import ChangeJournal, history_changes
+
+    since = date.fromisoformat(settings.veille_history_since)
+
+    def record(history: lexhub.CodeHistory) -> None:
+        ChangeJournal(settings.data_dir).append(history_changes(history.code, since, pin.version))
+
+    return record
 
 
 def _aides(
@@ -297,6 +315,11 @@ def code_inventory(settings: Settings, stats: list[SourceStats]) -> list[CodeRow
             origin = f"legi-data {legi_data}"
         rows.append(CodeRow(code_id, titles.get(code_id, code_id), articles, origin))
     return rows
+
+
+def indexed_codes(settings: Settings, stats: list[SourceStats]) -> dict[str, str]:
+    """The codes the index holds: id → title."""
+    return {row.code_id: row.title for row in code_inventory(settings, stats)}
 
 
 def missing_codes(settings: Settings, stats: list[SourceStats]) -> list[str]:

@@ -760,7 +760,8 @@ def profil_ajouter(
     description: Annotated[str, typer.Option(help="À quoi sert ce profil.")] = "",
 ) -> None:
     """Crée ou remplace un profil de veille."""
-    from assistant.watch_profiles import ProfileStore, WatchProfile
+    from assistant.watch_profiles import ProfileStore, WatchProfile, refuse_unindexed
+    from ingestion.service import indexed_codes
 
     settings = _settings()
     with _domain_errors():
@@ -771,6 +772,12 @@ def profil_ajouter(
             keywords=tuple(mot_cle or ()),
             description=description,
         )
+    if profile.codes:
+        with _runtime(settings) as runtime:
+            stats = runtime.store.list_sources()
+        with _domain_errors():
+            refuse_unindexed(profile, indexed_codes(settings, stats), settings.data_dir)
+    with _domain_errors():
         created = ProfileStore(settings.data_dir).put(profile)
     out.print(f"Profil « {escape(name)} » {'créé' if created else 'remplacé'}.")
 

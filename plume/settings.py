@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         "on or after this day are indexed, for questions asked as of a past date; unset: "
         "every version since 1970. Earlier days are answered « texte antérieur non disponible ».",
     )
+    veille_history_since: str = Field(
+        "2020-01-01",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="The legal watch's journal is filled, when the codes read with their "
+        "history (LexHub) are indexed, with the changes in force since this day.",
+    )
     lexhub_url: str | None = Field(
         None,
         description="Where `plume corpus fetch lexhub` clones the LexHub history from when no "

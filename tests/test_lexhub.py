@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.veille import watch_digest
 from ingestion import lexhub
+from ingestion.journal import ChangeJournal
 from ingestion.legi import CodeText
 from ingestion.service import code_inventory, fetch, ingest_source, missing_codes
 from plume.errors import CorruptPackage, MalformedDocument
@@ -186,6 +188,18 @@ def test_ingest_a_history_then_ask_as_of_a_day(repo: Path, tmp_path: Path) -> No
         assert payload["text_date"] == "2023-12-06"
     finally:
         store.close()
+    # the change journal is filled from the same reading: `plume veille` is never empty
+    journal = ChangeJournal(settings.data_dir).read(date(2020, 1, 1))
+    assert [(c.num, c.kind, c.effective) for c in journal] == [
+        ("L2121-17", "modifie", "2020-03-01"),
+        ("L2121-99", "abroge", "2021-07-01"),
+    ]
+    modified = journal[0]
+    assert ("-", "assiste") in modified.diff and ("-", "la séance.") in modified.diff
+    assert modified.amended_by == ("LOI n° 2020-1 du 1er janvier 2020",)
+    assert modified.section.endswith("Section 4 : Fonctionnement")
+    digest = watch_digest(settings.data_dir, settings.corpus_dir, "2020-01-01", [CGCT], "md")
+    assert "Article modifié L2121-17" in digest and "LOI n° 2020-1" in digest
 
 
 def _bundle(repo: Path, tmp_path: Path) -> tuple[Path, str, str]:

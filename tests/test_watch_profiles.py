@@ -249,6 +249,8 @@ def test_cli_profiles_add_list_digest_delete(journal_dir: Path) -> None:
         (["ajouter", "Mauvais Nom", "--code", CGCT], "Nom de profil invalide"),
         (["ajouter", "x1", "--code", "LEGITEXT1"], "Code invalide"),
         (["supprimer", "inconnu"], "inconnu"),
+        # a real code, but neither indexed nor in the journal: 0 changes forever
+        (["ajouter", "etat-civil", "--code", "LEGITEXT000006070721"], "Code non indexé"),
     ],
 )
 def test_cli_refuses_bad_profiles(tmp_path: Path, args: list[str], message: str) -> None:
@@ -315,6 +317,8 @@ def test_api_profiles_validation_in_french(client: TestClient) -> None:
     assert empty.status_code == 400 and "au moins un code" in empty.json()["error"]["message"]
     name = client.put(f"{URL}/Mauvais", json={"codes": [CGCT]}, headers=AUTH)
     assert name.status_code == 400 and "Nom de profil invalide" in name.json()["error"]["message"]
+    civil = client.put(f"{URL}/etat-civil", json={"codes": ["LEGITEXT000006070721"]}, headers=AUTH)
+    assert civil.status_code == 400 and "Code non indexé" in civil.json()["error"]["message"]
     shape = client.put(f"{URL}/ok", json={"codes": "pas une liste"}, headers=AUTH)
     assert shape.status_code == 422 and shape.json()["error"]["code"] == "requete_invalide"
     extra = client.put(f"{URL}/ok", json={"codes": [CGCT], "inconnu": 1}, headers=AUTH)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminDep, RuntimeDep
 from assistant.grants import MAX_DAYS, deadlines
 from assistant.veille import watch_digest
-from assistant.watch_profiles import ProfileStore, WatchProfile
+from assistant.watch_profiles import ProfileStore, WatchProfile, refuse_unindexed
+from ingestion.service import indexed_codes
 
 router = APIRouter(tags=["veille"])
 admin_router = APIRouter(
@@ -83,6 +84,8 @@ def put_profile(
         keywords=tuple(body.keywords),
         description=body.description,
     )
+    indexed = indexed_codes(runtime.settings, runtime.store.list_sources())
+    refuse_unindexed(profile, indexed, runtime.settings.data_dir)
     if ProfileStore(runtime.settings.data_dir).put(profile):
         response.status_code = 201
     return profile.as_dict()

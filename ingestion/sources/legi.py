@@ -14,7 +14,7 @@ that a later version can be stored next to this one.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -135,13 +135,21 @@ def _code_items(
 
 
 def lexhub_items(
-    root: Path, pin: lexhub.Pin, *, since: str | None, codes: Collection[str] | None = None
+    root: Path,
+    pin: lexhub.Pin,
+    *,
+    since: str | None,
+    codes: Collection[str] | None = None,
+    on_code: Callable[[lexhub.CodeHistory], None] | None = None,
 ) -> Iterator[SourceItem]:
-    """The LexHub history at `root` (a git repository or bundle): each article with all its
-    versions in force on or after `since`, code by code."""
+    """The LexHub history at `root` (a git repository): each article with all its versions
+    in force on or after `since`, code by code; `on_code` sees each code once read (the
+    change journal is filled from the same reading)."""
     try:
         histories = lexhub.read_codes(root, pin, since=since, codes=codes)
         for history in histories:
+            if on_code is not None:
+                on_code(history)
             yield from _code_items(history.code, pin.version, text_date=pin.text_date)
     except MalformedDocument as exc:
         yield SourceItem(f"legi/{root.name}", error=f"{root.name} : {exc.message}")
