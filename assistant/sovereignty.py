@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assistant.llm import EU_ENDPOINT
+from ingestion import lexhub
+from plume.documents import french_date
 from plume.settings import Settings, StoreBackend
 
 EU_COUNTRIES = frozenset(
@@ -84,6 +86,7 @@ class SovereigntySheet:
     endpoints: list[Endpoint]
     storage: list[str]
     refusals: list[str] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)  # what the sources do not hold
 
     @property
     def eu_certified(self) -> bool:
@@ -96,6 +99,7 @@ class SovereigntySheet:
             "eu_certified": self.eu_certified,
             "refusals": list(self.refusals),
             "storage": list(self.storage),
+            "limits": list(self.limits),
             "endpoints": [{**asdict(e), "in_eu": e.in_eu} for e in self.endpoints],
         }
 
@@ -106,6 +110,7 @@ class SovereigntySheet:
             f"- **Modèle** : {self.model or 'aucun (réponses extractives, sans modèle)'}",
             f"- **Éditeur du modèle** : {self.model_vendor}",
             "- **Données stockées** : " + " ; ".join(self.storage),
+            *(f"- **Limite des sources** : {limit}" for limit in self.limits),
             "",
             "| Rôle | Adresse | Opérateur | Pays de traitement | Données des utilisateurs "
             "| Droit applicable |",
@@ -194,6 +199,11 @@ def build_sheet(settings: Settings) -> SovereigntySheet:
     if settings.redis_url is not None:
         wanted.append(("Limitation de débit (Redis)", settings.redis_url.get_secret_value(), True))
     wanted.append(("Paquets des sources (npm)", settings.npm_registry, False))
+    pin = lexhub.load_pin(settings.corpus_dir)
+    if pin is not None:  # the codes with their history: the bundle beside us, else git
+        beside = pin.bundle is not None and pin.bundle.is_file() and not settings.lexhub_url
+        origin = f"file://{pin.bundle}" if beside else settings.lexhub_url or pin.repository
+        wanted.append(("Codes et leur historique (LexHub, git)", origin, False))
     wanted.append(("Aides (aides-territoires)", settings.aides_territoires_url, False))
     if settings.piste_client_id:
         wanted.append(("Légifrance (PISTE)", settings.piste_api_url, False))
@@ -225,4 +235,13 @@ def build_sheet(settings: Settings) -> SovereigntySheet:
         for e in endpoints
         if e.users_data and not e.role.startswith(("Modèle", "Vectorisation"))
     ]
-    return SovereigntySheet(vendor, model, endpoints, storage, refusals)
+    limits = []
+    if pin is not None:
+        limits.append(
+            f"CGCT, Code électoral, Code civil et Code de l'urbanisme : miroir git non officiel "
+            f"de Légifrance ({pin.repository}, Licence Ouverte), textes à jour au "
+            f"{french_date(pin.text_date)} ; les modifications postérieures (dont la réforme de "
+            "2025 des élections municipales) n'y figurent pas, et certains historiques sont "
+            "incomplets : vérifiez sur Légifrance."
+        )
+    return SovereigntySheet(vendor, model, endpoints, storage, refusals, limits)

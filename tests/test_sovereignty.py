@@ -27,6 +27,12 @@ def test_default_install_is_local_and_certified(tmp_path: Path) -> None:
     assert (npm.country, npm.users_data) == ("US", False)  # public packages only: listed
     assert "CLOUD Act" in npm.law
     assert "certifié" in sheet.markdown()
+    # the codes with their history: public data, and their limits said
+    codes = roles["Codes et leur historique (LexHub, git)"]
+    assert not codes.users_data
+    (limit,) = sheet.limits
+    assert "6 décembre 2023" in limit and "réforme de 2025" in limit
+    assert "Limite des sources" in sheet.markdown()
 
 
 def test_mistral_eu_api_is_certified(tmp_path: Path) -> None:
