@@ -503,6 +503,8 @@ def read_codes(
     wanted = set(codes) if codes is not None else None
     names = codes_by_title(pin)
     chosen = [c for c in pin.codes if wanted is None or c.id in wanted]
+    if not chosen:  # no code of this source is configured (corpus/legi.toml)
+        return
     if not any(c.folder in present for c in chosen):
         folders = ", ".join(c.folder for c in chosen)
         raise MalformedDocument(f"{repo_path} : aucun des dossiers attendus ({folders}).")

@@ -85,10 +85,11 @@ def tenant_doc_id(tenant: str, content: bytes) -> str:
 
 
 def payload_index_text(meta: dict[str, Any], text: str) -> str:
-    """The text a chunk is indexed by: breadcrumb, title and section headings, then body."""
+    """The text a chunk is indexed by: breadcrumb, title and section headings, the lead of
+    the text it continues (an article cut in pieces), then body."""
     heading = " > ".join([*meta.get("breadcrumb", []), meta.get("title", "")])
     section = meta.get("section", "")
-    return "\n".join(p for p in (heading, section, text) if p)
+    return "\n".join(p for p in (heading, section, meta.get("lead", ""), text) if p)
 
 
 UNKNOWN_PERIMETER = "inconnu"

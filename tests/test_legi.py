@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from ingestion import npm
+from ingestion.chunking import index_text
 from ingestion.legi import (
     CodeText,
     doc_number,
@@ -264,6 +265,10 @@ def test_long_articles_are_cut_between_paragraphs(cgct: CodeText) -> None:
     assert {p.metadata["section"] for p in pieces} == {" > ".join(article.breadcrumb)}
     assert [p.metadata["chunk_index"] for p in pieces] == [0, 1]
     assert len({p.node_id for p in pieces}) == 2
+    # the second piece is indexed with the article's opening paragraph: what it continues
+    lead = article.text.split("\n")[0]
+    assert "lead" not in pieces[0].metadata and pieces[1].metadata["lead"] == lead
+    assert lead in index_text(pieces[1]) and pieces[1].text not in lead
 
     longest = max(cgct.articles, key=lambda a: len(a.text))  # a 40,000-character table
     nodes = article_nodes(longest, version="t")

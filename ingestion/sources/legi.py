@@ -28,6 +28,7 @@ from plume.documents import ChunkMeta, content_hash, legi_doc_id, point_id
 from plume.errors import MalformedDocument
 
 NAME = "legi"
+LEAD_CHARS = 300  # of an article's first paragraph, indexed with its later pieces
 
 
 def default_codes(corpus_dir: Path) -> list[str]:
@@ -81,8 +82,13 @@ def article_nodes(
         extra["cites"] = list(article.links)
     nodes = []
     pieces = _splitter(max_tokens or chunking.MAX_TOKENS).split_text(article.text)
+    # a piece after the first is indexed with the article's opening paragraph too: « 4° Les
+    # marchés… » is found as what « le maire peut, par délégation du conseil municipal… »
+    lead = article.text.split("\n", 1)[0][:LEAD_CHARS]
     for index, text in enumerate(pieces):
         payload = {**meta.as_payload(), **extra, "chunk_index": index}
+        if index and not text.startswith(lead):
+            payload["lead"] = lead
         payload["content_hash"] = content_hash(text, payload)
         node_id = point_id(f"{doc_id}@{article.id}", index)
         nodes.append(TextNode(id_=node_id, text=text, metadata=payload))
