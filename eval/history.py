@@ -35,7 +35,15 @@ class RunRecord:
     run_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def same_setup(self, other: RunRecord) -> bool:
-        return self.dataset == other.dataset and self.config == other.config
+        """Comparable: the same questions (their content), configuration and corpora. A
+        change of the questions or of the corpus (e.g. today's codes instead of 2015's)
+        starts a new baseline: only the thresholds judge its first run."""
+        return (
+            self.dataset == other.dataset
+            and self.dataset_sha == other.dataset_sha
+            and self.config == other.config
+            and self.corpora == other.corpora
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

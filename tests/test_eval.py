@@ -267,6 +267,12 @@ def test_history_compares_like_with_like_and_flags_regressions(tmp_path: Path) -
     [delta] = [d for d in history.compare(now, before, 0.02) if d.metric == "recall@5"]
     assert delta.regression and delta.change == pytest.approx(-0.05)
     assert not any(d.regression for d in history.compare(now, before, 0.1))
+    # other questions, or another corpus (today's codes instead of 2015's): a new baseline
+    edited = _record(0.85, "three")
+    edited.dataset_sha = "y"
+    recorpused = _record(0.85, "four")
+    recorpused.corpora = {"service-public": ["1.0"], "legi": ["lexhub@2023-12-06"]}
+    assert history.previous(edited, runs) is None and history.previous(recorpused, runs) is None
     with path.open("a") as fh:
         fh.write('{"dataset": "dev"}\n')
     with pytest.raises(history.InvalidHistory, match="ligne 3"):
