@@ -433,7 +433,6 @@ class CodeHistory:
     code: CodeText
     text_date: str
     versions: int = 0
-    first_known: dict[str, str] = field(default_factory=dict)  # doc id → its oldest version's start
 
 
 def read_code(
@@ -453,19 +452,22 @@ def read_code(
     kept = [
         v for vs in by_name.values() for v in vs if since is None or v.end is None or v.end > since
     ]
-    blobs = repo.blobs(v.blob for v in kept)
-    if titles is None:
-        titles = SectionTitles(html_text(b) for b in blobs.values())
     names = codes_by_title or {fold_accents(code.title).lower(): code.id}
+    files: dict[str, ArticleFile | str] = {}  # blob → the parsed file, or why it is not one
+    for blob, raw in repo.blobs(v.blob for v in kept).items():
+        try:
+            files[blob] = parse_file(raw, names)
+        except MalformedDocument as exc:
+            files[blob] = exc.message
+    if titles is None:
+        titles = SectionTitles(f.text for f in files.values() if isinstance(f, ArticleFile))
     for name, versions in by_name.items():
         for version in versions:
-            raw = blobs.get(version.blob)
-            if raw is None:
+            article = files.get(version.blob)
+            if article is None:
                 continue
-            try:
-                article = parse_file(raw, names)
-            except MalformedDocument as exc:
-                parsed.rejected.append((name.removesuffix(".md"), exc.message))
+            if isinstance(article, str):
+                parsed.rejected.append((name.removesuffix(".md"), article))
                 continue
             start = None if version.start <= _UNKNOWN_START else version.start
             breadcrumb = tuple(titles.title(s) for s in version.path.split("/")[1:-1])
@@ -486,7 +488,6 @@ def read_code(
                 )
             )
             history.versions += 1
-            history.first_known.setdefault(parsed.articles[-1].doc_id, versions[0].start)
     return history
 
 

@@ -48,9 +48,21 @@ _TOKEN = re.compile(r"\w+(?:-\w+)*")
 _HAS_DIGIT = re.compile(r"\d")
 
 
+class _WithoutMarks(dict[int, int | None]):
+    """str.translate table dropping combining marks, filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_NO_MARKS = _WithoutMarks()
+
+
 def fold_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Accents and other combining marks removed (NFKD first): « Élu » → « Elu »."""
+    return unicodedata.normalize("NFKD", text).translate(_NO_MARKS)
 
 
 class FrenchAnalyzer:
@@ -58,6 +70,7 @@ class FrenchAnalyzer:
 
     def __init__(self) -> None:
         self._stemmer = Stemmer.Stemmer("french")
+        self._stems: dict[str, str] = {}  # word → stem: a corpus repeats its words
 
     def tokens(self, text: str) -> list[str]:
         text = _ELISION.sub(" ", text.lower().replace("œ", "oe").replace("æ", "ae"))
@@ -71,14 +84,17 @@ class FrenchAnalyzer:
         return out
 
     def terms(self, text: str) -> list[str]:
-        words = [
-            t
-            for t in self.tokens(text)
-            if _HAS_DIGIT.search(t) or (len(t) > 1 and t not in STOPWORDS)
-        ]
-        stems = self._stemmer.stemWords([w for w in words if not _HAS_DIGIT.search(w)])
-        it = iter(stems)
-        return [w if _HAS_DIGIT.search(w) else next(it) for w in words]
+        """Tokens without stopwords nor single letters, stemmed; numbers as they are."""
+        stems, out = self._stems, []
+        for token in self.tokens(text):
+            if _HAS_DIGIT.search(token):
+                out.append(token)
+            elif len(token) > 1 and token not in STOPWORDS:
+                stem = stems.get(token)
+                if stem is None:
+                    stem = stems[token] = self._stemmer.stemWord(token)
+                out.append(stem)
+        return out
 
 
 @lru_cache(maxsize=1 << 16)

@@ -81,7 +81,11 @@ def article_nodes(
     if article.links:  # the articles this one cites
         extra["cites"] = list(article.links)
     nodes = []
-    pieces = _splitter(max_tokens or chunking.MAX_TOKENS).split_text(article.text)
+    limit = max_tokens or chunking.MAX_TOKENS
+    # a token is at least a character: a text that short is one piece, no need to split it
+    pieces = (
+        [article.text] if len(article.text) <= limit else _splitter(limit).split_text(article.text)
+    )
     # a piece after the first is indexed with the article's opening paragraph too: « 4° Les
     # marchés… » is found as what « le maire peut, par délégation du conseil municipal… »
     lead = article.text.split("\n", 1)[0][:LEAD_CHARS]
