@@ -292,11 +292,12 @@ class SectionTitles:
     frequent spelling of each folded word); a word never seen stays as it is."""
 
     def __init__(self, texts: Iterable[str]):
-        counts: dict[str, Counter[str]] = {}
+        seen: Counter[str] = Counter()
         for text in texts:
-            for word in _WORD.findall(text):
-                low = word.lower()
-                counts.setdefault(fold_accents(low), Counter())[low] += 1
+            seen.update(_WORD.findall(text.lower()))
+        counts: dict[str, Counter[str]] = {}
+        for word, n in seen.items():  # each spelling folded once
+            counts.setdefault(fold_accents(word), Counter())[word] += n
         self.words = {k: c.most_common(1)[0][0] for k, c in counts.items()}
         self.words |= {fold_accents(w).lower(): w.lower() for w in _STRUCTURE.split()}
         self._cache: dict[str, str] = {}

@@ -259,12 +259,11 @@ def journal_upgrade(
 
 
 def source_term_stats(store: Store, source: str, analyzer: FrenchAnalyzer) -> term_stats.TermStats:
-    """Document frequencies over every chunk of `source` now in the store."""
-    fields = ["title", "breadcrumb", "section", "text"]
-    texts = (
-        payload_index_text(p, str(p.get("text", "")))
-        for _, p in store.scan(SearchFilter(sources=[source]), fields)
-    )
+    """Document frequencies over the chunks of `source` in force today (the past versions
+    of articles, kept for questions on a past day, are not what is asked by default)."""
+    fields = ["title", "breadcrumb", "section", "lead", "text"]
+    today = SearchFilter(sources=[source], as_of=date.today())
+    texts = (payload_index_text(p, str(p.get("text", ""))) for _, p in store.scan(today, fields))
     return term_stats.TermStats.count(
         {term_index(t) for t in analyzer.terms(text)} for text in texts
     )

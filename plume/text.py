@@ -77,17 +77,19 @@ class FrenchAnalyzer:
         text = fold_accents(text)
         out: list[str] = []
         for raw in _TOKEN.findall(text):
-            if _HAS_DIGIT.search(raw):
+            if raw.isalpha():  # most words: no digit, no hyphen
+                out.append(raw)
+            elif _HAS_DIGIT.search(raw):
                 out.append(raw)  # article numbers, years, amounts
-                continue
-            out.extend(p for p in raw.split("-") if p)
+            else:
+                out.extend(p for p in raw.split("-") if p)
         return out
 
     def terms(self, text: str) -> list[str]:
         """Tokens without stopwords nor single letters, stemmed; numbers as they are."""
         stems, out = self._stems, []
         for token in self.tokens(text):
-            if _HAS_DIGIT.search(token):
+            if not token.isalpha() and _HAS_DIGIT.search(token):
                 out.append(token)
             elif len(token) > 1 and token not in STOPWORDS:
                 stem = stems.get(token)

@@ -37,6 +37,13 @@ def default_codes(corpus_dir: Path) -> list[str]:
         return list(tomllib.load(fh)["codes"])
 
 
+@lru_cache(maxsize=1)
+def _tokenizer() -> Callable[[str], list[int]]:
+    from llama_index.core.utils import get_tokenizer
+
+    return get_tokenizer()  # the one the splitter counts with
+
+
 @lru_cache(maxsize=4)
 def _splitter(max_tokens: int) -> SentenceSplitter:
     # one paragraph per line: pieces end between paragraphs unless a paragraph alone is
@@ -82,10 +89,9 @@ def article_nodes(
         extra["cites"] = list(article.links)
     nodes = []
     limit = max_tokens or chunking.MAX_TOKENS
-    # a token is at least a character: a text that short is one piece, no need to split it
-    pieces = (
-        [article.text] if len(article.text) <= limit else _splitter(limit).split_text(article.text)
-    )
+    # most articles fit in one piece: counted once, not split (the splitter counts again)
+    fits = len(article.text) <= limit or len(_tokenizer()(article.text)) <= limit
+    pieces = [article.text] if fits else _splitter(limit).split_text(article.text)
     # a piece after the first is indexed with the article's opening paragraph too: « 4° Les
     # marchés… » is found as what « le maire peut, par délégation du conseil municipal… »
     lead = article.text.split("\n", 1)[0][:LEAD_CHARS]
