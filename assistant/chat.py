@@ -95,6 +95,7 @@ class Turn:
     evidence: Evidence | None = None  # the passages' sentences, scored against the question
     # the other passages of the first document found (its other sections)
     siblings: list[Passage] = field(default_factory=list)
+    where: SearchFilter | None = None  # what the question may see (its day, its commune)
     commune: CommuneProfile | None = None
     grants: GrantResults | None = None  # a grant question the catalogue answers
     precedents: PrecedentReport | None = None  # similar funded projects, when there are some
@@ -220,7 +221,7 @@ class ChatService:
         """`scope`: the verdict to use instead of the classifier's (calibration)."""
         question = check_question(question, self.retriever.max_query_chars)
         cid, memory, new = self.conversations.open(conversation_id)
-        turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], memory)
+        turn = Turn(cid, uuid.uuid4().hex, new, question, question, [], memory, where=where)
         turn.commune = commune
         history = Conversations.history(memory)
         if history:
@@ -645,6 +646,10 @@ class ChatService:
             cited = {c.doc_id for c in answer.citations}
             answer.see_also = extractive.see_also(turn.evidence, cited)
         known_gaps = self.caveats.messages(answer.citations)
+        if turn.where is not None:  # a question on a past day before the history held
+            cited = {c.doc_id for c in answer.citations}
+            gaps = self.retriever.history_gaps(turn.standalone, turn.where, cited)
+            known_gaps += [g.message for g in gaps]
         if known_gaps:
             answer.warning = "\n".join(x for x in (answer.warning, *known_gaps) if x)
         yield (

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from assistant.model_levers import QueryRewriter, Reranker
 from assistant.models import Passage
 from assistant.query import LawBridge, Query, QueryExpander
 from assistant.regimes import Place, Regimes
-from plume.documents import AUDIENCES, KINDS, SOURCES
+from plume.documents import AUDIENCES, KINDS, SOURCES, french_date
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
 from plume.store import LOCAL, SearchFilter, Store
@@ -75,6 +76,22 @@ def build_filter(
         tenants=list(tenants),
         as_of=as_of or date.today(),
     )
+
+
+@dataclass(frozen=True)
+class HistoryGap:
+    """An article whose text on the day asked is not held: only versions since `since`."""
+
+    doc_id: str
+    title: str
+    since: str  # ISO date
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.title} : texte antérieur au {french_date(self.since)} non disponible "
+            "(seules les versions en vigueur depuis cette date sont indexées ; voir Légifrance)."
+        )
 
 
 class Retriever:
@@ -171,3 +188,20 @@ class Retriever:
             if len(passages) == limit:
                 break
         return passages
+
+    def history_gaps(
+        self, question: str, where: SearchFilter, found: set[str], limit: int = 5
+    ) -> list[HistoryGap]:
+        """For a question on a past day: the articles that answer it today but whose oldest
+        text held starts after that day — « texte antérieur non disponible », rather than
+        silently finding nothing. `found`: the doc ids already found that day."""
+        if where.as_of is None or where.as_of >= date.today():
+            return []
+        today = replace(where, as_of=date.today(), kinds=["article"])
+        seen, gaps = set(found), []
+        for p in self.search(question, today, limit):
+            since = p.field("history_from")
+            if p.doc_id not in seen and since and str(since) > where.as_of.isoformat():
+                gaps.append(HistoryGap(p.doc_id, str(p.field("title") or p.doc_id), str(since)))
+                seen.add(p.doc_id)
+        return gaps

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -324,9 +327,11 @@ ELECTORAL_SECTION = (
 )
 
 
-def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
-    repo: Path, tmp_path: Path
-) -> None:
+@contextmanager
+def _serving(
+    repo: Path, tmp_path: Path, article: tuple[str, str, str], commit: tuple[str, str]
+) -> Iterator[Any]:
+    """The API over `repo` plus one more article (path, number, HTML) committed on a day."""
     from fastapi.testclient import TestClient
 
     from api.main import create_app
@@ -334,33 +339,40 @@ def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
 
     codes = tmp_path / "legifrance"
     shutil.copytree(repo, codes)
-    _write(
-        codes,
+    _write(codes, *article)
+    _commit(codes, *commit)
+    settings = _settings(tmp_path)
+    runtime = Runtime.build(settings)
+    try:
+        assert ingest_source(settings, runtime.store, None, "legi", path=codes).errors == []
+        with TestClient(create_app(settings, runtime=runtime)) as client:
+            yield client
+    finally:
+        runtime.close()
+
+
+def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
+    repo: Path, tmp_path: Path
+) -> None:
+    l252 = (
         f"{ELECTORAL_SECTION}/l252.md",
         "L252",
         "<p>Les membres des conseils municipaux des communes de moins de 1000 habitants sont "
         "élus au scrutin majoritaire.</p>",
     )
-    _commit(codes, "2014-03-23", "Modifications par LOI n°2013-403 du 17 mai 2013")
-    settings = _settings(tmp_path)
-    runtime = Runtime.build(settings)
-    try:
-        summary = ingest_source(settings, runtime.store, None, "legi", path=codes)
-        assert summary.errors == []
-        with TestClient(create_app(settings, runtime=runtime)) as client:
-            ballot = client.post(
-                "/v1/chat",
-                json={
-                    "question": "Comment sont élus les conseillers municipaux des communes "
-                    "de moins de 1000 habitants ?"
-                },
-            ).json()
-            quorum = client.post(
-                "/v1/chat",
-                json={"question": "Quand le conseil municipal délibère-t-il valablement ?"},
-            ).json()
-    finally:
-        runtime.close()
+    with _serving(
+        repo, tmp_path, l252, ("2014-03-23", "Modifications par LOI n°2013-403")
+    ) as client:
+        ballot = client.post(
+            "/v1/chat",
+            json={
+                "question": "Comment sont élus les conseillers municipaux des communes "
+                "de moins de 1000 habitants ?"
+            },
+        ).json()
+        quorum = client.post(
+            "/v1/chat", json={"question": "Quand le conseil municipal délibère-t-il valablement ?"}
+        ).json()
     cited = ballot["citations"][0]
     assert cited["doc_id"] == "legi/LEGITEXT000006070239/L252"
     assert cited["text_date"] == "2023-12-06" and cited["in_force_from"] == "2014-03-23"
@@ -372,32 +384,22 @@ def test_an_answer_on_small_communes_elections_says_the_2025_reform_is_missing(
 def test_a_past_day_before_the_history_held_says_the_text_is_not_available(
     repo: Path, tmp_path: Path
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-    from plume.runtime import Runtime
-
-    codes = tmp_path / "legifrance"
-    shutil.copytree(repo, codes)
     # as upstream for L2131-1: only its 2022 version, though the article is older
-    _write(
-        codes,
+    l2131_1 = (
         f"{SECTION}/l2131-1.md",
         "L2131-1",
         "<p>Les actes pris par les autorités communales sont exécutoires de plein droit dès "
         "qu'il a été procédé à leur publication sous forme électronique.</p>",
     )
-    _commit(codes, "2022-07-01", "Modifications par Ordonnance n° 2021-1310 du 7 octobre 2021")
-    settings = _settings(tmp_path)
-    runtime = Runtime.build(settings)
     question = "quand les actes de la commune deviennent-ils exécutoires ?"
-    try:
-        assert ingest_source(settings, runtime.store, None, "legi", path=codes).errors == []
-        with TestClient(create_app(settings, runtime=runtime)) as client:
-            past = client.post("/v1/search", json={"query": question, "as_of": "2019-06-01"})
-            now = client.post("/v1/search", json={"query": question})
-    finally:
-        runtime.close()
+    day = ("2022-07-01", "Modifications par Ordonnance n° 2021-1310 du 7 octobre 2021")
+    with _serving(repo, tmp_path, l2131_1, day) as client:
+        past = client.post("/v1/search", json={"query": question, "as_of": "2019-06-01"})
+        now = client.post("/v1/search", json={"query": question})
+        asked = client.post("/v1/chat", json={"question": question, "as_of": "2019-06-01"})
+    # the chat says it too, whatever it answers from the texts of that day
+    assert "Article L2131-1" in (asked.json()["warning"] or "")
+    assert "antérieur au 1er juillet 2022" in asked.json()["warning"]
     assert past.status_code == now.status_code == 200
     assert f"legi/{CGCT}/L2131-1" not in [h["doc_id"] for h in past.json()["hits"]]
     (notice,) = past.json()["notices"]
