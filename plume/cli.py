@@ -585,6 +585,7 @@ def serve(
 
     settings = _settings()
     with _runtime(settings) as runtime:
+        runtime.start_local_fill()  # the e5 vectors follow BM25, in the background
         out.print(f"Plume écoute sur http://{host or settings.host}:{port or settings.port}")
         uvicorn.run(
             create_app(settings, runtime=runtime),

@@ -129,6 +129,8 @@ def scenario_malformed_fiche(tmp: Path, vdd_root: Path) -> dict[str, Run]:
 def scenario_store_lock(tmp: Path, vdd_root: Path) -> dict[str, Any]:
     folder = copy_fiches(vdd_root, tmp / "fiches", ["F1427"])
     data = tmp / "data"
+    indexed = plume("ingest", "service-public", "--path", str(folder), data_dir=data)
+    assert indexed.code == 0, indexed.err
     port = free_port()
     log = open(tmp / "serve.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
@@ -156,6 +158,11 @@ def scenario_store_lock(tmp: Path, vdd_root: Path) -> dict[str, Any]:
         # A second opener must fail at once, not wait for the lock: the timeout catches a hang.
         ingest = plume("ingest", "service-public", "--path", str(folder), data_dir=data, timeout=90)
         still_serving = httpx.get(health, timeout=5).status_code
+        # the server fills the passages' e5 vectors in the background, by itself
+        e5: dict[str, Any] = {}
+        while time.monotonic() < deadline + 60 and not e5.get("done"):
+            e5 = httpx.get(health, timeout=5).json()["e5"]
+            time.sleep(0.5)
     finally:
         server.terminate()
         try:
@@ -164,7 +171,7 @@ def scenario_store_lock(tmp: Path, vdd_root: Path) -> dict[str, Any]:
             server.kill()
             server.wait()
         log.close()
-    return {"ingest": ingest, "still serving": still_serving}
+    return {"ingest": ingest, "still serving": still_serving, "e5": e5}
 
 
 def scenario_production(tmp: Path) -> dict[str, Run]:
@@ -399,6 +406,8 @@ def test_store_lock_points_to_the_admin_api(background: Background, vdd_root: Pa
     assert "/v1/admin/ingest" in ingest.said
     assert "Traceback" not in ingest.err
     assert outcome["still serving"] == 200
+    # `plume serve` starts the e5 filler (it once did only when the app built its runtime)
+    assert outcome["e5"]["done"] >= 1 and outcome["e5"]["error"] is None
 
 
 def test_production_refuses_a_missing_or_weak_admin_token(background: Background) -> None:
