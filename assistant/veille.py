@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from assistant.watch_profiles import ProfileStore, WatchProfile
 from ingestion.journal import Change, ChangeJournal, DiffOp
+from ingestion.legi import listed_codes
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
 
 if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a summary
@@ -240,9 +240,7 @@ def parse_format(text: str) -> Format:
 
 def known_codes(journal: ChangeJournal, corpus_dir: Path) -> dict[str, str]:
     """The codes one may ask about: those of corpus/legi.toml and those in the journal."""
-    with open(corpus_dir / "legi.toml", "rb") as fh:
-        listed = {str(k): str(v).split(" :")[0] for k, v in tomllib.load(fh)["codes"].items()}
-    return {**listed, **journal.codes()}
+    return {**listed_codes(corpus_dir), **journal.codes()}
 
 
 def watch_digest(

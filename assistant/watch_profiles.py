@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.journal import Change
+from ingestion.journal import Change, ChangeJournal
 from plume.errors import (
     InvalidWatchRequest,
     MalformedDocument,
@@ -178,8 +178,6 @@ class ProfileStore:
 def refuse_unindexed(profile: WatchProfile, indexed: dict[str, str], data_dir: Path) -> None:
     """A profile on a code Plume neither indexes nor has changes of in its journal would
     report 0 changes forever: refused. `indexed`: the codes of the index, id → title."""
-    from ingestion.journal import ChangeJournal
-
     indexed = {**ChangeJournal(data_dir).codes(), **indexed}
     missing = [c for c in profile.codes if c not in indexed]
     if missing:

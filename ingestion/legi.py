@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from plume.documents import legi_doc_id
@@ -116,6 +118,14 @@ class CodeText:
     code: Code
     articles: list[Article]
     rejected: list[tuple[str, str]]  # (article number or id, why)
+
+
+def listed_codes(corpus_dir: Path) -> dict[str, str]:
+    """The codes of `corpus/legi.toml` [codes] taken from legi-data: id → short title (the
+    description up to its colon, without the abbreviation: « Code du travail »)."""
+    with open(corpus_dir / "legi.toml", "rb") as fh:
+        described = tomllib.load(fh)["codes"]
+    return {str(k): str(v).split(" :")[0].split(" (")[0] for k, v in described.items()}
 
 
 def doc_number(num: str) -> str:

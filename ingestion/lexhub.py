@@ -30,6 +30,7 @@ import tempfile
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -131,19 +132,16 @@ class Repository:
     """A git repository of LexHub's shape, read-only (bare or not)."""
 
     path: Path
-    head: bytes = field(init=False, default=b"")
+    head_commit: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         if not self.path.exists():
             raise MalformedDocument(f"{self.path} : dépôt absent.")
         try:
-            self.head = _git("-C", str(self.path), "rev-parse", "--verify", "HEAD^{commit}")
+            head = _git("-C", str(self.path), "rev-parse", "--verify", "HEAD^{commit}")
         except CorruptPackage as exc:
             raise MalformedDocument(f"{self.path} : ce n'est pas un dépôt git lisible.") from exc
-
-    @property
-    def head_commit(self) -> str:
-        return self.head.decode().strip()
+        self.head_commit = head.decode().strip()
 
     def folders(self) -> set[str]:
         out = _git("-C", str(self.path), "ls-tree", "--name-only", "HEAD")
@@ -199,8 +197,25 @@ class Repository:
 
 
 def is_repository(path: Path) -> bool:
-    """A git repository (bare or checkout) rather than a code file or folder of JSON."""
+    """A git repository (bare or checkout) or a git bundle, rather than code JSON."""
+    if path.is_file():
+        return path.suffix == ".bundle"
     return path.is_dir() and ((path / ".git").exists() or (path / "HEAD").is_file())
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[Path]:
+    """A repository to read: `path` itself, or a bundle cloned to a temporary folder for
+    the time of the reading."""
+    if not path.is_file():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=f"plume-{NAME}-") as tmp:
+        try:
+            _git("clone", "--quiet", "--bare", str(path), f"{tmp}/repo.git")
+        except CorruptPackage as exc:
+            raise MalformedDocument(f"{path.name} : bundle git illisible ({exc.message}).") from exc
+        yield Path(tmp) / "repo.git"
 
 
 # --- fetching ------------------------------------------------------------------------------
@@ -432,14 +447,12 @@ class CodeHistory:
     """A code's article versions read from the repository, and those that could not be."""
 
     code: CodeText
-    text_date: str
     versions: int = 0
 
 
 def read_code(
     repo: Repository,
     code: LexhubCode,
-    titles: SectionTitles | None,
     *,
     text_date: str,
     since: str | None = None,
@@ -448,7 +461,7 @@ def read_code(
     """Every version of `code`'s articles in force on or after `since` (all if None)."""
     header = Code(id=code.id, title=code.title, snapshot=text_date)
     parsed = CodeText(code=header, articles=[], rejected=[])
-    history = CodeHistory(code=parsed, text_date=text_date)
+    history = CodeHistory(code=parsed)
     by_name = _versions(repo, code.folder)
     kept = [
         v for vs in by_name.values() for v in vs if since is None or v.end is None or v.end > since
@@ -460,8 +473,7 @@ def read_code(
             files[blob] = parse_file(raw, names)
         except MalformedDocument as exc:
             files[blob] = exc.message
-    if titles is None:
-        titles = SectionTitles(f.text for f in files.values() if isinstance(f, ArticleFile))
+    titles = SectionTitles(f.text for f in files.values() if isinstance(f, ArticleFile))
     for name, versions in by_name.items():
         for version in versions:
             article = files.get(version.blob)
@@ -512,6 +524,4 @@ def read_codes(
         raise MalformedDocument(f"{repo_path} : aucun des dossiers attendus ({folders}).")
     for code in chosen:
         if code.folder in present:  # a clone of some of the codes reads those
-            yield read_code(
-                repo, code, None, text_date=pin.text_date, since=since, codes_by_title=names
-            )
+            yield read_code(repo, code, text_date=pin.text_date, since=since, codes_by_title=names)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion import lexhub, npm, sync_log
+from ingestion.legi import listed_codes
 from plume import term_stats
 from plume.documents import SOURCES, french_date, payload_index_text
 from plume.embedding import Embedder
@@ -287,9 +287,7 @@ class CodeRow:
 
 def expected_codes(settings: Settings) -> dict[str, str]:
     """The codes `plume ingest legi` indexes here: id → title (LexHub's only when fetched)."""
-    with open(settings.corpus_dir / "legi.toml", "rb") as fh:
-        described = tomllib.load(fh)["codes"]
-    codes = {code_id: text.split(" :")[0].split(" (")[0] for code_id, text in described.items()}
+    codes = listed_codes(settings.corpus_dir)
     pin = lexhub.load_pin(settings.corpus_dir)
     if pin is not None and lexhub.fetched(settings.packages_dir, pin) is not None:
         codes |= {c.id: c.title for c in pin.codes}

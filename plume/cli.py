@@ -419,11 +419,8 @@ def ask(
     if answer.citations:
         out.print()
     for c in answer.citations:
-        when = f" — mise à jour le {c.modified}" if c.modified else ""
-        if c.in_force_from:
-            when = f" — en vigueur depuis le {c.in_force_from}"
-        if c.text_date:
-            when += f" (texte à jour au {french_date(c.text_date)})"
+        when = f" — {_in_force(c.as_dict())}" if c.in_force_from or c.in_force_to else ""
+        when = when or (f" — mise à jour le {french_date(c.modified)}" if c.modified else "")
         page = f", p. {c.page}" if c.page else ""
         regime = f" — régime particulier : {c.regime}" if c.regime else ""
         out.print(
@@ -432,10 +429,8 @@ def ask(
     if answer.see_also:
         out.print("\nÀ vérifier aussi :")
     for c in answer.see_also:
-        when = f" — en vigueur depuis le {c.in_force_from}" if c.in_force_from else ""
-        when = when or (f" — mise à jour le {c.modified}" if c.modified else "")
-        if c.text_date:
-            when += f" (texte à jour au {french_date(c.text_date)})"
+        when = f" — {_in_force(c.as_dict())}" if c.in_force_from or c.in_force_to else ""
+        when = when or (f" — mise à jour le {french_date(c.modified)}" if c.modified else "")
         out.print(f"- {c.title}{when}\n    {c.url}", markup=False, highlight=False)
     if answer.flags:
         out.print(f"[dim]signalements : {', '.join(answer.flags)}[/dim]")

@@ -65,6 +65,9 @@ def fold_accents(text: str) -> str:
     return unicodedata.normalize("NFKD", text).translate(_NO_MARKS)
 
 
+MAX_STEMS = 200_000  # a French corpus's vocabulary fits; a stream of made-up words does not
+
+
 class FrenchAnalyzer:
     """Text → list of index terms."""
 
@@ -94,6 +97,8 @@ class FrenchAnalyzer:
             elif len(token) > 1 and token not in STOPWORDS:
                 stem = stems.get(token)
                 if stem is None:
+                    if len(stems) >= MAX_STEMS:  # questions can bring any word: bounded
+                        stems.clear()
                     stem = stems[token] = self._stemmer.stemWord(token)
                 out.append(stem)
         return out

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from plume.text import Bm25Encoder, FrenchAnalyzer, fold_accents, split_sentences, term_index
 
 analyzer = FrenchAnalyzer()
@@ -92,3 +94,14 @@ def test_sentences() -> None:
         "Elle se fait en mairie : sur place ou par courrier.",
         "Pièce d'identité",
     ]
+
+
+def test_the_stem_cache_stays_bounded_and_changes_no_term(monkeypatch: pytest.MonkeyPatch) -> None:
+    import plume.text
+
+    monkeypatch.setattr(plume.text, "MAX_STEMS", 3)
+    analyzer = FrenchAnalyzer()
+    text = "les conseillers municipaux délibèrent sur les concessions funéraires du cimetière"
+    first = analyzer.terms(text)
+    assert len(analyzer._stems) <= 3  # questions can bring any word: the cache is cleared
+    assert analyzer.terms(text) == first == FrenchAnalyzer().terms(text)

@@ -213,6 +213,22 @@ def _bundle(repo: Path, tmp_path: Path) -> tuple[Path, str, str]:
     return bundle, head, digest
 
 
+def test_a_bundle_given_with_path_is_read_like_a_clone(repo: Path, tmp_path: Path) -> None:
+    bundle, _, _ = _bundle(repo, tmp_path)
+    settings = _settings(tmp_path)
+    store = EdgeStore(settings.store_dir, dense_dim=4)
+    try:
+        summary = ingest_source(settings, store, None, "legi", path=bundle)
+        assert summary.errors == [] and summary.added == 4
+        broken = tmp_path / "broken.bundle"
+        broken.write_bytes(b"not a bundle")
+        bad = ingest_source(settings, store, None, "legi", path=broken)
+        assert bad.errors and "bundle git illisible" in bad.errors[0]
+        assert store.count(SearchFilter(sources=["legi"])) == 4  # nothing lost
+    finally:
+        store.close()
+
+
 def test_fetch_from_a_bundle_checks_its_sha256(repo: Path, pin: lexhub.Pin, tmp_path: Path) -> None:
     bundle, head, digest = _bundle(repo, tmp_path)
     packages = tmp_path / "packages"

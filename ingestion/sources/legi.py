@@ -13,7 +13,6 @@ that a later version can be stored next to this one.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
 from ingestion import chunking, lexhub
-from ingestion.legi import Article, CodeText, doc_number, load_code_tree, parse_code
+from ingestion.legi import Article, CodeText, doc_number, listed_codes, load_code_tree, parse_code
 from ingestion.pipeline import SourceItem
 from plume.documents import ChunkMeta, content_hash, legi_doc_id, point_id
 from plume.errors import MalformedDocument
@@ -33,8 +32,7 @@ LEAD_CHARS = 300  # of an article's first paragraph, indexed with its later piec
 
 def default_codes(corpus_dir: Path) -> list[str]:
     """The codes indexed by default (corpus/legi.toml), by LEGITEXT id."""
-    with open(corpus_dir / "legi.toml", "rb") as fh:
-        return list(tomllib.load(fh)["codes"])
+    return list(listed_codes(corpus_dir))
 
 
 @lru_cache(maxsize=1)
@@ -158,15 +156,15 @@ def lexhub_items(
     codes: Collection[str] | None = None,
     on_code: Callable[[lexhub.CodeHistory], None] | None = None,
 ) -> Iterator[SourceItem]:
-    """The LexHub history at `root` (a git repository): each article with all its versions
+    """The LexHub history at `root` (a git repository or bundle): each article with its versions
     in force on or after `since`, code by code; `on_code` sees each code once read (the
     change journal is filled from the same reading)."""
     try:
-        histories = lexhub.read_codes(root, pin, since=since, codes=codes)
-        for history in histories:
-            if on_code is not None:
-                on_code(history)
-            yield from _code_items(history.code, pin.version, text_date=pin.text_date)
+        with lexhub.opened(root) as repository:
+            for history in lexhub.read_codes(repository, pin, since=since, codes=codes):
+                if on_code is not None:
+                    on_code(history)
+                yield from _code_items(history.code, pin.version, text_date=pin.text_date)
     except MalformedDocument as exc:
         yield SourceItem(f"legi/{root.name}", error=f"{root.name} : {exc.message}")
 
