@@ -10,10 +10,10 @@ from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.records import Asker
+from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
 from plume.documents import SHARED_TENANT
 from plume.keys import ApiKey, KeyStore
-from plume.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -27,8 +27,8 @@ from api.routes import (
     veille,
     widget,
 )
+from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
-from plume.runtime import Runtime
 from plume.settings import Settings
 
 STATIC = Path(__file__).parent / "static"

@@ -32,9 +32,9 @@ from assistant import extractive
 from assistant.intents import detect
 from assistant.models import Passage
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from eval.dataset import EvalItem, load_dataset
 from eval.index import default_parts, ensure_index, eval_settings
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 
 DEV_SETS = [REPO_ROOT / "eval" / "datasets" / f for f in ("dev.jsonl", "dev2.jsonl")]

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from bench.run import machine, percentiles
 from eval.dataset import load_dataset
 from eval.index import eval_settings
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 
 SETS = ("dev", "dev2", "heldout", "heldout2", "heldout3")

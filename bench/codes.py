@@ -74,7 +74,7 @@ def ingest(data_dir: Path, label: str) -> dict[str, Any]:
 
 def search_latency(data_dir: Path) -> dict[str, Any]:
     from assistant.retrieval import build_filter
-    from plume.runtime import Runtime
+    from assistant.runtime import Runtime
     from plume.settings import Settings
 
     settings = Settings(data_dir=data_dir, dense_enabled=False, local_dense=False)

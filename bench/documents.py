@@ -74,9 +74,9 @@ def main() -> int:
         log(f"{DATA} absent: nothing to measure")
         return 1
     from assistant.retrieval import build_filter
+    from assistant.runtime import Runtime
+    from ingestion.documents.items import Upload
     from ingestion.documents.library import FileResult, ingest_files, read_document
-    from ingestion.sources.files import Upload
-    from plume.runtime import Runtime
     from plume.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="plume-bench-docs-") as tmp:

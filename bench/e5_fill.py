@@ -21,10 +21,10 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
+from assistant.runtime import Runtime
 from bench.run import machine
 from ingestion.local_vectors import BATCH, NOT_EMBEDDED, ORDER, local_text
 from plume.embedding import LocalEmbedder
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter
 

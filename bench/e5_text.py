@@ -20,11 +20,11 @@ from statistics import fmean
 import numpy as np
 
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from eval.dataset import load_dataset
 from eval.index import eval_settings
 from ingestion.local_vectors import local_text
 from plume.embedding import LocalEmbedder
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from assistant.grants import GrantFilters, find_grants
 from assistant.precedents import ProjectTable, similar_projects
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 
 AIDES = REPO_ROOT.parent / "shared" / "data" / "aides_territoires"

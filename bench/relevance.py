@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from assistant.retrieval import build_filter
-from plume.runtime import Runtime
+from assistant.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 
 QA = REPO_ROOT.parent / "shared" / "data" / "qa" / "spf_questions_gold_fiche.jsonl"

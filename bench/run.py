@@ -230,7 +230,7 @@ def search_latency(
     data_dir: Path, queries: Sequence[str], off_topic: Sequence[str]
 ) -> dict[str, Any]:
     from assistant.retrieval import build_filter
-    from plume.runtime import Runtime
+    from assistant.runtime import Runtime
     from plume.settings import Settings, StoreBackend
 
     settings = Settings(data_dir=data_dir, store_backend=StoreBackend.edge, dense_enabled=False)

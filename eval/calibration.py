@@ -30,9 +30,9 @@ import numpy as np
 
 from assistant.reliability import ReliabilityModel, Signals, fit
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from assistant.scope import ADMIN, Verdict
 from eval.dataset import EvalItem
-from plume.runtime import Runtime
 
 HIGH_PRECISION = 0.93
 SITUATIONAL_PRECISION = 0.90  # the same, on the questions written as situations (dev2)

@@ -15,14 +15,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from eval.index import SHARED_DATA
-from ingestion import lexhub, npm
+from ingestion import lexhub
+from plume import packages
 from plume.settings import Settings
 
 AIDES_CSV = SHARED_DATA / "aides_territoires" / "aides-territoires_periurbain.csv"
 
 
 def _fiches(settings: Settings, ids: set[str]) -> set[str]:
-    root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "service-public"))
+    root = packages.package_dir(
+        settings.packages_dir, packages.pinned(settings.corpus_dir, "service-public")
+    )
     return {i for i in ids if any((root / "data").glob(f"*/{i.removeprefix('vdd/')}.json"))}
 
 
@@ -36,7 +39,9 @@ def _in_force_today(history: Path, pin: lexhub.Pin, code: str) -> frozenset[str]
 def _articles(settings: Settings, ids: set[str], shared: Path) -> set[str]:
     from ingestion.legi import load_code_tree, parse_code
 
-    package = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "legi"))
+    package = packages.package_dir(
+        settings.packages_dir, packages.pinned(settings.corpus_dir, "legi")
+    )
     found: set[str] = set()
     codes = {i.split("/")[1] for i in ids}
     pin = lexhub.load_pin(settings.corpus_dir)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.runtime import Runtime
 from eval import history
 from eval.answers import Judge
 from eval.dataset import load_dataset
 from eval.report import Report
 from eval.runner import run_dataset, summarize
-from plume.runtime import Runtime
 
 
 def evaluate(

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.runtime import Runtime
 from eval.evaluation import evaluate
 from eval.history import RunRecord
 from eval.index import indexed_doc_ids
 from eval.report import Report
 from plume.errors import PlumeError
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT
 
 GATE_FILE = REPO_ROOT / "eval" / "gate.toml"

@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion import lexhub, npm
+from assistant.runtime import Runtime
+from ingestion import lexhub
+from plume import packages
 from plume.documents import SOURCES
 from plume.errors import UnknownSource
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter
 
@@ -105,7 +106,7 @@ def _fingerprint(settings: Settings, part: IndexPart) -> str:
         files = part.files()
         return ";".join(f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
     try:
-        version = npm.pinned(settings.corpus_dir, part.source).version
+        version = packages.pinned(settings.corpus_dir, part.source).version
     except UnknownSource:  # not an npm package: its catalogue in corpus/, if any
         catalogue = settings.corpus_dir / f"{part.source}.toml"
         if catalogue.is_file():
@@ -129,8 +130,8 @@ def _part_filter(part: IndexPart) -> SearchFilter:
 
 def _ingest_documents(settings: Settings, runtime: Runtime, part: IndexPart) -> None:
     """A commune's files, as uploaded; unchanged files are skipped by their content hash."""
+    from ingestion.documents.items import Upload
     from ingestion.documents.library import ingest_files
-    from ingestion.sources.files import Upload
 
     assert part.tenant is not None
     uploads = (Upload(name=f.name, data=f.read_bytes()) for f in part.files())

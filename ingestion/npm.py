@@ -14,74 +14,12 @@ import os
 import shutil
 import tarfile
 import tempfile
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from plume.errors import CorpusNotFetched, CorruptPackage, SourceUnreachable, UnknownSource
-
-_COMPLETE = ".plume-complete"
-
-
-@dataclass(frozen=True)
-class PinnedPackage:
-    source: str
-    package: str
-    version: str
-    integrity: str
-    description: str = ""
-
-    @property
-    def folder_name(self) -> str:
-        return f"{self.package.replace('/', '__')}@{self.version}"
-
-    def tarball_url(self, registry: str) -> str:
-        basename = self.package.split("/")[-1]
-        return f"{registry.rstrip('/')}/{self.package}/-/{basename}-{self.version}.tgz"
-
-
-def load_manifest(corpus_dir: Path) -> dict[str, PinnedPackage]:
-    with open(corpus_dir / "sources.toml", "rb") as fh:
-        raw = tomllib.load(fh)
-    # entries of another type (`type = "git"`: the LexHub history) are not npm packages
-    return {
-        name: PinnedPackage(source=name, **entry)
-        for name, entry in raw.items()
-        if entry.get("type", "npm") == "npm"
-    }
-
-
-def pinned(corpus_dir: Path, source: str) -> PinnedPackage:
-    manifest = load_manifest(corpus_dir)
-    if source not in manifest:
-        known = ", ".join(sorted(manifest))
-        raise UnknownSource(f"Source inconnue : « {source} ». Sources disponibles : {known}.")
-    return manifest[source]
-
-
-def _marker(pkg: PinnedPackage) -> str:
-    return f"{pkg.package}@{pkg.version} {pkg.integrity}\n"
-
-
-def _is_complete(folder: Path, pkg: PinnedPackage) -> bool:
-    """Installed, and from the tarball pinned now (a changed pin means a new fetch)."""
-    try:
-        return (folder / _COMPLETE).read_text() == _marker(pkg)
-    except OSError:
-        return False
-
-
-def package_dir(packages_dir: Path, pkg: PinnedPackage) -> Path:
-    """The unpacked package, or `CorpusNotFetched` if `plume corpus fetch` has not run."""
-    folder = packages_dir / pkg.folder_name
-    if not _is_complete(folder, pkg):
-        raise CorpusNotFetched(
-            f"Le corpus « {pkg.source} » ({pkg.package} {pkg.version}) n'est pas installé : "
-            "lancez `plume corpus fetch`."
-        )
-    return folder / "package"
+from plume.errors import CorruptPackage, SourceUnreachable
+from plume.packages import COMPLETE, PinnedPackage, is_complete, marker
 
 
 def check_integrity(path: Path, integrity: str) -> None:
@@ -121,7 +59,7 @@ def fetch_package(
 ) -> Path:
     """Install `pkg` (from `archive` if given, else from the registry); idempotent."""
     final = packages_dir / pkg.folder_name
-    if _is_complete(final, pkg):
+    if is_complete(final, pkg):
         return final / "package"
     packages_dir.mkdir(parents=True, exist_ok=True)
     for stale in packages_dir.glob(".fetch-*"):  # left by a run that was killed
@@ -142,7 +80,7 @@ def fetch_package(
         _safe_extract(tgz, unpacked)
         if not (unpacked / "package").is_dir():
             raise CorruptPackage("L'archive ne contient pas de dossier « package/ ».")
-        (unpacked / _COMPLETE).write_text(_marker(pkg))
+        (unpacked / COMPLETE).write_text(marker(pkg))
         if final.exists():
             shutil.rmtree(final)  # a stale, incomplete earlier attempt
         os.replace(unpacked, final)

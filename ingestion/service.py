@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ingestion import lexhub, npm, sync_log
 from ingestion.legi import listed_codes
-from plume import term_stats
+from plume import packages, term_stats
 from plume.documents import SOURCES, french_date, payload_index_text
 from plume.embedding import Embedder
 from plume.errors import PlumeError, SourcePathRequired, SourceUnauthorized, UnknownSource
@@ -42,7 +42,7 @@ def fetch(
 
     Without `names`, a LexHub history that cannot be had (no bundle beside the project and
     no network) is skipped with its reason (`on_skip`): the other sources still come."""
-    manifest = npm.load_manifest(settings.corpus_dir)
+    manifest = packages.load_manifest(settings.corpus_dir)
     pin = lexhub.load_pin(settings.corpus_dir)
     wanted = names or [*manifest, *([lexhub.NAME] if pin else [])]
     fetched = {}
@@ -55,13 +55,9 @@ def fetch(
                     raise
                 on_skip(name, exc.message)
             continue
-        pkg = npm.pinned(settings.corpus_dir, name)
+        pkg = packages.pinned(settings.corpus_dir, name)
         fetched[name] = npm.fetch_package(pkg, settings.packages_dir, settings.npm_registry)
     return fetched
-
-
-def encoder_for(settings: Settings) -> Bm25Encoder:
-    return Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
 
 
 def _service_public(
@@ -210,8 +206,8 @@ def ingest_source(
     elif source in API_SOURCES:
         root, version = sync_aides(settings), "api"
     else:
-        pkg = npm.pinned(settings.corpus_dir, source)
-        root, version = npm.package_dir(settings.packages_dir, pkg), pkg.version
+        pkg = packages.pinned(settings.corpus_dir, source)
+        root, version = packages.package_dir(settings.packages_dir, pkg), pkg.version
     items, total = _READERS[source](settings, root, version, everything, path is not None)
     if on_total and total is not None:
         on_total(total)
@@ -220,7 +216,7 @@ def ingest_source(
         store=store,
         source=source,
         version=version,
-        encoder=encoder_for(settings),
+        encoder=Bm25Encoder.from_settings(settings),
         embedder=embedder,
         progress=progress,
         on_written=on_written,
@@ -246,8 +242,8 @@ def journal_upgrade(
     from ingestion.journal import journal_packages
     from ingestion.sources import legi
 
-    pkg = npm.pinned(settings.corpus_dir, "legi")
-    old = npm.PinnedPackage("legi", pkg.package, previous_version, integrity="")
+    pkg = packages.pinned(settings.corpus_dir, "legi")
+    old = packages.PinnedPackage("legi", pkg.package, previous_version, integrity="")
     old_root = settings.packages_dir / old.folder_name / "package"
     if not old_root.is_dir():
         return 0  # the previous snapshot was removed: nothing to compare with
@@ -302,7 +298,7 @@ def code_inventory(settings: Settings, stats: list[SourceStats]) -> list[CodeRow
     pin = lexhub.load_pin(settings.corpus_dir)
     from_lexhub = {c.id for c in pin.codes} if pin else set()
     titles = expected_codes(settings)
-    legi_data = npm.pinned(settings.corpus_dir, "legi").version
+    legi_data = packages.pinned(settings.corpus_dir, "legi").version
     rows = []
     for part, articles in sorted(legi.parts.items()):
         code_id = part.removeprefix("legi/")

@@ -155,13 +155,13 @@ class Territory:
 
     def folder(self) -> Path:
         """The fetched package, or `CorpusNotFetched` saying how to fetch it."""
-        from ingestion import npm  # ingestion depends on plume, not the other way at import
+        from plume import packages
 
         if self._folder is not None:
             return self._folder
-        pkg = npm.pinned(self.corpus_dir, SOURCE)
+        pkg = packages.pinned(self.corpus_dir, SOURCE)
         try:
-            self._folder = npm.package_dir(self.packages_dir, pkg)
+            self._folder = packages.package_dir(self.packages_dir, pkg)
             return self._folder
         except CorpusNotFetched as exc:
             raise CorpusNotFetched(

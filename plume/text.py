@@ -18,8 +18,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import Stemmer
+
+if TYPE_CHECKING:
+    from plume.settings import Settings
 
 # Bump when the analysis or the BM25 weighting changes: stored sparse vectors are then
 # stale, and the next ingestion recomputes them all (see ingestion.pipeline).
@@ -131,6 +135,11 @@ class Bm25Encoder:
     ) -> None:
         self.analyzer = analyzer or FrenchAnalyzer()
         self.k1, self.b, self.avg_len = k1, b, avg_len
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Bm25Encoder:
+        """The encoder of `PLUME_BM25_*`: ingestion and search must use the same one."""
+        return cls(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
 
     def encode_document(self, text: str) -> SparseVec:
         terms = self.analyzer.terms(text)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from llama_index.core.schema import TextNode
 
-from ingestion import npm
 from ingestion.chunking import index_text
+from plume import packages
 from plume.settings import REPO_ROOT, Settings
 from plume.store import Store, StoredPoint
 from plume.store.edge import EdgeStore
@@ -71,9 +71,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def package_root() -> Path:
     settings = Settings()
-    pkg = npm.pinned(settings.corpus_dir, "service-public")
+    pkg = packages.pinned(settings.corpus_dir, "service-public")
     try:
-        return npm.package_dir(settings.packages_dir, pkg)
+        return packages.package_dir(settings.packages_dir, pkg)
     except Exception:
         pytest.skip("service-public package not fetched: run `plume corpus fetch` (make test does)")
 

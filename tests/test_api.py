@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.main import create_app
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from api.main import create_app
 from assistant.cofinancing import CofinancingRequest, cents, compute_cofinancing
+from assistant.runtime import Runtime
 from plume.errors import InvalidCofinancingRequest
-from plume.runtime import Runtime
 from plume.settings import Settings
 
 PLUME = Path(sys.executable).parent / "plume"

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from assistant.communes import CommuneProfile, CommuneRegistry, parse_share, perimeter_key
-from plume.cli import app
+from assistant.runtime import Runtime
+from cli.main import app
 from plume.errors import (
     CorpusNotFetched,
     InvalidCommuneProfile,
@@ -25,7 +26,6 @@ from plume.errors import (
     UnknownCommuneProfile,
     UnknownDepartement,
 )
-from plume.runtime import Runtime
 from plume.settings import Settings
 from plume.territory import Territory
 from tests.conftest import SHARED_DATA
@@ -170,11 +170,11 @@ def test_every_commune_funded_by_the_fonds_vert_is_found_or_explained(
 
 
 def test_the_geographic_code_is_fetched_but_never_indexed() -> None:
-    from ingestion import npm
     from ingestion.service import check_source
+    from plume import packages
     from plume.errors import UnknownSource
 
-    pkg = npm.pinned(Settings().corpus_dir, "communes")
+    pkg = packages.pinned(Settings().corpus_dir, "communes")
     assert (pkg.package, pkg.version) == ("@etalab/decoupage-administratif", "6.0.0")
     assert pkg.integrity.startswith("sha512-")
     with pytest.raises(UnknownSource):

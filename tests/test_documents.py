@@ -15,6 +15,7 @@ import pytest
 
 from ingestion.documents import partition
 from ingestion.documents.detect import detect_format
+from ingestion.documents.items import Upload
 from ingestion.documents.library import (
     ADDED,
     REJECTED,
@@ -27,7 +28,6 @@ from ingestion.documents.library import (
     read_document,
 )
 from ingestion.documents.parse import ParseOptions, parse_document, title_from_name
-from ingestion.sources.files import Upload
 from plume.errors import DocumentNotFound, InvalidTenant, RejectedFile
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter, Store
@@ -312,7 +312,7 @@ def test_the_same_file_in_two_communes_is_two_documents(
 
 @pytest.fixture(scope="module")
 def real_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, object]]:
-    from plume.runtime import Runtime
+    from assistant.runtime import Runtime
 
     sample = {
         FLAUX: [
@@ -387,7 +387,7 @@ def test_real_files_are_found_by_their_content_for_their_tenant_only(
 def test_the_cli_ingests_reports_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from plume.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("PLUME_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "depot"

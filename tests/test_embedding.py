@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.embedding import MistralEmbedder, build_embedder
 from plume.errors import EmbeddingFailed
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.fakes.mistral import FakeMistral, HashingEmbedder, hashed_bow
 

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from assistant.models import Passage
 from assistant.regimes import Place
 from assistant.retrieval import Retriever
+from assistant.runtime import Runtime
+from cli.main import app
 from eval import history, metrics, piaf
 from eval.corpus_ids import missing_gold_ids
 from eval.dataset import KINDS, InvalidDataset, load_dataset
@@ -31,9 +33,7 @@ from eval.report import write
 from ingestion import lexhub
 from ingestion.fiches import load_fiche_tree, parse_fiche
 from ingestion.local_vectors import coverage
-from plume.cli import app
 from plume.documents import tenant_doc_id
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from plume.store import SearchFilter
 from tests.conftest import SHARED_DATA

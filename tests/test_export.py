@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from assistant.watch_profiles import ProfileStore, WatchProfile
+from assistant.runtime import Runtime
+from assistant.veille.profiles import ProfileStore, WatchProfile
+from cli.main import app as cli
 from ingestion.service import ingest_source
-from plume.cli import app as cli
 from plume.keys import KeyStore
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.databases import KINDS, fresh_database

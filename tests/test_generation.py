@@ -29,9 +29,9 @@ from assistant.extractive import PISTES_INTRO
 from assistant.llm import build_llm
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from assistant.scope import OUT_OF_SCOPE
 from ingestion.service import ingest_source
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.fakes.mistral import CHAT, FakeMistral, ReceivedRequest, ToolCallSpec, message_text

@@ -25,13 +25,13 @@ from assistant.grants import GrantFilters, closing_soon, deadlines, find_grants,
 from assistant.intents import detect
 from assistant.llm import build_llm
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from assistant.tools import request_from_question
-from assistant.veille import digest
+from assistant.veille.digest import digest
+from cli.main import app
 from ingestion.aides import from_csv
 from ingestion.service import ingest_source
-from plume.cli import app
 from plume.errors import InvalidGrantRequest
-from plume.runtime import Runtime
 from plume.settings import Settings
 from plume.territory import Territory
 from tests.conftest import SHARED_DATA

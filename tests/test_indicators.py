@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from assistant.indicators import DAYS_PER_MONTH, period
+from assistant.runtime import Runtime
+from cli.main import app as cli
 from ingestion.service import ingest_source
-from plume.cli import app as cli
 from plume.db.models import AuditEntry
 from plume.errors import InvalidRecordsRequest
 from plume.keys import KeyStore
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.databases import KINDS, fresh_database

@@ -13,7 +13,7 @@ from typing import Any
 import typer.main
 
 from api.main import create_app
-from plume.cli import app as cli_app
+from cli.main import app as cli_app
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ROOT = str(Path(__file__).parents[1])  # a clone's own path is not part of the interface

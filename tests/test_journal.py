@@ -22,12 +22,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from assistant.veille import digest, first_sentence, parse_since
-from ingestion import npm
+from assistant.runtime import Runtime
+from assistant.veille.digest import digest, parse_since
+from assistant.veille.headlines import first_sentence
 from ingestion.journal import Change, ChangeJournal, changes_since, compare, load_code
 from ingestion.legi import CodeText, load_code_tree, parse_code
+from plume import packages
 from plume.errors import InvalidWatchRequest, MalformedDocument
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import SHARED_DATA
 
@@ -39,7 +40,9 @@ CGCT = "LEGITEXT000006070633"
 def package_code(source: str, code: str) -> Path:
     settings = Settings()
     try:
-        root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, source))
+        root = packages.package_dir(
+            settings.packages_dir, packages.pinned(settings.corpus_dir, source)
+        )
     except Exception:
         pytest.skip(f"package « {source} » not fetched: run `plume corpus fetch`")
     return root / "data" / f"{code}.json"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import npm
 from ingestion.journal import ChangeJournal
 from ingestion.service import journal_upgrade
+from plume import packages
 from plume.settings import Settings
 
 CODE_RURAL = "LEGITEXT000022197698"
@@ -19,7 +19,7 @@ def settings(tmp_path: Path) -> Settings:
     real = Settings()
     for source in ("legi", "legi-previous"):
         try:
-            npm.package_dir(real.packages_dir, npm.pinned(real.corpus_dir, source))
+            packages.package_dir(real.packages_dir, packages.pinned(real.corpus_dir, source))
         except Exception:
             pytest.skip(f"{source} not fetched: run `plume corpus fetch` (make test does)")
     (tmp_path / "data").mkdir()
@@ -28,9 +28,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_a_newer_snapshot_appends_its_changes_once(settings: Settings) -> None:
-    current = npm.pinned(settings.corpus_dir, "legi")
-    root = npm.package_dir(settings.packages_dir, current)
-    previous = npm.pinned(settings.corpus_dir, "legi-previous").version
+    current = packages.pinned(settings.corpus_dir, "legi")
+    root = packages.package_dir(settings.packages_dir, current)
+    previous = packages.pinned(settings.corpus_dir, "legi-previous").version
 
     added = journal_upgrade(settings, previous, root, current.version, codes=[CODE_RURAL])
     assert added == 7  # Décret n° 2026-208: seven articles of the chambres d'agriculture
@@ -41,8 +41,8 @@ def test_a_newer_snapshot_appends_its_changes_once(settings: Settings) -> None:
 
 
 def test_nothing_to_compare_when_the_old_snapshot_is_gone(settings: Settings) -> None:
-    current = npm.pinned(settings.corpus_dir, "legi")
-    root = npm.package_dir(settings.packages_dir, current)
+    current = packages.pinned(settings.corpus_dir, "legi")
+    root = packages.package_dir(settings.packages_dir, current)
     assert journal_upgrade(settings, "1.0.0", root, current.version, codes=[CODE_RURAL]) == 0
 
 
@@ -61,10 +61,10 @@ def test_a_question_on_a_changed_article_cites_its_new_version(settings: Setting
     import json
 
     from assistant.retrieval import build_filter
+    from assistant.runtime import Runtime
     from ingestion.service import ingest_source
-    from plume.runtime import Runtime
 
-    root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "legi"))
+    root = packages.package_dir(settings.packages_dir, packages.pinned(settings.corpus_dir, "legi"))
     tree = json.loads((root / "data" / f"{CODE_RURAL}.json").read_bytes())
     section = _section_holding(tree, "D511-59")
     assert section is not None
@@ -93,11 +93,13 @@ def test_the_version_in_force_on_a_date_answers_for_that_date(settings: Settings
     from datetime import date
 
     from assistant.retrieval import build_filter
+    from assistant.runtime import Runtime
     from ingestion.service import ingest_source
-    from plume.runtime import Runtime
 
     def trimmed(source: str) -> Path:
-        root = npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, source))
+        root = packages.package_dir(
+            settings.packages_dir, packages.pinned(settings.corpus_dir, source)
+        )
         tree = json.loads((root / "data" / f"{CODE_RURAL}.json").read_bytes())
         tree["children"] = [_section_holding(tree, "D511-59")]
         path = settings.data_dir / source / f"{CODE_RURAL}.json"

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from plume.cli import app
+from assistant.runtime import Runtime
+from cli.main import app
 from plume.errors import ApiKeyNotFound, InvalidApiKey, InvalidTenant, UnknownApiKey
 from plume.keys import KeyStore, check_origin, key_id
-from plume.runtime import Runtime
 from plume.settings import Settings
 
 TOKEN = "test-admin-token-0123456789abcdef"

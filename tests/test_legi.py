@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from ingestion import npm
 from ingestion.chunking import index_text
 from ingestion.legi import (
     CodeText,
@@ -33,6 +32,7 @@ from ingestion.legi import (
 )
 from ingestion.service import check_source, ingest_source
 from ingestion.sources.legi import article_nodes, code_files, default_codes, items
+from plume import packages
 from plume.documents import ALWAYS_TO, is_doc_id, point_id
 from plume.errors import MalformedDocument, UnknownSource
 from plume.settings import Settings
@@ -68,7 +68,9 @@ def cgct() -> CodeText:
 def legi_package() -> Path:
     settings = Settings()
     try:
-        return npm.package_dir(settings.packages_dir, npm.pinned(settings.corpus_dir, "legi"))
+        return packages.package_dir(
+            settings.packages_dir, packages.pinned(settings.corpus_dir, "legi")
+        )
     except Exception:
         pytest.skip("legi-data package not fetched: run `plume corpus fetch` (make test does)")
 
@@ -372,7 +374,7 @@ def test_ingest_the_package_as_configured(legi_package: Path, tmp_path: Path) ->
     store = open_edge(settings)
     summary = ingest_source(settings, store, None, "legi")
     assert summary.errors == [] and summary.documents == 474
-    assert summary.version == npm.pinned(corpus, "legi").version
+    assert summary.version == packages.pinned(corpus, "legi").version
     (chunk,) = [
         p for _, p in store.scan(SearchFilter(doc_ids=[f"legi/{CRPA}/L100-1"]), ["url", "state"])
     ]

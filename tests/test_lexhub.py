@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from assistant.veille import watch_digest
+from assistant.veille.digest import watch_digest
 from ingestion import lexhub
 from ingestion.journal import ChangeJournal
 from ingestion.legi import CodeText
@@ -351,7 +351,7 @@ def _serving(
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from plume.runtime import Runtime
+    from assistant.runtime import Runtime
 
     codes = tmp_path / "legifrance"
     shutil.copytree(repo, codes)

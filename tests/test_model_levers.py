@@ -27,8 +27,8 @@ from assistant.model_levers import (
 )
 from assistant.prompts import PromptBook
 from assistant.retrieval import Retriever, build_filter
+from assistant.runtime import Runtime
 from plume.documents import SHARED_TENANT, point_id
-from plume.runtime import Runtime
 from plume.settings import Settings
 from plume.store import Hit, Store, StoredPoint
 from plume.store.server import ServerStore

@@ -31,6 +31,7 @@ from assistant.precedents import (
     percent,
     similar_projects,
 )
+from assistant.runtime import Runtime
 from ingestion.pipeline import ingest
 from ingestion.precedents import (
     Precedent,
@@ -43,7 +44,6 @@ from ingestion.service import check_source, ingest_source
 from ingestion.sources import precedents as precedents_source
 from plume.documents import is_doc_id
 from plume.errors import MalformedDocument, SourcePathRequired, UnknownFilterValue
-from plume.runtime import Runtime
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.store.edge import EdgeStore

@@ -13,7 +13,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from plume.runtime import Runtime
+from assistant.runtime import Runtime
 from plume.settings import Settings
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from api.main import create_app
 from assistant.records import Asker, Records
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.db import Database
 from plume.db.models import AnswerUsage, AuditEntry, Conversation, Feedback, Message, utcnow
 from plume.errors import UnknownMessage
 from plume.keys import KeyStore
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.databases import KINDS, fresh_database
@@ -287,7 +287,7 @@ def test_ingestion_runs_and_daily_usage(kind: str, tmp_path: Path) -> None:
 def test_cli_db_upgrade_and_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from plume.cli import app as cli
+    from cli.main import app as cli
 
     monkeypatch.setenv("PLUME_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["db", "upgrade"])
@@ -318,7 +318,7 @@ def test_a_bad_database_is_a_clear_error(
 ) -> None:
     from typer.testing import CliRunner
 
-    from plume.cli import app as cli
+    from cli.main import app as cli
 
     monkeypatch.setenv("PLUME_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PLUME_DATABASE_URL", url)

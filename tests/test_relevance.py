@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from assistant.retrieval import build_filter
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
-from plume.runtime import Runtime
 from plume.settings import Settings
 from tests.conftest import package_root
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.sovereignty import build_sheet
-from plume.cli import app as cli
+from cli.main import app as cli
 from plume.settings import Settings
 
 
@@ -99,7 +99,7 @@ def test_the_admin_api_serves_the_sheet(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from plume.runtime import Runtime
+    from assistant.runtime import Runtime
 
     token = "test-admin-token-0123456789abcdef"
     settings = _settings(tmp_path, admin_token=token, mistral_server_url="https://api.openai.com")

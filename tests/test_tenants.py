@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from plume.runtime import Runtime
+from assistant.runtime import Runtime
 from plume.settings import Settings
 from tests.fakes import documents as fake
 

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from assistant.llm import PlumeMistral
-from assistant.veille import digest
+from assistant.veille.digest import digest
 from ingestion.journal import Change
 from tests.fakes.mistral import FakeMistral
 

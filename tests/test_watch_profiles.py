@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from assistant.veille import digest, watch_digest
-from assistant.watch_profiles import ProfileStore, WatchProfile
+from assistant.runtime import Runtime
+from assistant.veille.digest import digest, watch_digest
+from assistant.veille.profiles import ProfileStore, WatchProfile
 from ingestion.journal import Change, ChangeJournal
 from plume.errors import InvalidWatchRequest, UnknownProfile
-from plume.runtime import Runtime
 from plume.settings import Settings
 
 RURAL = "LEGITEXT000022197698"

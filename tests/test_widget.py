@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.routes.widget import dsfr_dist
 from assistant.models import AI_NOTICE
+from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.errors import CorpusNotFetched
 from plume.keys import KeyStore
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from tests.conftest import make_mini_corpus, package_root
 
@@ -238,7 +238,7 @@ def test_other_routes_get_no_cors_headers(client: TestClient, key: str) -> None:
 
 
 def test_manifest_pins_the_dsfr() -> None:
-    from ingestion import npm
+    from plume import packages
 
-    pkg = npm.load_manifest(Path(REPO_ROOT / "corpus"))["dsfr"]
+    pkg = packages.load_manifest(Path(REPO_ROOT / "corpus"))["dsfr"]
     assert pkg.package == "@gouvfr/dsfr" and pkg.integrity.startswith("sha512-")

@@ -25,11 +25,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.main import create_app
+from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
 from ingestion.service import ingest_source
 from plume.db.models import Feedback
 from plume.keys import KeyStore
-from plume.runtime import Runtime
 from plume.settings import REPO_ROOT, Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.fakes.loopback import LoopbackServer

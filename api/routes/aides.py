@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RuntimeDep
 from assistant.grants import MAX_DAYS, GrantFilters, deadlines, find_grants, format_grants
-from plume.runtime import Runtime
+from assistant.runtime import Runtime
 
 router = APIRouter(prefix="/v1/aides", tags=["aides"])
 INSEE = r"^[0-9][0-9AB][0-9]{3}$"

@@ -54,8 +54,8 @@ async def upload_documents(
     tenant: Annotated[str, Form(description="Commune : code INSEE, ou « commun ».")],
     uploaded_by: Annotated[str, Form(max_length=100, description="Qui dépose.")] = "admin",
 ) -> IngestRun:
+    from ingestion.documents.items import Upload
     from ingestion.documents.library import FileResult, ingest_files
-    from ingestion.sources.files import Upload
 
     check_tenant(tenant)
     if len(files) > MAX_FILES:

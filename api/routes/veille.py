@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
 from assistant.grants import MAX_DAYS, deadlines
-from assistant.veille import watch_digest
-from assistant.watch_profiles import ProfileStore, WatchProfile, refuse_unindexed
+from assistant.veille.digest import watch_digest
+from assistant.veille.profiles import ProfileStore, WatchProfile, refuse_unindexed
 from ingestion.service import indexed_codes
 
 router = APIRouter(tags=["veille"])

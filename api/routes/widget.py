@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import RuntimeDep
 from api.errors import error_body
 from assistant.models import AI_NOTICE
-from ingestion import npm
+from plume import packages
 from plume.errors import OriginNotAllowed, PlumeError, UnknownApiKey
 from plume.keys import KeyStore
 from plume.settings import Settings
@@ -53,8 +53,8 @@ router = APIRouter(include_in_schema=False)
 
 def dsfr_dist(settings: Settings) -> Path:
     """The DSFR's `dist/` folder, or `CorpusNotFetched` with the command to run."""
-    pkg = npm.pinned(settings.corpus_dir, DSFR_SOURCE)
-    return npm.package_dir(settings.packages_dir, pkg) / "dist"
+    pkg = packages.pinned(settings.corpus_dir, DSFR_SOURCE)
+    return packages.package_dir(settings.packages_dir, pkg) / "dist"
 
 
 def privacy_notice(settings: Settings) -> str:

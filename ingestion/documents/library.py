@@ -16,17 +16,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ingestion.documents.items import SOURCE, Provenance, Upload, document_item, document_nodes
 from ingestion.documents.parse import ParseOptions, parse_document, title_from_name
 from ingestion.documents.pdf import OcrOptions
 from ingestion.pipeline import IngestSummary, index_signature, ingest
-from ingestion.service import encoder_for
-from ingestion.sources.files import SOURCE, Provenance, Upload, document_item, document_nodes
 from plume.documents import tenant_doc_id
 from plume.embedding import Embedder
 from plume.errors import DocumentNotFound, RejectedFile
 from plume.keys import check_tenant
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
+from plume.text import Bm25Encoder
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def ingest_files(
     check_tenant(tenant)
     started = time.perf_counter()
     report = FilesReport(source=SOURCE, version=tenant, tenant=tenant)
-    options, encoder = parse_options(settings), encoder_for(settings)
+    options, encoder = parse_options(settings), Bm25Encoder.from_settings(settings)
     signature = index_signature(embedder)
     store.ensure_collection()
     for upload in uploads:

@@ -1,7 +1,7 @@
 """`plume cle …`: the API keys of the communes (tenant, allowed web origins).
 
-Registered in `plume.cli` as the `cle` group; its error handling is imported when a
-command runs (`plume.cli` imports this module).
+Registered in `cli.main` as the `cle` group; its error handling is imported when a
+command runs (`cli.main` imports this module).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cli.common import domain_errors, load_settings, out
+
 if TYPE_CHECKING:
     from plume.keys import KeyStore
 
@@ -25,10 +27,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 
 
 def _store() -> KeyStore:
-    from plume.cli import _settings
     from plume.keys import KeyStore
 
-    return KeyStore(_settings().data_dir)
+    return KeyStore(load_settings().data_dir)
 
 
 @keys_app.command("ajouter")
@@ -44,10 +45,9 @@ def add(
     as_json: AsJson = False,
 ) -> None:
     """Crée une clé ; elle n'est affichée qu'une fois."""
-    from plume.cli import _domain_errors, out
 
     store = _store()
-    with _domain_errors():
+    with domain_errors():
         key = store.create(commune, origine or [], libelle)
     if as_json:
         sys.stdout.write(json.dumps({"key": key.key, **key.as_dict()}, ensure_ascii=False) + "\n")
@@ -60,10 +60,9 @@ def add(
 @keys_app.command("liste")
 def list_keys(as_json: AsJson = False) -> None:
     """Liste les clés (id, commune, origines, libellé), jamais les clés elles-mêmes."""
-    from plume.cli import _domain_errors, out
 
     store = _store()
-    with _domain_errors():
+    with domain_errors():
         keys = store.list()
     if as_json:
         rows = [k.as_dict() for k in keys]
@@ -85,9 +84,8 @@ def delete(
     cle: Annotated[str, typer.Argument(help="L'id de la clé (12 caractères) ou la clé.")],
 ) -> None:
     """Révoque une clé."""
-    from plume.cli import _domain_errors, out
 
     store = _store()
-    with _domain_errors():
+    with domain_errors():
         removed = store.delete(cle)
     out.print(f"Clé {removed.id} ({escape(removed.tenant)}) révoquée.")

@@ -50,7 +50,7 @@ class Runtime:
         records = Records(db, redact_texts=settings.redact_personal_data)
         store = open_store(settings)
         store.ensure_collection()
-        encoder = Bm25Encoder(k1=settings.bm25_k1, b=settings.bm25_b, avg_len=settings.bm25_avg_len)
+        encoder = Bm25Encoder.from_settings(settings)
         embedder = build_embedder(settings) if embedder is _UNSET else embedder
         local = build_local_embedder(settings)  # e5 in process: scope and semantic search
         llm = build_llm(settings) if llm is _UNSET else llm

@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from plume.cli import _domain_errors, _settings, err, out
+from cli.common import domain_errors, err, load_settings, out
 from plume.settings import REPO_ROOT, Settings
 
 eval_app = typer.Typer(
@@ -58,7 +58,7 @@ def _eval_runtime(
 ) -> Iterator[tuple[Any, list[str]]]:
     from eval.index import default_parts, ensure_index, eval_settings
 
-    with _domain_errors():
+    with domain_errors():
         runtime, skipped = ensure_index(
             eval_settings(settings, index, all_fiches),
             default_parts(all_fiches=all_fiches),
@@ -132,10 +132,10 @@ def eval_run(
     from eval.evaluation import evaluate
     from eval.index import indexed_doc_ids
 
-    settings = _settings()
+    settings = load_settings()
     if not juge:
         settings = settings.model_copy(update={"judge_model": None})
-    with _eval_runtime(settings, index, toutes_fiches) as (runtime, skipped), _domain_errors():
+    with _eval_runtime(settings, index, toutes_fiches) as (runtime, skipped), domain_errors():
         result = evaluate(
             runtime,
             dataset,
@@ -160,9 +160,9 @@ def eval_check(dataset: DatasetOpt = DEV_SET, index: IndexOpt = None) -> None:
     from eval.dataset import load_dataset
     from eval.index import indexed_doc_ids
 
-    with _eval_runtime(_offline(_settings()), index) as (runtime, _):
+    with _eval_runtime(_offline(load_settings()), index) as (runtime, _):
         known = indexed_doc_ids(runtime)
-    with _domain_errors():
+    with domain_errors():
         checked = load_dataset(dataset, known.__contains__)
     for problem in checked.problems:
         err.print(f"[red]{escape(str(problem))}[/red]", highlight=False)
@@ -189,9 +189,9 @@ def eval_gate(
     from eval import history
     from eval.gate import Gate, check_release
 
-    with _domain_errors():
+    with domain_errors():
         gate = Gate.load(gate_file) if gate_file else Gate.load()
-    with _eval_runtime(_offline(_settings()), index) as (runtime, skipped), _domain_errors():
+    with _eval_runtime(_offline(load_settings()), index) as (runtime, skipped), domain_errors():
         results, reasons = check_release(runtime, gate, history.load(), skipped)
     for gate_set, result in zip(gate.sets, results, strict=True):
         out.print(f"\n[bold]Jeu « {gate_set.name} »[/bold] ({result.record.questions} questions)")
@@ -216,7 +216,7 @@ def eval_piaf(
     if not piaf.PIAF_QUESTIONS.is_file():
         err.print(f"[red]Erreur :[/red] {piaf.PIAF_QUESTIONS} introuvable (données partagées).")
         raise typer.Exit(1)
-    target = sortie or _settings().data_dir / "eval" / "piaf.jsonl"
+    target = sortie or load_settings().data_dir / "eval" / "piaf.jsonl"
     n = piaf.write(target)
     out.print(f"{n} questions écrites dans {target}", highlight=False)
     out.print(f"Évaluez-les : plume eval --toutes-fiches --dataset {target}", highlight=False)
@@ -239,13 +239,13 @@ def eval_scope(
     """
     from assistant.scope import MODEL_FILE
     from eval.scope_training import dataset_examples, fiche_questions, fit_scope, training_file
-    from ingestion import npm
+    from plume import packages
     from plume.embedding import LocalEmbedder
 
-    settings = _settings()
+    settings = load_settings()
     try:
-        package = npm.package_dir(
-            settings.packages_dir, npm.pinned(settings.corpus_dir, "service-public")
+        package = packages.package_dir(
+            settings.packages_dir, packages.pinned(settings.corpus_dir, "service-public")
         )
     except Exception:  # not fetched: train without the fiche titles
         err.print("[yellow]fiches non téléchargées : titres de fiches ignorés[/yellow]")
@@ -299,12 +299,12 @@ def eval_calibrate(
     from eval.calibration import calibrate, observe
     from eval.dataset import load_dataset
 
-    settings = _offline(_settings())
+    settings = _offline(load_settings())
     items = [item for path in DEV_SETS for item in load_dataset(path).items]
     observations = []
     for local in (False, True) if e5 else (False,):
         configured = settings.model_copy(update={"local_dense": local})
-        with _eval_runtime(configured, None) as (runtime, _), _domain_errors():
+        with _eval_runtime(configured, None) as (runtime, _), domain_errors():
             observations += observe(runtime, items, say=lambda m: err.print(m))
     model, report = calibrate(observations)
     table = Table("niveau", "réponses", "justes", title="Validation croisée (jeux de dév.)")

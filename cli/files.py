@@ -1,7 +1,7 @@
 """`plume ingest files PATH… --tenant <commune>` and `plume sources --tenant <commune>`:
 a commune's documents from the command line, with a progress bar and a per-file report.
 
-Called from `plume.cli` (which this module imports lazily, for its helpers).
+Called from `cli.main` (which this module imports lazily, for its helpers).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from cli.common import EXIT_ITEM_ERRORS, domain_errors, err, load_settings, open_runtime, out
 
 STATUS_LABELS = {
     "ajoute": "ajouté",
@@ -39,8 +41,6 @@ def _files(paths: list[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            from plume.cli import err
-
             err.print(f"[red]Erreur :[/red] « {escape(str(path))} » introuvable.")
             raise typer.Exit(1)
     return found
@@ -48,13 +48,12 @@ def _files(paths: list[Path]) -> list[Path]:
 
 def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None:
     """Index files for a commune; exit code 3 when some were refused."""
+    from ingestion.documents.items import Upload
     from ingestion.documents.library import FileResult, ingest_files
-    from ingestion.sources.files import Upload
-    from plume.cli import EXIT_ITEM_ERRORS, _domain_errors, _runtime, _settings, err, out
     from plume.keys import check_tenant
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         check_tenant(tenant)
     files = _files(paths)
     if not files:
@@ -71,7 +70,7 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with _runtime(settings) as runtime, Progress(*columns, console=err) as bar:
+    with open_runtime(settings) as runtime, Progress(*columns, console=err) as bar:
         task = bar.add_task(f"Documents de {tenant}", total=len(files))
 
         def done(result: FileResult) -> None:
@@ -81,7 +80,7 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
                     f"{STATUS_LABELS[result.status]} : {result.name}", highlight=False, markup=False
                 )
 
-        with _domain_errors():
+        with domain_errors():
             report = ingest_files(
                 settings,
                 runtime.store,
@@ -125,13 +124,12 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
 def list_tenant_documents(tenant: str, as_json: bool) -> None:
     """`plume sources --tenant X`: the commune's documents, pages, passages, date, by whom."""
     from ingestion.documents.library import list_documents
-    from plume.cli import _domain_errors, _runtime, _settings, out
     from plume.keys import check_tenant
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         check_tenant(tenant)
-    with _runtime(settings) as runtime, _domain_errors():
+    with open_runtime(settings) as runtime, domain_errors():
         docs = list_documents(runtime.store, [tenant])
     if as_json:
         sys.stdout.write(

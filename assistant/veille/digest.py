@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from assistant.watch_profiles import ProfileStore, WatchProfile
+from assistant.veille.headlines import headline
+from assistant.veille.profiles import ProfileStore, WatchProfile
 from ingestion.journal import Change, ChangeJournal, DiffOp
 from ingestion.legi import listed_codes
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
@@ -26,44 +26,13 @@ if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a su
     from llama_index.core.llms import LLM
 
     from assistant.grants import Deadlines
-    from assistant.veille_summary import Summary
+    from assistant.veille.summary import Summary
 
 Format = Literal["md", "html", "json"]
 FORMATS: tuple[Format, ...] = ("md", "html", "json")
-_KIND = {
-    "nouveau": "Nouvel article",
-    "modifie": "Article modifié",
-    "abroge": "Article abrogé",
-    "renumerote": "Article renuméroté",
-}
-# a sentence ends before a capitalised word: "articles L. 5311-1" and "I. -" go on
-_SENTENCE = re.compile(r"^(.{20,}?[.;:])(?:\s+(?=[A-ZÀÂÉÈÊÎÔÛÇ][a-zà-ÿ'’])|$)")
 _CONTEXT = 6  # words kept on each side of a change
-_MAX_SENTENCE = 300
 _MAX_OPS = 12  # changed stretches shown per article; the journal keeps them all
 _MAX_WORDS = 60  # words shown of one changed stretch
-
-
-def first_sentence(text: str) -> str:
-    line = " ".join(text.split())
-    match = _SENTENCE.match(line)
-    sentence = match.group(1) if match else line
-    return sentence if len(sentence) <= _MAX_SENTENCE else sentence[: _MAX_SENTENCE - 1] + "…"
-
-
-def _french_date(iso: str | None) -> str:
-    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else "date inconnue"
-
-
-def headline(change: Change) -> str:
-    """What the change means, in one sentence: kind, article, date, first sentence."""
-    what = f"{_KIND[change.kind]} {change.num}"
-    if change.kind == "renumerote" and change.old_num:
-        what += f" (ancien article {change.old_num})"
-    when = _french_date(change.effective)
-    if change.kind == "abroge":
-        return f"{what} — à compter du {when} : article abrogé."
-    return f"{what} — en vigueur le {when} : « {first_sentence(change.new_text or '')} »"
 
 
 def _shortened(ops: Iterable[DiffOp]) -> list[DiffOp]:
@@ -208,7 +177,7 @@ def digest(
     changes = ordered(changes)
     summary = None
     if llm is not None:
-        from assistant.veille_summary import summarize
+        from assistant.veille.summary import summarize
 
         summary = summarize(changes, since, llm)
     render = {"md": _markdown, "html": _html, "json": _json}[fmt]

@@ -1,7 +1,7 @@
 """`plume commune …`: the communes' profiles, set by the administrator.
 
-Registered in `plume.cli` as the `commune` group. Errors become French messages
-through `plume.cli`'s handler (imported when a command runs: `plume.cli` imports
+Registered in `cli.main` as the `commune` group. Errors become French messages
+through `cli.main`'s handler (imported when a command runs: `cli.main` imports
 this module).
 """
 
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+
+from cli.common import domain_errors, load_settings, out, run
 
 if TYPE_CHECKING:
     from assistant.communes import CommuneProfile, CommuneRegistry
@@ -36,9 +38,8 @@ def _territory(settings: Settings) -> Territory:
 
 def _registry() -> CommuneRegistry:
     from assistant.communes import CommuneRegistry
-    from plume.cli import _settings
 
-    settings = _settings()
+    settings = load_settings()
     return CommuneRegistry(settings.data_dir, _territory(settings))
 
 
@@ -55,7 +56,6 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _print(profile: CommuneProfile) -> None:
-    from plume.cli import out
 
     epci = f"{profile.epci_name} (SIREN {profile.epci_siren})" if profile.epci_name else "aucune"
     rows = [
@@ -97,9 +97,8 @@ def ajouter(
 ) -> None:
     """Crée ou met à jour le profil d'une commune (les critères non donnés sont conservés)."""
     from assistant.communes import parse_share
-    from plume.cli import _domain_errors, out
 
-    with _domain_errors():
+    with domain_errors():
         share = parse_share(qpv) if qpv is not None else None
         profile, created = _registry().put(
             insee, action_coeur_de_ville=coeur_de_ville, qpv_share=share, rural=rurale
@@ -114,9 +113,8 @@ def ajouter(
 @communes_app.command("liste")
 def liste(as_json: AsJson = False) -> None:
     """Liste les profils de commune."""
-    from plume.cli import _run, out
 
-    profiles = _run(lambda: _registry().list())
+    profiles = run(lambda: _registry().list())
     if as_json:
         _dump([p.as_dict() for p in profiles])
         return
@@ -140,9 +138,8 @@ def liste(as_json: AsJson = False) -> None:
 @communes_app.command("voir")
 def voir(insee: Insee, as_json: AsJson = False) -> None:
     """Affiche le profil d'une commune."""
-    from plume.cli import _run
 
-    profile = _run(lambda: _registry().get(insee))
+    profile = run(lambda: _registry().get(insee))
     if as_json:
         _dump(profile.as_dict())
         return
@@ -152,9 +149,8 @@ def voir(insee: Insee, as_json: AsJson = False) -> None:
 @communes_app.command("supprimer")
 def supprimer(insee: Insee) -> None:
     """Supprime le profil d'une commune."""
-    from plume.cli import _run, out
 
-    removed = _run(lambda: _registry().delete(insee))
+    removed = run(lambda: _registry().delete(insee))
     out.print(f"Profil de {escape(removed.name)} ({removed.insee}) supprimé.")
 
 
@@ -167,11 +163,10 @@ def chercher(
     as_json: AsJson = False,
 ) -> None:
     """Cherche le code INSEE d'une commune par son nom."""
-    from plume.cli import _run, _settings, out
 
-    settings = _settings()
+    settings = load_settings()
     territory = _territory(settings)
-    found = _run(lambda: territory.find(nom, departement))
+    found = run(lambda: territory.find(nom, departement))
     if as_json:
         _dump(
             [
@@ -191,7 +186,7 @@ def chercher(
         return
     table = Table("INSEE", "Commune", "Département", "Population")
     for c in found:
-        dep = _run(lambda: territory.departement(c.departement))  # noqa: B023 (called at once)
+        dep = run(lambda: territory.departement(c.departement))  # noqa: B023 (called at once)
         table.add_row(
             c.insee, escape(c.name), escape(f"{dep.name} ({dep.code})"), _number(c.population)
         )

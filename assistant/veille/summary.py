@@ -18,6 +18,7 @@ from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from assistant.citation_check import check_citations
 from assistant.models import Passage
 from assistant.prompts import PromptBook
+from assistant.veille.headlines import headline
 from ingestion.journal import Change
 from plume.documents import legi_doc_id
 from plume.store import Hit
@@ -45,8 +46,6 @@ def _passage(n: int, change: Change) -> Passage:
 
 
 def _numbered(changes: list[Change]) -> str:
-    from assistant.veille import headline
-
     blocks = []
     for n, c in enumerate(changes, start=1):
         text = (c.new_text or c.old_text or "")[:MAX_TEXT]

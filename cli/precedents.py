@@ -1,7 +1,7 @@
 """`plume precedents "toiture école"`: what similar projects were funded, and how much.
 
-Registered in `plume.cli` as the `precedents` command. Errors become French messages
-through `plume.cli`'s handler (imported when the command runs: `plume.cli` imports
+Registered in `cli.main` as the `precedents` command. Errors become French messages
+through `cli.main`'s handler (imported when the command runs: `cli.main` imports
 this module).
 """
 
@@ -12,6 +12,8 @@ import sys
 from typing import Annotated
 
 import typer
+
+from cli.common import load_settings, open_runtime, run
 
 
 def precedents(
@@ -27,11 +29,10 @@ def precedents(
 ) -> None:
     """Projets comparables déjà financés (DETR, DSIL, Fonds vert…) : nombre, montants, exemples."""
     from assistant.precedents import format_report, similar_projects
-    from plume.cli import _run, _runtime, _settings
 
-    settings = _settings()
-    with _runtime(settings) as runtime:
-        report = _run(
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        report = run(
             lambda: similar_projects(
                 runtime.store,
                 runtime.encoder,

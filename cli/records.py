@@ -1,7 +1,7 @@
 """Records commands: database migrations, purge, indicators, declared deployments, the
 sovereignty sheet, export and import.
 
-Registered in `plume.cli` by `register(app)`; its helpers are imported when a command runs.
+Registered in `cli.main` by `register(app)`; its helpers are imported when a command runs.
 Commands that only touch the records open the database alone (they work while
 `plume serve` holds the embedded store); export and import need the store too.
 """
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+from cli.common import domain_errors, load_settings, open_runtime
 
 if TYPE_CHECKING:
     from assistant.indicators import Indicators
@@ -45,10 +47,9 @@ def _actor() -> str:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Applique les migrations de la base (SQLite par défaut, PostgreSQL si configuré)."""
-    from plume.cli import _domain_errors, _settings
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         records = _records(settings)
         out.print(f"Base à jour : {records.db.describe()} ({len(records.db.tables())} tables).")
         records.db.close()
@@ -60,10 +61,9 @@ def purge(
     ] = None,
 ) -> None:
     """Efface les conversations plus anciennes que la durée de conservation."""
-    from plume.cli import _domain_errors, _settings
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         records = _records(settings)
         days = jours if jours is not None else settings.retention_days
         result = records.purge(days)
@@ -87,10 +87,9 @@ def indicateurs(
     """Indicateurs d'impact Territoires d'IA sur une période (6 derniers mois par défaut)."""
     from assistant import indicators
     from assistant.indicators_report import render_html
-    from plume.cli import _domain_errors, _settings
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         first, last = indicators.period(debut, fin)
         records = _records(settings)
         report = indicators.compute(records.db, first, last, settings.minutes_saved_per_answer)
@@ -128,11 +127,10 @@ def deploiement(
     nom: Annotated[str, typer.Option("--nom", help="Nom de la commune.")] = "",
 ) -> None:
     """Déclare les licences, utilisateurs et agents formés d'une commune (indicateurs)."""
-    from plume.cli import _domain_errors, _settings
     from plume.keys import check_tenant
 
-    settings = _settings()
-    with _domain_errors():
+    settings = load_settings()
+    with domain_errors():
         check_tenant(commune)
         records = _records(settings)
         records.declare(commune, licences=licences, users=utilisateurs, trained=formes, name=nom)
@@ -151,9 +149,8 @@ def fiche_souverainete(
     """Fiche « IA souveraine » du programme, remplie depuis la configuration ; refuse de
     certifier un traitement dans l'UE si une adresse est hors de l'UE (code de sortie 1)."""
     from assistant.sovereignty import build_sheet
-    from plume.cli import _settings
 
-    sheet = build_sheet(_settings())
+    sheet = build_sheet(load_settings())
     if as_json:
         sys.stdout.write(json.dumps(sheet.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -167,11 +164,10 @@ def export(
 ) -> None:
     """Exporte tout (corpus et versions, profils, conversations, avis, indicateurs) en
     JSONL/CSV avec un manifeste."""
-    from plume.cli import _domain_errors, _runtime, _settings
-    from plume.export import export_all
+    from assistant.export import export_all
 
-    settings = _settings()
-    with _runtime(settings) as runtime, _domain_errors():
+    settings = load_settings()
+    with open_runtime(settings) as runtime, domain_errors():
         manifest = export_all(
             runtime.store,
             runtime.records.db,
@@ -191,11 +187,10 @@ def import_(
     dossier: Annotated[Path, typer.Argument(help="Dossier d'un export de Plume.")],
 ) -> None:
     """Restaure un export dans une instance vide (index, enregistrements, fichiers)."""
-    from plume.cli import _domain_errors, _runtime, _settings
-    from plume.export import import_all
+    from assistant.export import import_all
 
-    settings = _settings()
-    with _runtime(settings) as runtime, _domain_errors():
+    settings = load_settings()
+    with open_runtime(settings) as runtime, domain_errors():
         manifest = import_all(runtime.store, runtime.records.db, settings.data_dir, dossier)
         runtime.records.audit(_actor(), "import", str(dossier))
     out.print(

@@ -1,0 +1,124 @@
+"""`plume aides`: grants for a project, within a commune's profile and filters.
+
+Registered in `cli.main`; its error handling is imported when the command runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli.common import domain_errors, load_settings, open_runtime
+
+out = Console()
+
+
+def aides(
+    projet: Annotated[
+        str, typer.Argument(help="Le projet, en quelques mots (vide : toutes).")
+    ] = "",
+    commune: Annotated[
+        str | None, typer.Option("--commune", help="Code INSEE (profil défini par l'admin).")
+    ] = None,
+    beneficiaire: Annotated[
+        list[str] | None, typer.Option("--beneficiaire", help="Type de bénéficiaire (Communes…).")
+    ] = None,
+    territoire: Annotated[
+        list[str] | None, typer.Option("--territoire", help="Territoire (nom) de l'aide.")
+    ] = None,
+    theme: Annotated[list[str] | None, typer.Option("--theme", help="Thématique.")] = None,
+    type_aide: Annotated[
+        list[str] | None, typer.Option("--type", help="Type d'aide (Subvention, Prêt…).")
+    ] = None,
+    ouvert_le: Annotated[
+        str | None, typer.Option("--ouvert-le", help="Aides ouvertes ce jour (AAAA-MM-JJ).")
+    ] = None,
+    cloture_dans: Annotated[
+        int | None, typer.Option("--cloture-dans", help="Clôture dans les N jours.")
+    ] = None,
+    limite: Annotated[int, typer.Option("--limite", help="Nombre d'aides au plus.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Cherche les aides d'un projet : financeur, taux, date limite, lien, éligibilité."""
+    from assistant.grants import GrantFilters, find_grants, format_grants
+    from plume.errors import InvalidGrantRequest
+
+    settings = load_settings()
+    with domain_errors():
+        try:
+            day = date.fromisoformat(ouvert_le) if ouvert_le else None
+        except ValueError:
+            raise InvalidGrantRequest(f"Date invalide « {ouvert_le} » : AAAA-MM-JJ.") from None
+        filters = GrantFilters.build(
+            beneficiaries=beneficiaire or [],
+            perimeters=territoire or [],
+            categories=theme or [],
+            aid_types=type_aide or [],
+            open_on=day,
+            closing_within=cloture_dans,
+        )
+    with open_runtime(settings) as runtime, domain_errors():
+        profile = runtime.communes.get(commune) if commune else None
+        results = find_grants(
+            runtime.assistant.retriever, projet, filters, profile, limit=max(1, min(limite, 50))
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(results.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(format_grants(results), markup=False, highlight=False)
+
+
+def cofinancement(
+    licences: Annotated[str, typer.Option(help="Montant des licences, en euros.")],
+    deploiement: Annotated[
+        str, typer.Option(help="Déploiement, intégration et formation, en euros.")
+    ] = "0",
+    licences_nombre: Annotated[int, typer.Option(help="Nombre de licences.")] = 0,
+    autres_beneficiaires: Annotated[
+        int, typer.Option(help="Bénéficiaires éligibles autres que le porteur.")
+    ] = 0,
+    part_porteur: Annotated[
+        str | None, typer.Option(help="Part (0–1) des dépenses portée par le porteur.")
+    ] = None,
+    outre_mer: Annotated[bool, typer.Option("--outre-mer", help="Territoire d'outre-mer.")] = False,
+    coeur_de_ville: Annotated[
+        bool, typer.Option("--coeur-de-ville", help="Commune Action Cœur de Ville.")
+    ] = False,
+    part_qpv: Annotated[str, typer.Option(help="Part (0–1) de la population en QPV.")] = "0",
+    ia_frugale: Annotated[bool, typer.Option("--ia-frugale", help="Projet d'IA frugale.")] = False,
+    date_achat: Annotated[str | None, typer.Option(help="Date d'achat, AAAA-MM-JJ.")] = None,
+    date_accord: Annotated[str | None, typer.Option(help="Date de l'accord, AAAA-MM-JJ.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+) -> None:
+    """Calcule un cofinancement « Territoires d'IA » (Banque des Territoires), étape par étape."""
+    from assistant.cofinancing import (
+        CofinancingRequest,
+        compute_cofinancing,
+        parse_date,
+        parse_decimal,
+    )
+
+    with domain_errors():
+        share = parse_decimal(part_porteur, "Part du porteur") if part_porteur else None
+        request = CofinancingRequest(
+            licences_amount=parse_decimal(licences, "Licences"),
+            deployment_amount=parse_decimal(deploiement, "Déploiement"),
+            licence_count=licences_nombre,
+            other_beneficiaries=autres_beneficiaires,
+            applicant_share=share,
+            outre_mer=outre_mer,
+            action_coeur_de_ville=coeur_de_ville,
+            qpv_share=parse_decimal(part_qpv, "Part en QPV"),
+            ia_frugale=ia_frugale,
+            purchase_date=parse_date(date_achat, "Date d'achat"),
+            approval_date=parse_date(date_accord, "Date de l'accord"),
+        )
+        result = compute_cofinancing(request)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    sys.stdout.write(result.explain() + "\n")

@@ -1,0 +1,119 @@
+"""What every command shares: settings, the runtime, French error messages, consoles, options.
+
+A command loads the settings, opens the runtime (the same one the API builds at start-up),
+calls one service and formats its result; a domain error becomes « Erreur : … » on stderr
+and exit code 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from plume.documents import french_date
+from plume.errors import PlumeError
+from plume.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.runtime import Runtime
+    from plume.store import SearchFilter
+
+out = Console()
+err = Console(stderr=True)
+EXIT_ITEM_ERRORS = 3
+T = TypeVar("T")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Textes en vigueur à cette date (AAAA-MM-JJ) ; aujourd'hui par défaut."
+    ),
+]
+TenantOpt = Annotated[
+    str | None,
+    typer.Option("--tenant", help="Voir aussi les documents de cette commune (code INSEE)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ()
+        variable = f"PLUME_{str(loc[0]).upper()} : " if loc else ""
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        err.print(f"[red]Configuration invalide :[/red] {escape(variable + message)}")
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except PlumeError as exc:
+        err.print(f"[red]Erreur :[/red] {escape(exc.message)}")
+        raise typer.Exit(1) from exc
+
+
+def run(fn: Callable[[], T]) -> T:
+    with domain_errors():
+        return fn()
+
+
+@contextmanager
+def open_runtime(settings: Settings) -> Iterator[Runtime]:
+    """The runtime the API builds at start-up, closed when the command ends."""
+    from assistant.runtime import Runtime  # the core is imported only by commands that use it
+
+    with domain_errors():
+        runtime = Runtime.build(settings)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]Erreur :[/red] date invalide « {escape(value)} » : attendu AAAA-MM-JJ.")
+        raise typer.Exit(1) from None
+
+
+def search_filter(
+    source: list[str] | None = None,
+    audience: list[str] | None = None,
+    as_of: str | None = None,
+    tenant: str | None = None,
+) -> SearchFilter:
+    from assistant.retrieval import build_filter
+    from plume.keys import check_tenant
+
+    day = parse_day(as_of) if as_of else None
+    if tenant:
+        run(lambda: check_tenant(tenant))
+    tenants = [tenant] if tenant else []
+    return run(lambda: build_filter(sources=source, audiences=audience, as_of=day, tenants=tenants))
+
+
+def in_force(payload: dict[str, Any]) -> str:
+    """« en vigueur du … au … (texte à jour au …) » for an article version."""
+    start, end = payload.get("in_force_from"), payload.get("in_force_to")
+    if start and end:
+        when = f"en vigueur du {french_date(start)} au {french_date(end)}"
+    elif start:
+        when = f"en vigueur depuis le {french_date(start)}"
+    else:
+        when = f"en vigueur jusqu'au {french_date(end)}"
+    upto = payload.get("text_date")
+    return f"{when} (texte à jour au {french_date(upto)})" if upto else when

@@ -1,0 +1,340 @@
+"""`plume corpus`, `ingest`, `sources`, `vectors`, `delete`: what an administrator loads."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.common import (
+    EXIT_ITEM_ERRORS,
+    domain_errors,
+    err,
+    load_settings,
+    open_runtime,
+    out,
+    parse_day,
+    run,
+)
+from plume import packages
+
+corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Sources (toutes par défaut).")
+    ] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="Installer depuis une archive .tgz locale (même empreinte).")
+    ] = None,
+) -> None:
+    """Télécharge les paquets épinglés depuis le registre npm et vérifie leur intégrité."""
+    from ingestion import npm
+    from ingestion.service import fetch
+    from plume import packages
+
+    settings = load_settings()
+    if archive is not None:
+        if not sources or len(sources) != 1:
+            err.print("[red]Erreur :[/red] avec --archive, nommez une seule source.")
+            raise typer.Exit(1)
+        with domain_errors():
+            pkg = packages.pinned(settings.corpus_dir, sources[0])
+            path = npm.fetch_package(pkg, settings.packages_dir, "", archive=archive)
+        out.print(f"{sources[0]} : {pkg.package} {pkg.version} installé dans {path.parent}")
+        return
+
+    def skipped(name: str, why: str) -> None:
+        err.print(
+            f"[yellow]{name} : non disponible, ses codes ne seront pas indexés[/yellow] ({why})"
+        )
+
+    for name, path in run(lambda: fetch(settings, sources or None, on_skip=skipped)).items():
+        out.print(f"{name} : prêt ({path.parent if path.name == 'package' else path})")
+
+
+@corpus_app.command("piste")
+def corpus_piste(
+    codes: Annotated[list[str], typer.Argument(help="Codes à télécharger (LEGITEXT…).")],
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="Version en vigueur à cette date (AAAA-MM-JJ) ; aujourd'hui."),
+    ] = None,
+    dossier: Annotated[
+        Path | None, typer.Option(help="Dossier de destination ; <data_dir>/piste par défaut.")
+    ] = None,
+) -> None:
+    """Télécharge des codes depuis l'API Légifrance (PISTE) pour `plume ingest legi --path`."""
+    from ingestion.piste import PisteClient, save_snapshot
+
+    settings = load_settings()
+    if not settings.piste_client_id or settings.piste_client_secret is None:
+        err.print(
+            "[red]Erreur :[/red] identifiants PISTE absents : définissez PLUME_PISTE_CLIENT_ID "
+            "et PLUME_PISTE_CLIENT_SECRET (application créée sur https://piste.gouv.fr, "
+            "abonnée à l'API Légifrance)."
+        )
+        raise typer.Exit(1)
+    if day is not None:
+        parse_day(day)
+    folder = dossier or settings.data_dir / "piste"
+    client = PisteClient(
+        settings.piste_oauth_url,
+        settings.piste_api_url,
+        settings.piste_client_id,
+        settings.piste_client_secret,
+    )
+    with client, domain_errors():
+        for code in codes:
+            path = save_snapshot(client.fetch_code(code, day), folder)
+            out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
+def ingest(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Source à indexer : service-public, legi, aides-territoires… ou « files » "
+            "suivi des fichiers ou dossiers d'une commune (avec --tenant)."
+        ),
+    ],
+    fichiers: Annotated[
+        list[Path] | None, typer.Argument(help="Avec « files » : fichiers ou dossiers.")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Avec « files » : commune (code INSEE).")
+    ] = None,
+    par: Annotated[
+        str | None, typer.Option("--par", help="Avec « files » : qui charge les documents.")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Tout le corpus, pas la sélection mairie.")
+    ] = False,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help="À la place du paquet épinglé : dossier ou zip DILA (service-public), "
+            "fichier ou dossier de codes JSON de Légifrance (legi), export CSV "
+            "(aides-territoires ; sans --path : l'API)."
+        ),
+    ] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Ne rien faire si la source est déjà indexée.")
+    ] = False,
+) -> None:
+    """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
+    from ingestion.service import API_SOURCES, check_source, ingest_source, missing_codes
+    from plume.store import SearchFilter
+
+    if source == "files" or fichiers:
+        from cli.files import ingest_files_command
+
+        if source != "files" or not fichiers or not tenant:
+            err.print("[red]Erreur :[/red] usage : plume ingest files CHEMIN… --tenant COMMUNE")
+            raise typer.Exit(1)
+        ingest_files_command(fichiers, tenant, par)
+        return
+    settings = load_settings()
+    run(lambda: check_source(source))
+    if path is None and source not in API_SOURCES:  # say so before opening the store
+        pkg = run(lambda: packages.pinned(settings.corpus_dir, source))
+        run(lambda: packages.package_dir(settings.packages_dir, pkg))
+    with open_runtime(settings) as runtime:
+        if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
+            # codes: a code added to the corpus since (e.g. the LexHub four) is still indexed
+            missing = missing_codes(settings, runtime.store.list_sources()) if path is None else []
+            if source != "legi" or not missing:
+                out.print(f"{source} : déjà indexée, rien à faire.")
+                return
+            out.print(f"{source} : codes pas encore indexés ({', '.join(missing)}), indexation.")
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        written = WrittenLog()  # in a log (cron, CI) the bar is silent: say each batch
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task(f"Indexation {source}", total=None)
+            summary = run(
+                lambda: runtime.records.track(  # the run is recorded in the database
+                    source,
+                    lambda: ingest_source(
+                        settings,
+                        runtime.store,
+                        runtime.embedder,
+                        source,
+                        everything=all_,
+                        path=path,
+                        on_total=lambda n: bar.update(task, total=n),
+                        progress=lambda n: bar.advance(task, n),
+                        on_written=None if err.is_terminal else written.log,
+                    ),
+                )
+            )
+    table = Table(title=f"{source} {summary.version}")
+    for col in ("documents", "ajoutés", "mis à jour", "supprimés", "inchangés", "erreurs", "durée"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *map(
+            str,
+            (summary.documents, summary.added, summary.updated, summary.deleted, summary.skipped),
+        ),
+        str(len(summary.errors)),
+        f"{summary.seconds:.1f} s",
+    )
+    out.print(table)
+    if summary.journal_changes:
+        out.print(f"Veille : {summary.journal_changes} changement(s) ajouté(s) au journal.")
+    for message in summary.errors[:20]:
+        err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
+    if summary.errors:
+        raise typer.Exit(EXIT_ITEM_ERRORS)
+
+
+class WrittenLog:
+    """One line per batch written to the store, for logs where no progress bar shows."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def log(self, n: int) -> None:
+        self.total += n
+        err.print(f"écrit : {n} passages ({self.total} depuis le début)", highlight=False)
+
+
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Les documents de cette commune.")
+    ] = None,
+) -> None:
+    """Liste les sources indexées : documents, passages, version, dernière synchronisation."""
+    from ingestion import sync_log
+    from ingestion.service import code_inventory
+
+    if tenant is not None:
+        from cli.files import list_tenant_documents
+
+        list_tenant_documents(tenant, as_json)
+        return
+
+    from ingestion.local_vectors import NOT_EMBEDDED
+    from plume.store import SearchFilter
+
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        stats = run(runtime.store.list_sources)
+        # passages that have their semantic vector (filled after BM25), of those that get one
+        with_e5 = {
+            s.source: tuple(
+                runtime.store.count(
+                    SearchFilter(
+                        sources=[s.source],
+                        has_local=has,
+                        every_tenant=True,
+                        except_kinds=NOT_EMBEDDED,
+                    )
+                )
+                for has in (True, None)
+            )
+            for s in stats
+        }
+    synced = sync_log.read(settings.data_dir)
+    codes = code_inventory(settings, stats)
+    rows: list[dict[str, Any]] = [
+        {
+            "source": s.source,
+            "documents": s.documents,
+            "chunks": s.chunks,
+            "e5": with_e5[s.source][0],
+            "e5_total": with_e5[s.source][1],  # funded projects get none (never quoted)
+            "versions": s.versions,
+            "last_sync": synced.get(s.source, {}).get("finished_at"),
+            **({"codes": [vars(c) for c in codes]} if s.source == "legi" else {}),
+        }
+        for s in stats
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="Sources indexées")
+    for col in ("source", "documents", "passages", "vecteurs e5", "versions", "dernière synchro"):
+        table.add_column(col)
+    for r in rows:
+        versions = ", ".join(r["versions"])
+        total = int(r["e5_total"])
+        share = f"{r['e5']} ({100 * int(r['e5']) / total:.0f} %)" if total else "—"
+        table.add_row(
+            r["source"],
+            str(r["documents"]),
+            str(r["chunks"]),
+            share,
+            versions,
+            str(r["last_sync"] or "—"),
+        )
+    out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
+    if codes:
+        by_code = Table(title="Codes (source legi)")
+        for col in ("code", "identifiant", "articles", "texte"):
+            by_code.add_column(col)
+        for c in codes:
+            by_code.add_row(c.title, c.code_id, str(c.articles), c.origin)
+        out.print(by_code)
+
+
+def vectors(
+    etat: Annotated[
+        bool, typer.Option("--etat", help="Seulement la couverture, sans rien calculer.")
+    ] = False,
+) -> None:
+    """Calcule les vecteurs sémantiques (e5) des passages qui n'en ont pas encore.
+
+    `plume serve` le fait en arrière-plan ; cette commande le fait au premier plan, avec
+    sa progression, et reprend là où elle s'est arrêtée.
+    """
+    from ingestion.local_vectors import LocalVectorFiller, coverage
+
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        before = run(lambda: coverage(runtime.store))
+        out.print(f"Vecteurs e5 : {before.done} passages sur {before.total} ({before.share:.0%}).")
+        if etat or before.done == before.total:
+            return
+        filler = LocalVectorFiller(
+            runtime.store, threads=settings.local_fill_threads, nice=settings.local_fill_nice
+        )
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        logged = [before.done]
+
+        def progress(c: Any) -> None:
+            bar.update(task, completed=c.done)
+            if not err.is_terminal and c.done - logged[0] >= 1000:  # a log: a line now and then
+                logged[0] = c.done
+                err.print(f"vecteurs e5 : {c.done} / {c.total}", highlight=False)
+
+        with Progress(*columns, TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task("Vecteurs e5", total=before.total, completed=before.done)
+            done = run(lambda: filler.run(progress=progress))
+    out.print(f"{done} passages vectorisés.")
+
+
+def delete(doc_id: Annotated[str, typer.Argument(help="Identifiant, ex. vdd/F1427.")]) -> None:
+    """Retire un document de l'index."""
+    from ingestion.service import delete_document
+
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        n = run(lambda: delete_document(runtime.store, doc_id))
+    if not n:
+        err.print(f"[red]Erreur :[/red] « {escape(doc_id)} » n'est pas dans l'index.")
+        raise typer.Exit(1)
+    out.print(f"{escape(doc_id)} : {n} passages supprimés.")

@@ -1,0 +1,76 @@
+"""`plume`: the command line. Thin commands over the core; errors become French messages.
+
+Exit codes: 0 success, 1 error (message on stderr), 3 ingestion finished but some
+documents were rejected (listed in the summary).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.aides import aides, cofinancement
+from cli.ask import ask, search
+from cli.common import load_settings, open_runtime, out
+from cli.communes import communes_app
+from cli.corpus import corpus_app, delete, ingest, sources, vectors
+from cli.eval import eval_app
+from cli.keys import keys_app
+from cli.precedents import precedents
+from cli.records import register as register_records
+from cli.veille import veille_app
+
+app = typer.Typer(
+    help="Plume : l'assistant sourcé des secrétaires de mairie.", no_args_is_help=True
+)
+app.add_typer(corpus_app, name="corpus")
+app.add_typer(communes_app, name="commune")
+app.add_typer(keys_app, name="cle")
+app.command()(precedents)
+app.command("aides")(aides)
+register_records(app)  # db, purge, indicateurs, deploiement, fiche-souverainete, export, import
+
+
+@app.command()
+def config() -> None:
+    """Affiche la configuration effective (secrets masqués)."""
+    for key, value in load_settings().masked().items():
+        out.print(f"[bold]{key}[/bold] = {value}")
+
+
+app.command()(ingest)
+app.command()(search)
+app.command()(ask)
+app.command()(sources)
+app.command()(vectors)
+app.command()(delete)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        runtime.start_local_fill()  # the e5 vectors follow BM25, in the background
+        out.print(f"Plume écoute sur http://{host or settings.host}:{port or settings.port}")
+        uvicorn.run(
+            create_app(settings, runtime=runtime),
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=1,
+            log_level="info",
+            access_log=False,  # no personal data in logs: client addresses, query strings
+        )
+
+
+app.add_typer(veille_app, name="veille")
+app.command()(cofinancement)
+app.add_typer(eval_app, name="eval")
