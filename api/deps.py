@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from assistant.records import Asker
+from assistant.records.service import Asker
 from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
 from plume.documents import SHARED_TENANT
-from plume.keys import ApiKey, KeyStore
+from plume.keys import ApiKey
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -81,7 +81,7 @@ def get_caller(
     web pages may use a key (CORS) is `api.routes.widget.WidgetCors`'s business."""
     if not x_plume_key:
         return Caller(tenants=(SHARED_TENANT,))
-    key = KeyStore(runtime.settings.data_dir).lookup(x_plume_key.strip())
+    key = runtime.keys.lookup(x_plume_key.strip())
     return Caller(tenants=tuple(dict.fromkeys((SHARED_TENANT, key.tenant))), key=key)
 
 

@@ -1,28 +1,37 @@
-"""Long-lived clients, built once at start-up and passed in (never module globals)."""
+"""The composition root: long-lived clients and one service per feature, built once at
+start-up and passed in (never module globals). Both edges hold a `Runtime` and call its
+services: `assistant` (search and chat), `aides`, `veille`, `corpus`, `documents`, `keys`,
+`communes`, `records`, `backups`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.aides.service import AidesService
 from assistant.breaker import CircuitBreaker
 from assistant.caveats import Caveats
-from assistant.chat import ChatService
+from assistant.chat.service import ChatService
 from assistant.communes import CommuneRegistry
 from assistant.conversations import Conversations
+from assistant.corpus import CorpusService
+from assistant.documents import DocumentService
 from assistant.llm import build_llm
 from assistant.model_levers import build_model_levers
 from assistant.prompts import PromptBook
 from assistant.query import QueryExpander
-from assistant.records import Records
+from assistant.records.export import Backups
+from assistant.records.service import Records
 from assistant.regimes import Regimes
 from assistant.reliability import ReliabilityModel
 from assistant.retrieval import Retriever
 from assistant.scope import ScopeClassifier
 from assistant.service import Assistant
+from assistant.veille.service import VeilleService
 from plume import term_stats
 from plume.db import Database
 from plume.embedding import Embedder, build_embedder, build_local_embedder
+from plume.keys import KeyStore
 from plume.settings import Settings
 from plume.store import Store, open_store
 from plume.territory import Territory
@@ -40,6 +49,12 @@ class Runtime:
     assistant: Assistant
     communes: CommuneRegistry
     records: Records
+    aides: AidesService
+    veille: VeilleService
+    corpus: CorpusService
+    documents: DocumentService
+    keys: KeyStore
+    backups: Backups
     filler: Any = None  # the background e5 filler while serving (ingestion.local_vectors)
 
     @classmethod
@@ -73,8 +88,10 @@ class Runtime:
             local_weight=settings.local_weight,
             rrf_k=settings.rrf_k,
         )
+        aides = AidesService(retriever)
         chat = ChatService(
             retriever,
+            aides=aides,
             llm=llm,
             breaker=breaker,
             prompts=prompts,
@@ -91,23 +108,39 @@ class Runtime:
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)
         )
         assistant = Assistant(retriever, chat)
-        return cls(settings, store, encoder, embedder, assistant, communes, records)
+        corpus = CorpusService(settings, store, embedder, records)
+        runtime = cls(
+            settings,
+            store,
+            encoder,
+            embedder,
+            assistant,
+            communes,
+            records,
+            aides=aides,
+            veille=VeilleService(settings, llm, breaker, corpus, aides, communes),
+            corpus=corpus,
+            documents=DocumentService(settings, store, embedder),
+            keys=KeyStore(settings.data_dir),
+            backups=Backups(settings, store, records),
+        )
+        corpus.on_ingested = runtime.refresh_stats
+        return runtime
 
     def refresh_stats(self) -> None:
         """After an ingestion: the corpus' term statistics (and maybe its funded projects)
         changed."""
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
-        self.assistant.chat.projects.clear()
+        self.aides.reload()
 
     def start_local_fill(self) -> None:
         """While serving: compute the missing e5 vectors in the background (low priority)."""
         s = self.settings
         if not (s.local_dense and s.local_fill) or self.filler is not None:
             return
-        from ingestion.local_vectors import BackgroundFiller, LocalVectorFiller
+        from ingestion.local_vectors import BackgroundFiller
 
-        filler = LocalVectorFiller(self.store, threads=s.local_fill_threads, nice=s.local_fill_nice)
-        self.filler = BackgroundFiller(filler)
+        self.filler = BackgroundFiller(self.corpus.vector_filler())
         self.filler.start()
 
     def close(self) -> None:

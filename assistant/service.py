@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.chat import ChatService, Event
+from assistant.chat.service import ChatService
+from assistant.chat.turn import Event
 from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
 from assistant.regimes import Place
@@ -17,6 +18,11 @@ from plume.store import SearchFilter
 class Assistant:
     retriever: Retriever
     chat: ChatService
+
+    @property
+    def semantic(self) -> bool:
+        """Whether search uses the e5 vectors beside BM25."""
+        return self.retriever.local is not None
 
     def search(
         self,

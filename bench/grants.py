@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.grants import GrantFilters, find_grants
-from assistant.precedents import ProjectTable, similar_projects
+from assistant.aides.catalogue import GrantFilters, find_grants
+from assistant.aides.precedents import ProjectTable, similar_projects
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.settings import REPO_ROOT, Settings

@@ -44,7 +44,8 @@ def aides(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Cherche les aides d'un projet : financeur, taux, date limite, lien, éligibilité."""
-    from assistant.grants import GrantFilters, find_grants, format_grants
+    from assistant.aides.catalogue import GrantFilters
+    from assistant.aides.listing import format_grants
     from plume.errors import InvalidGrantRequest
 
     settings = load_settings()
@@ -63,9 +64,7 @@ def aides(
         )
     with open_runtime(settings) as runtime, domain_errors():
         profile = runtime.communes.get(commune) if commune else None
-        results = find_grants(
-            runtime.assistant.retriever, projet, filters, profile, limit=max(1, min(limite, 50))
-        )
+        results = runtime.aides.find(projet, filters, profile, limit=max(1, min(limite, 50)))
     if as_json:
         sys.stdout.write(json.dumps(results.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
@@ -95,7 +94,7 @@ def cofinancement(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Calcule un cofinancement « Territoires d'IA » (Banque des Territoires), étape par étape."""
-    from assistant.cofinancing import (
+    from assistant.aides.cofinancing import (
         CofinancingRequest,
         compute_cofinancing,
         parse_date,

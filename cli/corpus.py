@@ -131,8 +131,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
-    from ingestion.service import API_SOURCES, check_source, ingest_source, missing_codes
-    from plume.store import SearchFilter
+    from ingestion.service import API_SOURCES, check_source
 
     if source == "files" or fichiers:
         from cli.files import ingest_files_command
@@ -148,13 +147,12 @@ def ingest(
         pkg = run(lambda: packages.pinned(settings.corpus_dir, source))
         run(lambda: packages.package_dir(settings.packages_dir, pkg))
     with open_runtime(settings) as runtime:
-        if if_empty and runtime.store.count(SearchFilter(sources=[source])) > 0:
-            # codes: a code added to the corpus since (e.g. the LexHub four) is still indexed
-            missing = missing_codes(settings, runtime.store.list_sources()) if path is None else []
-            if source != "legi" or not missing:
-                out.print(f"{source} : déjà indexée, rien à faire.")
-                return
-            out.print(f"{source} : codes pas encore indexés ({', '.join(missing)}), indexation.")
+        plan = runtime.corpus.plan(source, path) if if_empty else None
+        if plan is not None and plan.skip:
+            out.print(f"{source} : déjà indexée, rien à faire.")
+            return
+        if plan is not None and plan.reason:
+            out.print(f"{source} : {plan.reason}, indexation.")
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -165,19 +163,13 @@ def ingest(
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"Indexation {source}", total=None)
             summary = run(
-                lambda: runtime.records.track(  # the run is recorded in the database
+                lambda: runtime.corpus.ingest(  # the run is recorded in the database
                     source,
-                    lambda: ingest_source(
-                        settings,
-                        runtime.store,
-                        runtime.embedder,
-                        source,
-                        everything=all_,
-                        path=path,
-                        on_total=lambda n: bar.update(task, total=n),
-                        progress=lambda n: bar.advance(task, n),
-                        on_written=None if err.is_terminal else written.log,
-                    ),
+                    everything=all_,
+                    path=path,
+                    on_total=lambda n: bar.update(task, total=n),
+                    progress=lambda n: bar.advance(task, n),
+                    on_written=None if err.is_terminal else written.log,
                 )
             )
     table = Table(title=f"{source} {summary.version}")
@@ -218,50 +210,27 @@ def sources(
     ] = None,
 ) -> None:
     """Liste les sources indexées : documents, passages, version, dernière synchronisation."""
-    from ingestion import sync_log
-    from ingestion.service import code_inventory
-
     if tenant is not None:
         from cli.files import list_tenant_documents
 
         list_tenant_documents(tenant, as_json)
         return
 
-    from ingestion.local_vectors import NOT_EMBEDDED
-    from plume.store import SearchFilter
-
-    settings = load_settings()
-    with open_runtime(settings) as runtime:
-        stats = run(runtime.store.list_sources)
-        # passages that have their semantic vector (filled after BM25), of those that get one
-        with_e5 = {
-            s.source: tuple(
-                runtime.store.count(
-                    SearchFilter(
-                        sources=[s.source],
-                        has_local=has,
-                        every_tenant=True,
-                        except_kinds=NOT_EMBEDDED,
-                    )
-                )
-                for has in (True, None)
-            )
-            for s in stats
-        }
-    synced = sync_log.read(settings.data_dir)
-    codes = code_inventory(settings, stats)
+    with open_runtime(load_settings()) as runtime:
+        found = run(lambda: runtime.corpus.sources(vectors=True))
+    codes = next((r.codes for r in found if r.source == "legi"), [])
     rows: list[dict[str, Any]] = [
         {
-            "source": s.source,
-            "documents": s.documents,
-            "chunks": s.chunks,
-            "e5": with_e5[s.source][0],
-            "e5_total": with_e5[s.source][1],  # funded projects get none (never quoted)
-            "versions": s.versions,
-            "last_sync": synced.get(s.source, {}).get("finished_at"),
-            **({"codes": [vars(c) for c in codes]} if s.source == "legi" else {}),
+            "source": r.source,
+            "documents": r.documents,
+            "chunks": r.chunks,
+            "e5": r.e5,
+            "e5_total": r.e5_total,  # funded projects get none (never quoted)
+            "versions": r.versions,
+            "last_sync": (r.last_sync or {}).get("finished_at"),
+            **({"codes": [vars(c) for c in codes]} if r.source == "legi" else {}),
         }
-        for s in stats
+        for r in found
     ]
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
@@ -301,17 +270,12 @@ def vectors(
     `plume serve` le fait en arrière-plan ; cette commande le fait au premier plan, avec
     sa progression, et reprend là où elle s'est arrêtée.
     """
-    from ingestion.local_vectors import LocalVectorFiller, coverage
-
     settings = load_settings()
     with open_runtime(settings) as runtime:
-        before = run(lambda: coverage(runtime.store))
+        before = run(runtime.corpus.coverage)
         out.print(f"Vecteurs e5 : {before.done} passages sur {before.total} ({before.share:.0%}).")
         if etat or before.done == before.total:
             return
-        filler = LocalVectorFiller(
-            runtime.store, threads=settings.local_fill_threads, nice=settings.local_fill_nice
-        )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         logged = [before.done]
 
@@ -323,17 +287,14 @@ def vectors(
 
         with Progress(*columns, TimeElapsedColumn(), console=err) as bar:
             task = bar.add_task("Vecteurs e5", total=before.total, completed=before.done)
-            done = run(lambda: filler.run(progress=progress))
+            done = run(lambda: runtime.corpus.fill_vectors(progress))
     out.print(f"{done} passages vectorisés.")
 
 
 def delete(doc_id: Annotated[str, typer.Argument(help="Identifiant, ex. vdd/F1427.")]) -> None:
     """Retire un document de l'index."""
-    from ingestion.service import delete_document
-
-    settings = load_settings()
-    with open_runtime(settings) as runtime:
-        n = run(lambda: delete_document(runtime.store, doc_id))
+    with open_runtime(load_settings()) as runtime:
+        n = run(lambda: runtime.corpus.delete(doc_id))
     if not n:
         err.print(f"[red]Erreur :[/red] « {escape(doc_id)} » n'est pas dans l'index.")
         raise typer.Exit(1)

@@ -49,7 +49,7 @@ def _files(paths: list[Path]) -> list[Path]:
 def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None:
     """Index files for a commune; exit code 3 when some were refused."""
     from ingestion.documents.items import Upload
-    from ingestion.documents.library import FileResult, ingest_files
+    from ingestion.documents.library import FileResult
     from plume.keys import check_tenant
 
     settings = load_settings()
@@ -81,14 +81,8 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
                 )
 
         with domain_errors():
-            report = ingest_files(
-                settings,
-                runtime.store,
-                runtime.embedder,
-                uploads(),
-                tenant,
-                by or f"cli:{getpass.getuser()}",
-                on_file=done,
+            report = runtime.documents.upload(
+                uploads(), tenant, by or f"cli:{getpass.getuser()}", on_file=done
             )
     table = Table(title=f"Documents de {tenant}")
     for col in (
@@ -123,14 +117,13 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
 
 def list_tenant_documents(tenant: str, as_json: bool) -> None:
     """`plume sources --tenant X`: the commune's documents, pages, passages, date, by whom."""
-    from ingestion.documents.library import list_documents
     from plume.keys import check_tenant
 
     settings = load_settings()
     with domain_errors():
         check_tenant(tenant)
     with open_runtime(settings) as runtime, domain_errors():
-        docs = list_documents(runtime.store, [tenant])
+        docs = runtime.documents.list([tenant])
     if as_json:
         sys.stdout.write(
             json.dumps([d.as_dict() for d in docs], ensure_ascii=False, indent=2) + "\n"

@@ -28,21 +28,12 @@ def precedents(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Projets comparables déjà financés (DETR, DSIL, Fonds vert…) : nombre, montants, exemples."""
-    from assistant.precedents import format_report, similar_projects
+    from assistant.aides.listing import format_report
 
     settings = load_settings()
     with open_runtime(settings) as runtime:
         report = run(
-            lambda: similar_projects(
-                runtime.store,
-                runtime.encoder,
-                query,
-                embedder=runtime.embedder,
-                programme=programme,
-                departement=departement,
-                limit=exemples,
-                table=runtime.assistant.chat.projects,
-            )
+            lambda: runtime.aides.precedents(query, programme, departement, limit=exemples)
         )
     if as_json:
         body = {**report.as_dict(), "text": format_report(report)}

@@ -20,8 +20,8 @@ from rich.console import Console
 from cli.common import domain_errors, load_settings, open_runtime
 
 if TYPE_CHECKING:
-    from assistant.indicators import Indicators
-    from assistant.records import Records
+    from assistant.records.indicators import Indicators
+    from assistant.records.service import Records
     from plume.settings import Settings
 
 out = Console()
@@ -29,7 +29,7 @@ db_app = typer.Typer(help="Base des enregistrements (migrations).", no_args_is_h
 
 
 def _records(settings: Settings) -> Records:
-    from assistant.records import Records
+    from assistant.records.service import Records
     from plume.db import Database
 
     db = Database(settings.records_url)
@@ -51,8 +51,8 @@ def db_upgrade() -> None:
     settings = load_settings()
     with domain_errors():
         records = _records(settings)
-        out.print(f"Base à jour : {records.db.describe()} ({len(records.db.tables())} tables).")
-        records.db.close()
+        out.print(f"Base à jour : {records.describe()}.")
+        records.close()
 
 
 def purge(
@@ -68,7 +68,7 @@ def purge(
         days = jours if jours is not None else settings.retention_days
         result = records.purge(days)
         records.audit(_actor(), "purge", f"{days} jours", **result.as_dict())
-        records.db.close()
+        records.close()
     out.print(
         f"Conservation {days} jours : {result.conversations} conversation(s), "
         f"{result.messages} message(s) effacé(s), {result.comments} commentaire(s) vidé(s)."
@@ -85,15 +85,15 @@ def indicateurs(
     ] = None,
 ) -> None:
     """Indicateurs d'impact Territoires d'IA sur une période (6 derniers mois par défaut)."""
-    from assistant import indicators
-    from assistant.indicators_report import render_html
+    from assistant.records.report import render_html
 
     settings = load_settings()
     with domain_errors():
-        first, last = indicators.period(debut, fin)
         records = _records(settings)
-        report = indicators.compute(records.db, first, last, settings.minutes_saved_per_answer)
-        records.db.close()
+        try:
+            report = records.indicators(debut, fin, settings.minutes_saved_per_answer)
+        finally:
+            records.close()
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
     if as_csv:
@@ -108,7 +108,7 @@ def indicateurs(
 def _print_table(report: Indicators) -> None:
     from rich.table import Table
 
-    from assistant.indicators_report import COLUMNS, cell
+    from assistant.records.report import COLUMNS, cell
 
     table = Table(title=f"Indicateurs du {report.start} au {report.end}")
     for _, label in COLUMNS:
@@ -137,7 +137,7 @@ def deploiement(
         records.audit(
             _actor(), "deploiement", commune, licences=licences, users=utilisateurs, trained=formes
         )
-        records.db.close()
+        records.close()
     out.print(
         f"{commune} : {licences} licence(s), {utilisateurs} utilisateur(s), {formes} formé(s)."
     )
@@ -148,7 +148,7 @@ def fiche_souverainete(
 ) -> None:
     """Fiche « IA souveraine » du programme, remplie depuis la configuration ; refuse de
     certifier un traitement dans l'UE si une adresse est hors de l'UE (code de sortie 1)."""
-    from assistant.sovereignty import build_sheet
+    from assistant.records.sovereignty import build_sheet
 
     sheet = build_sheet(load_settings())
     if as_json:
@@ -164,18 +164,8 @@ def export(
 ) -> None:
     """Exporte tout (corpus et versions, profils, conversations, avis, indicateurs) en
     JSONL/CSV avec un manifeste."""
-    from assistant.export import export_all
-
-    settings = load_settings()
-    with open_runtime(settings) as runtime, domain_errors():
-        manifest = export_all(
-            runtime.store,
-            runtime.records.db,
-            settings.data_dir,
-            dossier,
-            minutes_saved=settings.minutes_saved_per_answer,
-        )
-        runtime.records.audit(_actor(), "export", str(dossier))
+    with open_runtime(load_settings()) as runtime, domain_errors():
+        manifest = runtime.backups.export(dossier, _actor())
     out.print(
         f"Export écrit dans {dossier} : {len(manifest.files)} fichiers, "
         f"{manifest.rows('corpus/points.jsonl')} passages, "
@@ -187,12 +177,8 @@ def import_(
     dossier: Annotated[Path, typer.Argument(help="Dossier d'un export de Plume.")],
 ) -> None:
     """Restaure un export dans une instance vide (index, enregistrements, fichiers)."""
-    from assistant.export import import_all
-
-    settings = load_settings()
-    with open_runtime(settings) as runtime, domain_errors():
-        manifest = import_all(runtime.store, runtime.records.db, settings.data_dir, dossier)
-        runtime.records.audit(_actor(), "import", str(dossier))
+    with open_runtime(load_settings()) as runtime, domain_errors():
+        manifest = runtime.backups.restore(dossier, _actor())
     out.print(
         f"Import terminé : {manifest.rows('corpus/points.jsonl')} passages, "
         f"{manifest.rows('records/messages.jsonl')} messages."

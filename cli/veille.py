@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -18,7 +20,10 @@ from cli.common import (
     out,
     run,
 )
-from plume import packages
+from plume.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.veille.service import VeilleService
 
 veille_app = typer.Typer(
     help="Veille juridique : journal des modifications des codes et synthèse. "
@@ -69,15 +74,9 @@ def veille_compare(
     ] = None,
 ) -> None:
     """Compare deux versions d'un code et ajoute les changements au journal."""
-    from ingestion.journal import ChangeJournal, code_path, compare_files
-
-    settings = load_settings()
-    with domain_errors():
-        changes = compare_files(
-            code_path(old, code), code_path(new, code), old.name or str(old), new.name or str(new)
-        )
-        added = ChangeJournal(settings.data_dir).append(changes)
-    out.print(f"{len(changes)} changement(s) relevé(s), {added} nouveau(x) dans le journal.")
+    with _veille(load_settings(), index=False, model=False) as veille:
+        found, added = run(lambda: veille.compare(old, new, code))
+    out.print(f"{found} changement(s) relevé(s), {added} nouveau(x) dans le journal.")
 
 
 @veille_app.command("journal")
@@ -91,37 +90,28 @@ def veille_journal(
     ] = None,
 ) -> None:
     """Enregistre les changements : instantané précédent → actuel, ou versions depuis une date."""
-    import tomllib
-
-    from ingestion.journal import journal_packages, journal_since
-
-    settings = load_settings()
-    if since is not None:
-        from assistant.veille.digest import parse_since
-
-        day = run(lambda: parse_since(since))
-        with domain_errors():
-            current = packages.pinned(settings.corpus_dir, "legi")
-            root = packages.package_dir(settings.packages_dir, current)
-        with open(settings.corpus_dir / "legi.toml", "rb") as fh:
-            wanted = list(tomllib.load(fh)["codes"])
-        found = run(lambda: journal_since(settings.data_dir, (root, current.version), wanted, day))
-        for code_id, n in found.items():
-            out.print(f"{code_id} : {n} nouveau(x) changement(s) depuis le {day.isoformat()}")
-        return
-    with domain_errors():
-        before = packages.pinned(settings.corpus_dir, from_package)
-        after = packages.pinned(settings.corpus_dir, "legi")
-        roots = [packages.package_dir(settings.packages_dir, p) for p in (before, after)]
-    with open(settings.corpus_dir / "legi.toml", "rb") as fh:
-        codes = list(tomllib.load(fh)["codes"])
-    added = run(
-        lambda: journal_packages(
-            settings.data_dir, (roots[0], before.version), (roots[1], after.version), codes
-        )
-    )
+    with _veille(load_settings(), index=False, model=False) as veille:
+        if since is not None:
+            day, found = run(lambda: veille.record_since(since))
+            for code_id, n in found.items():
+                out.print(f"{code_id} : {n} nouveau(x) changement(s) depuis le {day.isoformat()}")
+            return
+        before, after, added = run(lambda: veille.record_upgrade(from_package))
     for code_id, n in added.items():
-        out.print(f"{code_id} : {n} nouveau(x) changement(s) ({before.version} → {after.version})")
+        out.print(f"{code_id} : {n} nouveau(x) changement(s) ({before} → {after})")
+
+
+@contextmanager
+def _veille(settings: Settings, *, index: bool, model: bool = True) -> Iterator[VeilleService]:
+    """The runtime's watch when the index is needed (a commune's aids, a profile's codes),
+    else the journal alone: then it works while a server holds the index."""
+    from assistant.veille.service import VeilleService
+
+    if index:
+        with open_runtime(settings) as runtime:
+            yield runtime.veille
+    else:
+        yield VeilleService.journal_only(settings, model=model)
 
 
 @veille_app.command("digest")
@@ -135,31 +125,8 @@ def veille_digest(
 ) -> None:
     """Affiche la synthèse de veille depuis une date, à partir du journal ; avec --commune,
     suivie des aides qui ferment dans les --echeances jours."""
-    from assistant.grants import deadlines
-    from assistant.llm import build_llm
-    from assistant.veille.digest import watch_digest
-
-    settings = load_settings()
-    closing = None
-    if commune:
-        with open_runtime(settings) as runtime:
-            closing = run(
-                lambda: deadlines(
-                    runtime.assistant.retriever, runtime.communes.get(commune), echeances
-                )
-            )
-    text = run(
-        lambda: watch_digest(
-            settings.data_dir,
-            settings.corpus_dir,
-            since,
-            code,
-            fmt,
-            profil,
-            build_llm(settings),
-            closing,
-        )
-    )
+    with _veille(load_settings(), index=bool(commune)) as veille:
+        text = run(lambda: veille.digest(since, code, fmt, profil, commune, echeances))
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -182,10 +149,8 @@ def profil_ajouter(
     description: Annotated[str, typer.Option(help="À quoi sert ce profil.")] = "",
 ) -> None:
     """Crée ou remplace un profil de veille."""
-    from assistant.veille.profiles import ProfileStore, WatchProfile, refuse_unindexed
-    from ingestion.service import indexed_codes
+    from assistant.veille.profiles import WatchProfile
 
-    settings = load_settings()
     with domain_errors():
         profile = WatchProfile(
             name=name,
@@ -194,13 +159,8 @@ def profil_ajouter(
             keywords=tuple(mot_cle or ()),
             description=description,
         )
-    if profile.codes:
-        with open_runtime(settings) as runtime:
-            stats = runtime.store.list_sources()
-        with domain_errors():
-            refuse_unindexed(profile, indexed_codes(settings, stats), settings.data_dir)
-    with domain_errors():
-        created = ProfileStore(settings.data_dir).put(profile)
+    with _veille(load_settings(), index=bool(profile.codes), model=False) as veille:
+        created = run(lambda: veille.put_profile(profile))
     out.print(f"Profil « {escape(name)} » {'créé' if created else 'remplacé'}.")
 
 
@@ -209,10 +169,8 @@ def profil_liste(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Liste les profils de veille."""
-    from assistant.veille.profiles import ProfileStore
-
-    settings = load_settings()
-    profiles = run(lambda: ProfileStore(settings.data_dir).list())
+    with _veille(load_settings(), index=False, model=False) as veille:
+        profiles = run(veille.list_profiles)
     if as_json:
         rows = [p.as_dict() for p in profiles]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
@@ -235,8 +193,6 @@ def profil_supprimer(
     name: Annotated[str, typer.Argument(help="Nom du profil.")],
 ) -> None:
     """Supprime un profil de veille."""
-    from assistant.veille.profiles import ProfileStore
-
-    settings = load_settings()
-    run(lambda: ProfileStore(settings.data_dir).delete(name))
+    with _veille(load_settings(), index=False, model=False) as veille:
+        run(lambda: veille.delete_profile(name))
     out.print(f"Profil « {escape(name)} » supprimé.")

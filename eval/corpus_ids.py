@@ -62,7 +62,7 @@ def _articles(settings: Settings, ids: set[str], shared: Path) -> set[str]:
 
 
 def _aids(settings: Settings, ids: set[str], shared: Path) -> set[str]:
-    from ingestion.aides import from_csv
+    from ingestion.aides_territoires.records import from_csv
 
     known: set[str] = set()
     csv = shared / "aides_territoires" / AIDES_CSV.name

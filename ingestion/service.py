@@ -142,7 +142,7 @@ def sync_aides(settings: Settings) -> Path:
     """`plume ingest aides-territoires` without --path: fetch the catalogue from the API into
     `<data_dir>/aides-territoires/aids.json` (PLUME_AIDES_TERRITOIRES_TOKEN needed), or,
     without a token, read the file a previous sync left there."""
-    from ingestion.aides import AidesTerritoiresClient
+    from ingestion.aides_territoires.client import AidesTerritoiresClient
     from ingestion.sources import aides
 
     folder = settings.data_dir / aides.NAME

@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 
 from ingestion import sync_log
-from ingestion.aides import (
-    AidesTerritoiresClient,
-    from_api,
-    from_csv,
-    iso_date,
-    slug_of,
-)
+from ingestion.aides_territoires.client import AidesTerritoiresClient
+from ingestion.aides_territoires.records import from_api, from_csv, iso_date, slug_of
 from ingestion.service import check_source, ingest_source
 from ingestion.sources import aides as aides_source
 from plume.errors import SourceUnauthorized

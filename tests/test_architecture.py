@@ -5,6 +5,7 @@ draws them."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,36 @@ def test_every_internal_import_resolves() -> None:
                     except ImportError:
                         broken.append(f"{where} {node.module} has no {name}")
     assert not broken, "\n".join(broken)
+
+
+def test_no_module_over_400_lines() -> None:
+    """A module a newcomer can read in one sitting; past 400 lines, split it by what it does."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long
+
+
+# what only services may touch: the index, the retriever, the records database, the
+# repositories of the data folder (watch profiles, change journal)
+_BEHIND_SERVICES = re.compile(
+    r"runtime\.(store|encoder|retriever)\b|\.assistant\.retriever\b|\.records\.db\b"
+    r"|\b(ProfileStore|ChangeJournal|open_store)\("
+)
+
+
+def test_edges_call_services_only() -> None:
+    """A route or a command calls a service of the runtime and formats its result: it never
+    reaches the index or a repository itself (the CLI's `plume cle` keeps the key file,
+    which needs no index, so that it works while a server runs)."""
+    reaching = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for package in ("api", "cli")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _BEHIND_SERVICES.search(line)
+    ]
+    assert not reaching, "\n".join(reaching)

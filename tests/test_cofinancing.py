@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.main import create_app
-from assistant.cofinancing import CofinancingRequest, cents, compute_cofinancing
+from assistant.aides.cofinancing import CofinancingRequest, cents, compute_cofinancing
 from assistant.runtime import Runtime
 from plume.errors import InvalidCofinancingRequest
 from plume.settings import Settings

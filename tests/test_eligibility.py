@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from assistant.aides.eligibility import ASK_FUNDER, Verdict, assess
 from assistant.communes import CommuneProfile
-from assistant.eligibility import ASK_FUNDER, Verdict, assess
-from ingestion.aides import from_api, from_csv
+from ingestion.aides_territoires.records import from_api, from_csv
 from ingestion.sources import aides as aides_source
 from ingestion.sources import programmes
 from plume.settings import REPO_ROOT

@@ -24,7 +24,8 @@ from pydantic import ValidationError
 
 from api.main import create_app
 from assistant.breaker import CircuitBreaker
-from assistant.chat import DECLINE, Event
+from assistant.chat.model import DECLINE
+from assistant.chat.turn import Event
 from assistant.extractive import PISTES_INTRO
 from assistant.llm import build_llm
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE

@@ -20,16 +20,17 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
+from assistant.aides.catalogue import GrantFilters, closing_soon, find_grants
+from assistant.aides.listing import deadlines, format_grants
+from assistant.aides.tools import request_from_question
 from assistant.communes import CommuneProfile
-from assistant.grants import GrantFilters, closing_soon, deadlines, find_grants, format_grants
 from assistant.intents import detect
 from assistant.llm import build_llm
 from assistant.retrieval import build_filter
 from assistant.runtime import Runtime
-from assistant.tools import request_from_question
 from assistant.veille.digest import digest
 from cli.main import app
-from ingestion.aides import from_csv
+from ingestion.aides_territoires.records import from_csv
 from ingestion.service import ingest_source
 from plume.errors import InvalidGrantRequest
 from plume.settings import Settings

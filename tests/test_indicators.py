@@ -17,7 +17,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.main import create_app
-from assistant.indicators import DAYS_PER_MONTH, period
+from assistant.records.indicators import DAYS_PER_MONTH, period
 from assistant.runtime import Runtime
 from cli.main import app as cli
 from ingestion.service import ingest_source

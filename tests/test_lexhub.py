@@ -209,7 +209,7 @@ def _bundle(repo: Path, tmp_path: Path) -> tuple[Path, str, str]:
     bundle = tmp_path / "codes.bundle"
     _git(repo, "bundle", "create", str(bundle), "HEAD", "main")
     head = _git(repo, "rev-parse", "HEAD").strip()
-    digest = lexhub._sha256(bundle)
+    digest = lexhub.sha256(bundle)
     return bundle, head, digest
 
 

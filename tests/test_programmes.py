@@ -261,7 +261,7 @@ def test_a_missing_catalogue_is_a_clear_error(tmp_path: Path) -> None:
 def test_the_general_investment_grants_are_listed_whatever_the_projects_words(
     store: Store,
 ) -> None:
-    from assistant.grants import GrantFilters, find_grants
+    from assistant.aides.catalogue import GrantFilters, find_grants
     from assistant.retrieval import Retriever
 
     version, _ = catalogue()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from assistant.records import Asker, Records
+from assistant.records.service import Asker, Records
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.db import Database
@@ -210,7 +210,7 @@ def test_purge_keeps_ratings_and_usage(kind: str, tmp_path: Path) -> None:
     ],
 )
 def test_redaction(text: str, redacted: str) -> None:
-    from assistant.redaction import redact
+    from assistant.records.redaction import redact
 
     assert redact(text) == redacted
 

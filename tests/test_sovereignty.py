@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.sovereignty import build_sheet
+from assistant.records.sovereignty import build_sheet
 from cli.main import app as cli
 from plume.settings import Settings
 

@@ -25,14 +25,7 @@ def start_ingest(body: IngestRequest, runtime: RuntimeDep, runs: RunsDep) -> Ing
     source = service.check_source(body.source)
 
     def job() -> IngestSummary:
-        summary = runtime.records.track(
-            source,
-            lambda: service.ingest_source(
-                runtime.settings, runtime.store, runtime.embedder, source, everything=body.all
-            ),
-        )
-        runtime.refresh_stats()
-        return summary
+        return runtime.corpus.ingest(source, everything=body.all)
 
     run = runs.start(source, job)
     return IngestRun(id=run.id, source=run.source, status=run.status)
@@ -55,7 +48,7 @@ def usage(runtime: RuntimeDep) -> list[dict[str, object]]:
 
 @router.delete("/documents/{doc_id:path}", summary="Retirer un document de l'index")
 def delete_document(doc_id: str, runtime: RuntimeDep) -> dict[str, object]:
-    deleted = service.delete_document(runtime.store, doc_id)
+    deleted = runtime.corpus.delete(doc_id)
     if not deleted:
         raise DocumentNotFound(f"Le document « {doc_id} » n'est pas dans l'index.")
     return {"doc_id": doc_id, "chunks_deleted": deleted}

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RuntimeDep
-from assistant.grants import MAX_DAYS, GrantFilters, deadlines, find_grants, format_grants
+from assistant.aides.catalogue import MAX_DAYS, GrantFilters
+from assistant.aides.listing import format_grants
 from assistant.runtime import Runtime
 
 router = APIRouter(prefix="/v1/aides", tags=["aides"])
@@ -52,7 +53,7 @@ def _search(body: GrantQuery, runtime: Runtime) -> dict[str, Any]:
         closing_within=body.closing_within,
         closing_by=body.closing_by,
     )
-    results = find_grants(runtime.assistant.retriever, body.q, filters, commune, limit=body.limit)
+    results = runtime.aides.find(body.q, filters, commune, limit=body.limit)
     return {**results.as_dict(), "text": format_grants(results)}
 
 
@@ -97,5 +98,5 @@ def aides_deadlines(
     within: Annotated[int, Query(ge=0, le=MAX_DAYS, description="Jours.")] = 30,
 ) -> dict[str, Any]:
     profile = runtime.communes.get(commune) if commune else None
-    found = deadlines(runtime.assistant.retriever, profile, within)
+    found = runtime.aides.deadlines(profile, within)
     return {**found.as_dict(), "title": found.title, "text": "\n".join(found.lines())}

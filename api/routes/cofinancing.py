@@ -1,7 +1,7 @@
 """`POST /v1/cofinancement`: the « Territoires d'IA » cofinancing calculator.
 
 Types are checked here (422); the rules, and the French messages for values that break
-them (400), live in `assistant.cofinancing`.
+them (400), live in `assistant.aides.cofinancing`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.cofinancing import CofinancingRequest, compute_cofinancing
+from assistant.aides.cofinancing import CofinancingRequest, compute_cofinancing
 
 router = APIRouter(tags=["cofinancement"])
 

@@ -55,7 +55,7 @@ async def upload_documents(
     uploaded_by: Annotated[str, Form(max_length=100, description="Qui dépose.")] = "admin",
 ) -> IngestRun:
     from ingestion.documents.items import Upload
-    from ingestion.documents.library import FileResult, ingest_files
+    from ingestion.documents.library import FileResult
 
     check_tenant(tenant)
     if len(files) > MAX_FILES:
@@ -74,15 +74,7 @@ async def upload_documents(
             started[0].summary = {"tenant": tenant, "total": len(uploads), "files": list(done)}
 
     def job() -> IngestSummary:
-        return ingest_files(
-            runtime.settings,
-            runtime.store,
-            runtime.embedder,
-            uploads,
-            tenant,
-            uploaded_by,
-            on_file=progress,
-        )
+        return runtime.documents.upload(uploads, tenant, uploaded_by, on_file=progress)
 
     run = runs.start("documents", job)
     started.append(run)
@@ -93,20 +85,14 @@ async def upload_documents(
 def admin_list(
     runtime: RuntimeDep, tenant: Annotated[str, Query(description="Commune (code INSEE).")]
 ) -> list[dict[str, Any]]:
-    from ingestion.documents.library import list_documents
-
-    return [d.as_dict() for d in list_documents(runtime.store, [check_tenant(tenant)])]
+    return [d.as_dict() for d in runtime.documents.list([check_tenant(tenant)])]
 
 
 @router.get("", summary="Documents visibles : ceux de votre commune et du corpus commun")
 def list_visible(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
-    from ingestion.documents.library import list_documents
-
-    return [d.as_dict() for d in list_documents(runtime.store, caller.tenants)]
+    return [d.as_dict() for d in runtime.documents.list(caller.tenants)]
 
 
 @router.get("/{doc_id:path}", summary="Un document : informations et passages par page")
 def read(doc_id: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
-    from ingestion.documents.library import read_document
-
-    return read_document(runtime.store, doc_id, caller.tenants)
+    return runtime.documents.read(doc_id, caller.tenants)

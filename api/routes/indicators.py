@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
-from assistant import indicators
-from assistant.indicators_report import render_html
-from assistant.sovereignty import build_sheet
+from assistant.records.report import render_html
+from assistant.records.sovereignty import build_sheet
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"], dependencies=[AdminDep])
 
@@ -29,10 +28,7 @@ def get_indicators(
     end: Annotated[date | None, Query(alias="to", description="Fin, incluse.")] = None,
     format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
 ) -> dict[str, Any] | PlainTextResponse | HTMLResponse:
-    first, last = indicators.period(start, end)
-    report = indicators.compute(
-        runtime.records.db, first, last, runtime.settings.minutes_saved_per_answer
-    )
+    report = runtime.records.indicators(start, end, runtime.settings.minutes_saved_per_answer)
     if format == "csv":
         return PlainTextResponse(report.to_csv(), media_type="text/csv; charset=utf-8")
     if format == "html":

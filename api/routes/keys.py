@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
-from plume.keys import KeyStore
 
 admin_router = APIRouter(prefix="/v1/admin/cles", tags=["administration"], dependencies=[AdminDep])
 KeyId = Annotated[str, Path(description="Id de la clé (12 caractères hexadécimaux).")]
@@ -26,16 +25,16 @@ class KeyBody(BaseModel):
 
 @admin_router.get("", summary="Lister les clés d'API (sans les clés elles-mêmes)")
 def list_keys(runtime: RuntimeDep) -> list[dict[str, object]]:
-    return [k.as_dict() for k in KeyStore(runtime.settings.data_dir).list()]
+    return [k.as_dict() for k in runtime.keys.list()]
 
 
 @admin_router.post("", status_code=201, summary="Créer une clé d'API (affichée une seule fois)")
 def create_key(body: KeyBody, runtime: RuntimeDep) -> dict[str, object]:
-    key = KeyStore(runtime.settings.data_dir).create(body.tenant, body.origins, body.label)
+    key = runtime.keys.create(body.tenant, body.origins, body.label)
     return {"key": key.key, **key.as_dict()}
 
 
 @admin_router.delete("/{key_id}", summary="Révoquer une clé d'API")
 def delete_key(key_id: KeyId, runtime: RuntimeDep) -> dict[str, object]:
-    removed = KeyStore(runtime.settings.data_dir).delete(key_id)
+    removed = runtime.keys.delete(key_id)
     return {"id": removed.id, "deleted": True}

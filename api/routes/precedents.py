@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep
-from assistant.precedents import format_report, similar_projects
+from assistant.aides.listing import format_report
 
 router = APIRouter(prefix="/v1", tags=["aides"])
 
@@ -22,14 +22,5 @@ def precedents(
     departement: Annotated[str | None, Query(description="Code du département : 78, 2A…")] = None,
     exemples: Annotated[int, Query(ge=0, le=20, description="Nombre d'exemples.")] = 5,
 ) -> dict[str, Any]:
-    report = similar_projects(
-        runtime.store,
-        runtime.encoder,
-        q,
-        embedder=runtime.embedder,
-        programme=programme,
-        departement=departement,
-        limit=exemples,
-        table=runtime.assistant.chat.projects,
-    )
+    report = runtime.aides.precedents(q, programme, departement, limit=exemples)
     return {**report.as_dict(), "text": format_report(report)}

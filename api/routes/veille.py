@@ -10,10 +10,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
-from assistant.grants import MAX_DAYS, deadlines
-from assistant.veille.digest import watch_digest
-from assistant.veille.profiles import ProfileStore, WatchProfile, refuse_unindexed
-from ingestion.service import indexed_codes
+from assistant.aides.catalogue import MAX_DAYS
+from assistant.veille.profiles import WatchProfile
 
 router = APIRouter(tags=["veille"])
 admin_router = APIRouter(
@@ -40,16 +38,7 @@ def veille(
         int, Query(ge=0, le=MAX_DAYS, description="Aides qui ferment dans les N jours.")
     ] = 30,
 ) -> Response:
-    settings = runtime.settings
-    chat = runtime.assistant.chat
-    llm = chat.llm if chat.breaker.allow() else None  # with a model: a written summary on top
-    closing = None
-    if commune:
-        profile = runtime.communes.get(commune)
-        closing = deadlines(runtime.assistant.retriever, profile, echeances)
-    text = watch_digest(
-        settings.data_dir, settings.corpus_dir, since, code, format, profil, llm, closing
-    )
+    text = runtime.veille.digest(since, code, format, profil, commune, echeances)
     if format == "html":
         return HTMLResponse(text)
     if format == "md":
@@ -70,7 +59,7 @@ class ProfileBody(BaseModel):
 
 @admin_router.get("/profils", summary="Lister les profils de veille")
 def list_profiles(runtime: RuntimeDep) -> list[dict[str, object]]:
-    return [p.as_dict() for p in ProfileStore(runtime.settings.data_dir).list()]
+    return [p.as_dict() for p in runtime.veille.list_profiles()]
 
 
 @admin_router.put("/profils/{name}", summary="Créer ou remplacer un profil de veille")
@@ -84,14 +73,12 @@ def put_profile(
         keywords=tuple(body.keywords),
         description=body.description,
     )
-    indexed = indexed_codes(runtime.settings, runtime.store.list_sources())
-    refuse_unindexed(profile, indexed, runtime.settings.data_dir)
-    if ProfileStore(runtime.settings.data_dir).put(profile):
+    if runtime.veille.put_profile(profile):
         response.status_code = 201
     return profile.as_dict()
 
 
 @admin_router.delete("/profils/{name}", summary="Supprimer un profil de veille")
 def delete_profile(name: ProfileName, runtime: RuntimeDep) -> dict[str, object]:
-    ProfileStore(runtime.settings.data_dir).delete(name)
+    runtime.veille.delete_profile(name)
     return {"name": name, "deleted": True}

@@ -205,7 +205,7 @@ class WidgetCors:
 
     @staticmethod
     def _check(scope: Scope, headers: Headers, origin: str) -> JSONResponse | None:
-        keys = KeyStore(scope["app"].state.runtime.settings.data_dir)
+        keys: KeyStore = scope["app"].state.runtime.keys
         refused = OriginNotAllowed(
             f"Le site {origin[:100]} n'est pas autorisé à utiliser Plume : demandez à "
             "l'administrateur d'ajouter son adresse à la clé du widget."

@@ -25,7 +25,7 @@ from plume.errors import InvalidWatchRequest, UnknownFilterValue
 if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a summary
     from llama_index.core.llms import LLM
 
-    from assistant.grants import Deadlines
+    from assistant.aides.listing import Deadlines
     from assistant.veille.summary import Summary
 
 Format = Literal["md", "html", "json"]

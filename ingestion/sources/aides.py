@@ -26,14 +26,8 @@ from typing import Any
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
-from ingestion.aides import (
-    DEFAULT_BASE_URL,
-    Aide,
-    AidesTerritoiresClient,
-    FetchResult,
-    from_csv,
-    parse_records,
-)
+from ingestion.aides_territoires.client import AidesTerritoiresClient, FetchResult
+from ingestion.aides_territoires.records import DEFAULT_BASE_URL, Aide, from_csv, parse_records
 from ingestion.chunking import MAX_TOKENS
 from ingestion.pipeline import SourceItem
 from plume.documents import ChunkMeta, content_hash, perimeter_key, point_id

@@ -8,7 +8,7 @@ re-import mirrors that list (projects gone are deleted) and leaves the others al
 an unreadable file yields one unscoped error and deletes nothing.
 
 The payload keeps the figures (`cost`, `subsidy`, `rate` as floats) and `match_terms`,
-the analyzed words of the title and measure, with which `assistant.precedents`
+the analyzed words of the title and measure, with which `assistant.aides.precedents`
 decides which projects are similar to a request.
 """
 

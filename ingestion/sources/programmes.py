@@ -4,7 +4,7 @@ Each `[[programme]]` (DETR, DSIL, DPV, Fonds vert, LEADER…) becomes an `Aide` 
 slug `programme-<code>` (document id `aide/programme-<code>`, url = its official page),
 indexed like an aides-territoires aid, and its chunks' payload also carries `programme`
 (the code), `rules` (the eligibility rules table), `legal_basis` and `deadline_note`,
-which `assistant.eligibility` reads.
+which `assistant.aides.eligibility` reads.
 
 A malformed programme (no name or url, a bad rate, an unknown rule) is reported, naming
 it, and the others are imported. Items carry the scope `aide/programme-`: a programme
@@ -23,7 +23,7 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
-from ingestion.aides import Aide
+from ingestion.aides_territoires.records import Aide
 from ingestion.pipeline import SourceItem
 from ingestion.sources.aides import aide_nodes
 from plume.documents import content_hash

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ingestion.aides import AIDS_PATH, CONNEXION_PATH
+from ingestion.aides_territoires.client import AIDS_PATH, CONNEXION_PATH
 from tests.fakes.loopback import LoopbackServer
 
 Record = dict[str, Any]

@@ -32,10 +32,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, func, insert, inspect, select, text
 
-from assistant import indicators
+from assistant.records import indicators
+from assistant.records.service import Records
 from plume.db import Database
 from plume.db.models import TABLES, AnswerUsage, Base, utcnow
 from plume.errors import InvalidRecordsRequest
+from plume.settings import Settings
 from plume.store import Store, StoredPoint
 from plume.text import SparseVec
 
@@ -252,3 +254,29 @@ def _insert(db: Database, model: type[Base], rows: Iterator[dict[str, Any]]) -> 
         if len(chunk) >= BATCH:
             flush()
     flush()
+
+
+@dataclass
+class Backups:
+    """Export and import of the whole instance, audited: `plume export` / `plume import`."""
+
+    settings: Settings
+    store: Store
+    records: Records
+
+    def export(self, folder: Path, actor: str) -> Manifest:
+        manifest = export_all(
+            self.store,
+            self.records.db,
+            self.settings.data_dir,
+            folder,
+            minutes_saved=self.settings.minutes_saved_per_answer,
+        )
+        self.records.audit(actor, "export", str(folder))
+        return manifest
+
+    def restore(self, folder: Path, actor: str) -> Manifest:
+        """Into an empty instance only (`InvalidRecordsRequest` otherwise)."""
+        manifest = import_all(self.store, self.records.db, self.settings.data_dir, folder)
+        self.records.audit(actor, "import", str(folder))
+        return manifest

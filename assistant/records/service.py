@@ -18,7 +18,8 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import CursorResult, delete, select, update
 
 from assistant.impact import MAX_DAYS, DailyUsage
-from assistant.redaction import redact
+from assistant.records.indicators import Indicators, compute, period
+from assistant.records.redaction import redact
 from plume.db import Database
 from plume.db.models import (
     AnswerUsage,
@@ -331,6 +332,22 @@ class Records:
             messages=_count(messages),
             comments=_count(comments),
         )
+
+    # --- the indicators, and the database itself -------------------------------------------
+
+    def indicators(
+        self, start: str | date | None, end: str | date | None, minutes_saved: float
+    ) -> Indicators:
+        """The programme's indicators over a period (the last 6 months by default)."""
+        first, last = period(start, end)
+        return compute(self.db, first, last, minutes_saved)
+
+    def describe(self) -> str:
+        """« SQLite …/plume.db » or « PostgreSQL host/db », and its tables."""
+        return f"{self.db.describe()} ({len(self.db.tables())} tables)"
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _count(result: Any) -> int:

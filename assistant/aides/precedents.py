@@ -21,7 +21,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from assistant.retrieval import check_question
@@ -40,7 +40,6 @@ _FIELDS = (
     *("beneficiary", "departement", "cost", "subsidy", "rate", "match_terms"),
 )
 _WORD = re.compile(r"\w+(?:-\w+)*")
-_THIN = "\u202f"  # narrow no-break space: French thousands separator, before % and €
 
 
 @dataclass(frozen=True)
@@ -348,55 +347,3 @@ def _nothing(
         if report.unknown_words:
             message += f" Mots absents de toutes les listes : {', '.join(report.unknown_words)}."
     return replace(report, message=message)
-
-
-# --- the answer, in French -------------------------------------------------------------------
-
-
-def _group(whole: int) -> str:
-    return f"{whole:,}".replace(",", _THIN)
-
-
-def euros(amount: Decimal) -> str:
-    """ "18 400 €" (narrow no-break spaces), to the euro."""
-    return f"{_group(int(amount.quantize(Decimal(1), ROUND_HALF_UP)))}\u00a0€"
-
-
-def percent(rate: Decimal) -> str:
-    """0.35 → "35 %"."""
-    return f"{int((rate * 100).quantize(Decimal(1), ROUND_HALF_UP))}{_THIN}%"
-
-
-def _example_line(e: Example) -> str:
-    who = ", ".join(str(x) for x in (e.beneficiary, e.year, e.programme) if x)
-    line = f"- {e.project} ({who}) : {euros(e.subsidy)}"
-    if e.cost is not None:
-        line += f" pour {euros(e.cost)} HT"
-    if e.rate is not None:
-        line += f" ({percent(e.rate)})"
-    return line
-
-
-def format_report(report: PrecedentReport) -> str:
-    """A short French answer: the figures, a few examples, the lists they come from."""
-    if report.count == 0:
-        return report.message
-    plural = "s" if report.count > 1 else ""
-    programmes = ", ".join(f"{name} {n}" for name, n in report.by_programme.items())
-    parts = [f"{report.count} projet{plural} comparable{plural} financé{plural} ({programmes})"]
-    if report.median_subsidy is not None:
-        parts.append(f"subvention médiane {euros(report.median_subsidy)}")
-    if report.median_rate is not None:
-        parts.append(
-            f"taux médian {percent(report.median_rate)} du coût HT "
-            f"(sur {report.rated} projet{'s' if report.rated > 1 else ''} au coût connu)"
-        )
-    else:
-        parts.append("taux non calculable (coût des projets non publié)")
-    parts.append(f"total {euros(report.total_subsidy)}")
-    lines = [" ; ".join(parts) + "."]
-    if report.examples:
-        lines.append("Exemples :")
-        lines.extend(_example_line(e) for e in report.examples)
-    lines.append("Sources : " + " ; ".join(d.label for d in report.datasets) + ".")
-    return "\n".join(lines)

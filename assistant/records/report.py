@@ -6,7 +6,7 @@ import base64
 import io
 from html import escape
 
-from assistant.indicators import CommuneIndicators, Indicators
+from assistant.records.indicators import CommuneIndicators, Indicators
 
 COLUMNS = (
     ("commune", "Commune"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from llama_index.core.tools import FunctionTool
 
-from assistant.cofinancing import CofinancingRequest
+from assistant.aides.cofinancing import CofinancingRequest
 from assistant.communes import CommuneProfile
 from plume.errors import InvalidCofinancingRequest
 from plume.text import fold_accents

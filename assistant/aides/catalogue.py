@@ -4,7 +4,7 @@ The catalogue is what the store holds of kind `aide`: aides-territoires aids and
 team's national programmes (`corpus/programmes.toml`). A search filters inside Qdrant
 (beneficiary type, territory, theme, aid type, open on a day, closing within N days)
 and ranks by the project described; then each aid gets the eligibility verdict the data
-allows for the commune's profile (`assistant.eligibility`): what cannot be decided is
+allows for the commune's profile (`assistant.aides.eligibility`): what cannot be decided is
 said « à vérifier auprès du financeur », never guessed. Aids the data shows the commune
 cannot claim are left out, and counted.
 
@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+from assistant.aides.eligibility import Verdict, assess
 from assistant.communes import CommuneProfile
-from assistant.eligibility import Verdict, assess
 from assistant.models import Citation, Passage
 from assistant.retrieval import Retriever
 from plume.documents import UNKNOWN_PERIMETER, perimeter_key
@@ -366,88 +366,3 @@ def closing_soon(
     """Aids open on `on` whose deadline falls within `within_days` days, soonest first."""
     filters = GrantFilters.build(closing_within=within_days, open_on=on)
     return find_grants(retriever, "", filters, commune, limit=limit)
-
-
-def _day(iso: str) -> str:
-    return date.fromisoformat(iso).strftime("%d/%m/%Y")
-
-
-_STATUS = {
-    "eligible": "éligible d'après les données",
-    "a_verifier": "à vérifier auprès du financeur",
-    "non_eligible": "non éligible",
-}
-
-
-def grant_lines(grant: Grant, n: int | None = None) -> list[str]:
-    """One aid as a few lines of French: funder, rate, deadline, link, eligibility."""
-    ref = f" [{n}]" if n is not None else ""
-    deadline = (
-        f"date limite : {_day(grant.deadline)}"
-        if grant.deadline
-        else f"date limite : {grant.deadline_note or 'aucune date de clôture indiquée'}"
-    )
-    facts = [
-        f"financeur : {', '.join(grant.funders) or 'non indiqué'}",
-        f"taux : {grant.rate or 'non indiqué (à vérifier auprès du financeur)'}",
-        deadline,
-    ]
-    lines = [f"- **{grant.name}**{ref} — " + " ; ".join(facts) + "."]
-    lines.append(f"  Lien : {grant.application_url or grant.url}")
-    why = " ".join(grant.verdict.reasons)
-    lines.append(f"  Éligibilité : {_STATUS[grant.verdict.status]}" + (f" — {why}" if why else ""))
-    return lines
-
-
-def format_grants(results: GrantResults, *, first_n: int = 1) -> str:
-    """The answer to « quelles aides pour … ? » as a French list (citations numbered from
-    `first_n`)."""
-    who = f" pour {results.commune.name}" if results.commune else ""
-    if not results.grants:
-        text = (
-            f"Je n'ai pas trouvé d'aide ouverte{who} correspondant à ce projet dans le "
-            "catalogue (aides-territoires et programmes nationaux)."
-        )
-    else:
-        lines = [f"Aides ouvertes au {results.filters.day:%d/%m/%Y}{who} :"]
-        for i, grant in enumerate(results.grants):
-            lines += grant_lines(grant, first_n + i)
-        text = "\n".join(lines)
-    if results.excluded:
-        text += (
-            f"\n\n{len(results.excluded)} autre(s) aide(s) écartée(s) car la commune ne remplit "
-            "pas leurs conditions : " + "; ".join(name for name, _ in results.excluded[:5]) + "."
-        )
-    if results.commune is None:
-        text += (
-            "\n\nChoisissez votre commune pour que l'éligibilité (population, territoire, "
-            "zonages) soit vérifiée."
-        )
-    return text
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """The aids of a commune closing within `within_days` days: a section of the watch digest."""
-
-    within_days: int
-    results: GrantResults
-
-    @property
-    def title(self) -> str:
-        who = f" ({self.results.commune.name})" if self.results.commune else ""
-        return f"Aides qui ferment dans les {self.within_days} prochains jours{who}"
-
-    def lines(self) -> list[str]:
-        if not self.results.grants:
-            return ["Aucune aide du catalogue ne ferme sur cette période."]
-        return [line for grant in self.results.grants for line in grant_lines(grant)]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"within_days": self.within_days, **self.results.as_dict()}
-
-
-def deadlines(
-    retriever: Retriever, commune: CommuneProfile | None, within_days: int, on: date | None = None
-) -> Deadlines:
-    return Deadlines(within_days, closing_soon(retriever, commune, within_days, on=on))

@@ -1,0 +1,91 @@
+"""The aids' use cases, called by both edges and by the chat: the catalogue's aids for a
+project and a commune, those closing soon, comparable funded projects, the cofinancing
+calculator. One service, so `/v1/aides`, `plume aides` and the chat give the same list."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from assistant.aides.catalogue import GrantFilters, GrantResults, closing_soon, find_grants
+from assistant.aides.cofinancing import (
+    CofinancingRequest,
+    CofinancingResult,
+    compute_cofinancing,
+)
+from assistant.aides.listing import Deadlines
+from assistant.aides.precedents import PrecedentReport, ProjectTable, similar_projects
+from assistant.communes import CommuneProfile
+from assistant.retrieval import Retriever
+from plume.errors import PlumeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AidesService:
+    retriever: Retriever
+    projects: ProjectTable = field(init=False)  # the funded projects, read once
+
+    def __post_init__(self) -> None:
+        self.projects = ProjectTable(self.retriever.store)
+
+    def find(
+        self,
+        project: str,
+        filters: GrantFilters | None = None,
+        commune: CommuneProfile | None = None,
+        limit: int = 10,
+    ) -> GrantResults:
+        """The aids of the catalogue for `project`, within the filters and the commune's
+        territory, each with its eligibility verdict."""
+        filters = filters or GrantFilters.build()
+        return find_grants(self.retriever, project, filters, commune, limit=limit)
+
+    def deadlines(
+        self, commune: CommuneProfile | None, within_days: int, on: date | None = None
+    ) -> Deadlines:
+        """The aids closing within `within_days` days (for the commune, when given)."""
+        return Deadlines(within_days, closing_soon(self.retriever, commune, within_days, on=on))
+
+    def precedents(
+        self,
+        project: str,
+        programme: str | None = None,
+        departement: str | None = None,
+        limit: int = 5,
+    ) -> PrecedentReport:
+        """Funded projects like `project`: how many, their median subsidy, examples."""
+        r = self.retriever
+        return similar_projects(
+            r.store,
+            r.encoder,
+            project,
+            embedder=r.embedder,
+            programme=programme,
+            departement=departement,
+            limit=limit,
+            table=self.projects,
+        )
+
+    def precedents_for(self, project: str) -> PrecedentReport | None:
+        """For the chat: comparable projects if the lists hold some; a word in no project's
+        title (« refaire ») is dropped and the search tried again once."""
+        try:
+            report = self.precedents(project)
+            unknown = set(report.unknown_words)
+            rest = " ".join(w for w in project.split() if w not in unknown)
+            if not report.count and unknown and rest:
+                report = self.precedents(rest)
+        except PlumeError as exc:
+            log.warning("precedents skipped: %s", exc.message)
+            return None
+        return report if report.count else None
+
+    def cofinancing(self, request: CofinancingRequest) -> CofinancingResult:
+        return compute_cofinancing(request)
+
+    def reload(self) -> None:
+        """After an ingestion: the funded projects are read again on next use."""
+        self.projects.clear()

@@ -1,0 +1,341 @@
+"""The steps of a turn that call the model — rewrite a follow-up into a question that stands
+alone, offer it the cofinancing calculator, stream its answer and check its citations — and
+the text conventions they share with the prompts (the numbered sources, the signal of an
+answer the model declines).
+
+`ModelSteps` is mixed into `ChatService`: the steps read the service's model, circuit
+breaker, prompts and reliability model, and fall back on its answers without a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+from llama_index.core.llms import LLM, ChatMessage, MessageRole
+
+from assistant import extractive
+from assistant.aides.cofinancing import CofinancingRequest, compute_cofinancing
+from assistant.aides.tools import (
+    COFINANCING_TOOL,
+    TOOL_NAME,
+    request_from_arguments,
+    request_from_question,
+)
+from assistant.breaker import CircuitBreaker
+from assistant.chat.turn import COFINANCING_DOC, Event, Turn
+from assistant.citation_check import check_citations
+from assistant.conversations import Conversations
+from assistant.evidence import Evidence, Sentence
+from assistant.model_call import usage_of
+from assistant.models import Answer, Citation, Passage
+from assistant.prompts import PromptBook
+from assistant.reliability import Reliability, ReliabilityModel, signals
+from assistant.retrieval import Retriever
+from plume.documents import french_date
+from plume.errors import InvalidCofinancingRequest
+from plume.store import SearchFilter
+from plume.text import fold_accents
+
+log = logging.getLogger(__name__)
+
+
+class IncompleteStream(Exception):
+    """The model's stream stopped without saying it had finished."""
+
+
+def _finish_reason(raw: Any) -> str | None:
+    """`stop`, `length`… from the last stream event; None if the stream was cut short."""
+    choices = getattr(getattr(raw, "data", None), "choices", None) or []
+    reason = getattr(choices[0], "finish_reason", None) if choices else None
+    return str(reason) if reason else None
+
+
+# What the model answers when the sources do not allow an answer (prompts/answer.v2.md)
+DECLINE = "[[SANS_REPONSE]]"
+_DECLINE_FOLDED = "sans_reponse"
+
+
+def _folded(text: str) -> str:
+    return fold_accents(text).casefold()
+
+
+def declines(text: str) -> bool:
+    """The model says the sources do not answer (the signal, anywhere in its text)."""
+    return _DECLINE_FOLDED in _folded(text).replace(" ", "_")
+
+
+def _may_decline(text: str) -> bool:
+    """The text so far is, or could still become, the signal: hold it back."""
+    start = text.lstrip()
+    return DECLINE.startswith(start) or start.startswith(DECLINE)
+
+
+def _without_signal(text: str) -> str:
+    return text.replace(DECLINE, "").strip()
+
+
+def context_block(passages: list[Passage]) -> str:
+    """The numbered sources the model reads; [n] is what it cites."""
+    blocks = []
+    for n, p in enumerate(passages, start=1):
+        heading = " — ".join(
+            x for x in (str(p.field("title") or ""), str(p.field("section") or "")) if x
+        )
+        dates = []
+        if p.field("in_force_from"):
+            dates.append(f"en vigueur depuis le {p.field('in_force_from')}")
+        if p.field("modified"):
+            dates.append(f"mise à jour le {p.field('modified')}")
+        if p.field("text_date"):
+            dates.append(f"texte à jour au {french_date(p.field('text_date'))}")
+        meta = ", ".join([str(p.field("url") or ""), *dates])
+        blocks.append(f"[{n}] {heading}\n({meta})\n{p.text}")
+    return "\n\n".join(blocks)
+
+
+def _request_args(request: CofinancingRequest) -> dict[str, Any]:
+    return {
+        k: (str(v) if not isinstance(v, bool | int | type(None)) else v)
+        for k, v in vars(request).items()
+    }
+
+
+class ModelSteps:
+    """What `ChatService` brings: its model and breaker, prompts and reliability model, and
+    the answers it gives without a model."""
+
+    retriever: Retriever
+    llm: LLM | None
+    breaker: CircuitBreaker
+    prompts: PromptBook
+    reliability: ReliabilityModel
+    passages_per_answer: int
+
+    @property
+    def model_name(self) -> str | None:
+        return getattr(self.llm, "model", None) if self.llm is not None else None
+
+    @abstractmethod
+    def _extractive(self, turn: Turn) -> Answer: ...
+
+    @abstractmethod
+    def _fallback(self, turn: Turn) -> Answer: ...
+
+    @abstractmethod
+    def _finish(self, turn: Turn, answer: Answer, *, streamed: bool = False) -> Iterator[Event]: ...
+
+    @staticmethod
+    def _rated(answer: Answer, reliability: Reliability) -> Answer:
+        if answer.mode != "refusal":
+            answer.confidence = reliability.score
+            answer.reliability = reliability.as_dict()
+        return answer
+
+    def _judge(self, evidence: Evidence, quoted: list[Sentence]) -> Reliability:
+        return self.reliability.judge(signals(evidence, quoted))
+
+    def _rewrite(self, turn: Turn, history: list[ChatMessage]) -> str:
+        """ "et pour un mariage ?" → a question that stands alone."""
+        last_question = next(
+            (str(m.content) for m in reversed(history) if m.role == MessageRole.USER), ""
+        )
+        fallback = f"{last_question} {turn.question}".strip()
+        if self.llm is None or not self.breaker.allow():
+            return fallback  # without a model, the previous question gives the topic
+        lines = [
+            f"{'Secrétaire' if m.role == MessageRole.USER else 'Assistant'} : {m.content}"
+            for m in history[-6:]
+        ]
+        prompt = self.prompts["followup"].render(history="\n".join(lines), question=turn.question)
+        started = time.perf_counter()
+        try:
+            response = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+        except Exception as exc:  # any model failure: keep going without it
+            self.breaker.failure()
+            log.warning("follow-up rewrite failed: %s", type(exc).__name__)
+            return fallback
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, response.raw)
+        rewritten = (response.message.content or "").strip().splitlines()
+        return rewritten[0].strip(' «»"') if rewritten and rewritten[0].strip() else fallback
+
+    @staticmethod
+    def _add_usage(turn: Turn, raw: Any) -> None:
+        prompt_tokens, completion_tokens = usage_of(raw)
+        turn.usage["prompt_tokens"] += prompt_tokens
+        turn.usage["completion_tokens"] += completion_tokens
+
+    def _cofinancing(self, turn: Turn) -> Answer | None:
+        """The calculator, called by the model (tool calling) or on the question's words;
+        None when the question gives nothing to compute (then the rules are quoted)."""
+        request, called_by = None, "question"
+        try:
+            if self.llm is not None and self.breaker.allow():
+                args = self._tool_call(turn)
+                if args is not None:
+                    request, called_by = request_from_arguments(args, turn.commune), "modele"
+            if request is None:
+                request = request_from_question(turn.standalone, turn.commune)
+            if request is None:
+                return None
+            result = compute_cofinancing(request)
+        except InvalidCofinancingRequest as exc:
+            return Answer(
+                text=f"Calcul impossible : {exc.message}",
+                mode="computation",
+                confidence=1.0,
+                flags=["calcul_impossible"],
+            )
+        rules = [p for p in turn.passages if p.doc_id == COFINANCING_DOC][:1]
+        if not rules:
+            where = SearchFilter(doc_ids=[COFINANCING_DOC])
+            rules = self.retriever.search(turn.standalone, where, limit=1)
+        cite = " [1]" if rules else ""
+        text = (
+            "Cofinancement « Territoires d'IA » (guichet de cofinancement de la Banque des "
+            f"Territoires, règles de mai 2026){cite} :\n{result.explain()}"
+        )
+        return Answer(
+            text=text,
+            mode="computation",
+            confidence=1.0,
+            citations=[Citation.from_passage(1, rules[0])] if rules else [],
+            flags=[f"outil:{TOOL_NAME}"],
+            model=self.model_name if called_by == "modele" else None,
+            tool={
+                "name": TOOL_NAME,
+                "called_by": called_by,
+                "arguments": _request_args(request),
+                "result": result.as_dict(),
+            },
+        )
+
+    def _tool_call(self, turn: Turn) -> dict[str, Any] | None:
+        """Offer the calculator to the model; its arguments if it calls it."""
+        assert self.llm is not None
+        system = ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render())
+        started = time.perf_counter()
+        try:
+            response = self.llm.chat_with_tools(  # type: ignore[attr-defined]
+                [COFINANCING_TOOL], user_msg=turn.standalone, chat_history=[system]
+            )
+            calls = self.llm.get_tool_calls_from_response(  # type: ignore[attr-defined]
+                response, error_on_no_tool_call=False
+            )
+        except Exception as exc:  # model down: the question's words will do
+            self.breaker.failure()
+            log.warning("tool call failed: %s", type(exc).__name__)
+            return None
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, response.raw)
+        for call in calls:
+            if call.tool_name == TOOL_NAME and isinstance(call.tool_kwargs, dict):
+                return dict(call.tool_kwargs)
+        return None
+
+    def _generate(self, turn: Turn) -> Iterator[Event]:
+        """The model's answer, streamed. Its first characters are held back until they
+        cannot be the signal of an answer it declines (prompts/answer: DECLINE)."""
+        assert self.llm is not None
+        prompt = self.prompts["answer"]
+        context = turn.passages[: self.passages_per_answer]
+        messages = [
+            ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render()),
+            *Conversations.history(turn.memory)[-6:],
+            ChatMessage(
+                role=MessageRole.USER,
+                content=prompt.render(context=context_block(context), question=turn.standalone),
+            ),
+        ]
+        text, started, last_raw, held = "", time.perf_counter(), None, True
+        try:
+            for chunk in self.llm.stream_chat(messages):
+                last_raw = chunk.raw
+                if not chunk.delta:
+                    continue
+                text += chunk.delta
+                if not held:
+                    yield "delta", {"text": chunk.delta}
+                elif not _may_decline(text):
+                    held = False
+                    yield "delta", {"text": text}
+            finish = _finish_reason(last_raw)
+            if finish is None:
+                raise IncompleteStream("the stream ended without a finish reason")
+        except Exception as exc:  # model down, time-out, broken stream: answer without it
+            self.breaker.failure()
+            log.warning("generation failed after %d characters: %s", len(text), type(exc).__name__)
+            if not held:
+                yield "reset", {"reason": "modele_indisponible"}
+            yield from self._finish(turn, self._fallback(turn))
+            return
+        self.breaker.success()
+        turn.model_seconds += time.perf_counter() - started
+        self._add_usage(turn, last_raw)
+        answer = self._checked(turn, text, prompt.id)
+        if finish == "length":
+            answer.flags.append("reponse_tronquee")
+        if answer.mode == "generative":
+            yield from self._finish(turn, answer, streamed=not held)
+        else:
+            if not held:
+                yield "reset", {"reason": answer.flags[-1] if answer.flags else answer.mode}
+            yield from self._finish(turn, answer)
+
+    def _checked(self, turn: Turn, text: str, prompt_version: str) -> Answer:
+        """The model's text after the citation check. When it declines (the signal, or only
+        « the sources do not say »), the closest texts; when nothing it said is tied to a
+        source, the answer read from the evidence."""
+        assert turn.evidence is not None
+        context = turn.passages[: self.passages_per_answer]
+        check = check_citations(_without_signal(text), context)
+        flags = []
+        if check.removed:
+            flags.append("citation_retiree")
+        if check.unsupported:
+            flags.append("phrase_non_sourcee")
+        if declines(text) or (not check.cited and not check.unsupported and text.strip()):
+            reliability = self._judge(turn.evidence, extractive.select(turn.evidence))
+            reliability = Reliability(
+                "faible",
+                min(reliability.score, self.reliability.low),
+                ["le modèle n'a pas trouvé la réponse dans les sources", *reliability.reasons],
+            )
+            declined = self._rated(extractive.pistes(turn.evidence), reliability)
+            declined.flags = [*flags, "modele_sans_reponse"]
+            declined.model, declined.prompt_version = self.model_name, prompt_version
+            return declined
+        if not check.cited:
+            grounded = self._extractive(turn)
+            grounded.flags = [*flags, "reponse_non_sourcee"]
+            grounded.model, grounded.prompt_version = self.model_name, prompt_version
+            return grounded
+        cited = [context[n - 1] for n in check.cited]
+        quoted = [s for p in cited if (s := turn.evidence.best_of(p.doc_id)) is not None]
+        reliability = self._judge(turn.evidence, quoted)
+        if check.removed and reliability.level == "elevee":
+            reliability = Reliability(
+                "moyenne",
+                reliability.score,
+                ["une citation du modèle a été retirée", *reliability.reasons],
+            )
+        answer = Answer(
+            text=check.text,
+            mode="generative",
+            confidence=0.0,
+            citations=[Citation.from_passage(n, context[n - 1]) for n in check.cited],
+            flags=flags,
+            model=self.model_name,
+            prompt_version=prompt_version,
+            removed_citations=[
+                {"n": r.n, "reason": r.reason, "sentence": r.sentence, "quote": r.quote}
+                for r in check.removed
+            ],
+        )
+        return self._rated(answer, reliability)
