@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return
         built = Runtime.build(settings or Settings())
         app.state.runtime = built
-        built.start_local_fill()  # the e5 vectors follow BM25, in the background
+        built.start_background()  # e5 vectors after BM25; the chat memory's framework
         try:
             yield
         finally:

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingestion.documents.items import Upload
-from ingestion.documents.library import (
-    DocumentInfo,
-    FileResult,
-    FilesReport,
-    delete_document,
-    ingest_files,
-    list_documents,
-    read_document,
-)
 from plume.embedding import Embedder
 from plume.settings import Settings
 from plume.store import Store
+
+if TYPE_CHECKING:  # the parsers (unstructured, spaCy) load in about a second: on first use
+    from ingestion.documents.items import Upload
+    from ingestion.documents.library import DocumentInfo, FileResult, FilesReport
 
 
 @dataclass
@@ -37,15 +31,23 @@ class DocumentService:
         on_file: Callable[[FileResult], None] | None = None,
     ) -> FilesReport:
         """Index each file for `tenant`; one result per file, rejected ones with their reason."""
+        from ingestion.documents.library import ingest_files
+
         return ingest_files(
             self.settings, self.store, self.embedder, uploads, tenant, uploaded_by, on_file
         )
 
     def list(self, tenants: Sequence[str]) -> list[DocumentInfo]:
+        from ingestion.documents.library import list_documents
+
         return list_documents(self.store, tenants)
 
     def read(self, doc_id: str, tenants: Sequence[str]) -> dict[str, Any]:
+        from ingestion.documents.library import read_document
+
         return read_document(self.store, doc_id, tenants)
 
     def delete(self, doc_id: str, tenants: Sequence[str]) -> int:
+        from ingestion.documents.library import delete_document
+
         return delete_document(self.store, doc_id, tenants)

@@ -115,7 +115,7 @@ class Answer:
     impact: dict[str, Any] | None = None
     removed_citations: list[dict[str, Any]] = field(default_factory=list)
     tool: dict[str, Any] | None = None  # a computation: name, arguments, called by, result
-    # level (elevee, moyenne, faible), its label, score and reasons (assistant.reliability)
+    # level (elevee, moyenne, faible), its label, score and reasons (assistant.rag.reliability)
     reliability: dict[str, Any] | None = None
     # beside an answer, the next closest texts, not cited: to check (their key sentence)
     see_also: list[Citation] = field(default_factory=list)

@@ -5,27 +5,29 @@ services: `assistant` (search and chat), `aides`, `veille`, `corpus`, `documents
 
 from __future__ import annotations
 
+import importlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.aides.service import AidesService
-from assistant.breaker import CircuitBreaker
-from assistant.caveats import Caveats
 from assistant.chat.service import ChatService
 from assistant.communes import CommuneRegistry
-from assistant.conversations import Conversations
 from assistant.corpus import CorpusService
 from assistant.documents import DocumentService
-from assistant.llm import build_llm
-from assistant.model_levers import build_model_levers
-from assistant.prompts import PromptBook
-from assistant.query import QueryExpander
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.client import build_llm
+from assistant.llm.levers import build_model_levers
+from assistant.llm.prompts import PromptBook
+from assistant.rag.caveats import Caveats
+from assistant.rag.conversations import Conversations
+from assistant.rag.query import QueryExpander
+from assistant.rag.regimes import Regimes
+from assistant.rag.reliability import ReliabilityModel
+from assistant.rag.retrieval import Retriever
+from assistant.rag.scope import ScopeClassifier
 from assistant.records.export import Backups
 from assistant.records.service import Records
-from assistant.regimes import Regimes
-from assistant.reliability import ReliabilityModel
-from assistant.retrieval import Retriever
-from assistant.scope import ScopeClassifier
 from assistant.service import Assistant
 from assistant.veille.service import VeilleService
 from plume import term_stats
@@ -133,6 +135,12 @@ class Runtime:
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
         self.aides.reload()
 
+    def start_background(self) -> None:
+        """While serving: the e5 vectors' fill, and the chat memory's framework (llama-index,
+        about a second to import) loaded now rather than by the first question."""
+        self.start_local_fill()
+        threading.Thread(target=_load_chat_memory, name="plume-warm-up", daemon=True).start()
+
     def start_local_fill(self) -> None:
         """While serving: compute the missing e5 vectors in the background (low priority)."""
         s = self.settings
@@ -148,3 +156,7 @@ class Runtime:
             self.filler.close()
         self.store.close()
         self.records.db.close()
+
+
+def _load_chat_memory() -> None:
+    importlib.import_module("llama_index.core.memory")

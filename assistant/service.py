@@ -9,8 +9,8 @@ from assistant.chat.service import ChatService
 from assistant.chat.turn import Event
 from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
-from assistant.regimes import Place
-from assistant.retrieval import HistoryGap, Retriever
+from assistant.rag.regimes import Place
+from assistant.rag.retrieval import HistoryGap, Retriever
 from plume.store import SearchFilter
 
 

@@ -1,8 +1,8 @@
 """How the extractive answer is composed, measured on the dev sets (no model).
 
 Each answerable question of the dev sets is searched once the way the chat searches it;
-then the evidence's weights (assistant.evidence) and the answer's limits
-(assistant.extractive) are varied, and each variant is scored on what the secretary would
+then the evidence's weights (assistant.rag.evidence) and the answer's limits
+(assistant.rag.extractive) are varied, and each variant is scored on what the secretary would
 read, if Plume answered every question:
 
 - `hit`: a gold source is among the cited documents;
@@ -27,15 +27,16 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from assistant import evidence as ev
-from assistant import extractive
-from assistant.intents import detect
 from assistant.models import Passage
-from assistant.retrieval import build_filter
+from assistant.rag import evidence as ev
+from assistant.rag import extractive
+from assistant.rag.intents import detect
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from eval.dataset import EvalItem, load_dataset
 from eval.index import default_parts, ensure_index, eval_settings
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 
 DEV_SETS = [REPO_ROOT / "eval" / "datasets" / f for f in ("dev.jsonl", "dev2.jsonl")]
 

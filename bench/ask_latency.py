@@ -20,12 +20,13 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from bench.run import machine, percentiles
 from eval.dataset import load_dataset
 from eval.index import eval_settings
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 
 SETS = ("dev", "dev2", "heldout", "heldout2", "heldout3")
 RESULTS = REPO_ROOT / "bench" / "results"

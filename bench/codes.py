@@ -73,7 +73,7 @@ def ingest(data_dir: Path, label: str) -> dict[str, Any]:
 
 
 def search_latency(data_dir: Path) -> dict[str, Any]:
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from assistant.runtime import Runtime
     from plume.settings import Settings
 

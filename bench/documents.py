@@ -73,7 +73,7 @@ def main() -> int:
     if not DATA.is_dir():
         log(f"{DATA} absent: nothing to measure")
         return 1
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from assistant.runtime import Runtime
     from ingestion.documents.items import Upload
     from ingestion.documents.library import FileResult, ingest_files, read_document

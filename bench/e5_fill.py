@@ -24,8 +24,9 @@ from typing import Any
 from assistant.runtime import Runtime
 from bench.run import machine
 from ingestion.local_vectors import BATCH, NOT_EMBEDDED, ORDER, local_text
+from plume import REPO_ROOT
 from plume.embedding import LocalEmbedder
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter
 
 RESULTS = REPO_ROOT / "bench" / "results"

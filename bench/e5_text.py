@@ -19,13 +19,14 @@ from statistics import fmean
 
 import numpy as np
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from eval.dataset import load_dataset
 from eval.index import eval_settings
 from ingestion.local_vectors import local_text
+from plume import REPO_ROOT
 from plume.embedding import LocalEmbedder
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter
 
 CODES = ("LEGITEXT000006070633", "LEGITEXT000006070239")

@@ -20,13 +20,14 @@ from statistics import fmean
 from typing import Any
 
 from assistant.models import Passage
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from bench.run import percentiles
 from eval.dataset import EvalItem, load_dataset
 from eval.index import eval_settings
 from eval.metrics import retrieval_scores
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 from plume.store import SearchFilter
 
 SETS = ("dev", "dev2")

@@ -20,7 +20,8 @@ from assistant.aides.catalogue import GrantFilters, find_grants
 from assistant.aides.precedents import ProjectTable, similar_projects
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 
 AIDES = REPO_ROOT.parent / "shared" / "data" / "aides_territoires"
 RESULTS = REPO_ROOT / "bench" / "results"

@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 
 QA = REPO_ROOT.parent / "shared" / "data" / "qa" / "spf_questions_gold_fiche.jsonl"
 RESULTS = REPO_ROOT / "bench" / "results"

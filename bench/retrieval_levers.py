@@ -14,7 +14,7 @@ so that each one's effect shows.
     PLUME_MISTRAL_API_KEY=… .venv/bin/python -m bench.retrieval_levers --model --dense
 
 `--model` adds the levers that ask the model (query rewriting, HyDE, reranking; see
-`assistant.model_levers`) on top of the best offline variant, hybrid with `--dense`, and
+`assistant.llm.levers`) on top of the best offline variant, hybrid with `--dense`, and
 prints each one's gain over that variant and its token cost per question.
 
 The index is the evaluation index (`eval.index`) in its own folder
@@ -30,19 +30,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from statistics import fmean
 
-from assistant.breaker import CircuitBreaker
-from assistant.llm import build_llm
-from assistant.model_call import LeverUsage
-from assistant.model_levers import QueryRewriter, Reranker, RewriteMode
-from assistant.prompts import PromptBook
-from assistant.query import QueryExpander
-from assistant.regimes import Regimes
-from assistant.retrieval import Retriever, build_filter
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.calls import LeverUsage
+from assistant.llm.client import build_llm
+from assistant.llm.levers import QueryRewriter, Reranker, RewriteMode
+from assistant.llm.prompts import PromptBook
+from assistant.rag.query import QueryExpander
+from assistant.rag.regimes import Regimes
+from assistant.rag.retrieval import Retriever, build_filter
 from eval.dataset import EvalItem, load_dataset
 from eval.index import STAMPS, default_parts, ensure_index, eval_settings
 from eval.metrics import percentile, retrieval_scores
 from ingestion import chunking
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+from plume.settings import Settings
 
 DEV_SET = REPO_ROOT / "eval" / "datasets" / "dev.jsonl"
 KINDS = ("legal", "fiche", "aide", "all")

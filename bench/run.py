@@ -229,7 +229,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def search_latency(
     data_dir: Path, queries: Sequence[str], off_topic: Sequence[str]
 ) -> dict[str, Any]:
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from assistant.runtime import Runtime
     from plume.settings import Settings, StoreBackend
 

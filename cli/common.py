@@ -13,16 +13,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from plume.documents import french_date
 from plume.errors import PlumeError
-from plume.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded by the commands that use them: `plume --help` stays quick
     from assistant.runtime import Runtime
+    from plume.settings import Settings
     from plume.store import SearchFilter
 
 out = Console()
@@ -44,6 +43,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 
 
 def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from plume.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -96,7 +99,7 @@ def search_filter(
     as_of: str | None = None,
     tenant: str | None = None,
 ) -> SearchFilter:
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from plume.keys import check_tenant
 
     day = parse_day(as_of) if as_of else None

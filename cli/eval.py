@@ -14,14 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from cli.common import domain_errors, err, load_settings, out
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT
+
+if TYPE_CHECKING:
+    from plume.settings import Settings
 
 eval_app = typer.Typer(
     help="Évaluation : recherche et réponses sur un jeu de questions, rapport, seuils de "
@@ -237,7 +240,7 @@ def eval_scope(
     Exemples : corpus/scope_train.jsonl, les jeux de développement, les titres de fiches
     qui sont des questions. Jamais les jeux réservés (heldout*).
     """
-    from assistant.scope import MODEL_FILE
+    from assistant.rag.scope import MODEL_FILE
     from eval.scope_training import dataset_examples, fiche_questions, fit_scope, training_file
     from plume import packages
     from plume.embedding import LocalEmbedder
@@ -295,7 +298,7 @@ def eval_calibrate(
     """
     import json as _json
 
-    from assistant.reliability import MODEL_FILE
+    from assistant.rag.reliability import MODEL_FILE
     from eval.calibration import calibrate, observe
     from eval.dataset import load_dataset
 

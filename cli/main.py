@@ -59,7 +59,7 @@ def serve(
 
     settings = load_settings()
     with open_runtime(settings) as runtime:
-        runtime.start_local_fill()  # the e5 vectors follow BM25, in the background
+        runtime.start_background()  # e5 vectors after BM25; the chat memory's framework
         out.print(f"Plume écoute sur http://{host or settings.host}:{port or settings.port}")
         uvicorn.run(
             create_app(settings, runtime=runtime),

@@ -20,10 +20,10 @@ from cli.common import (
     out,
     run,
 )
-from plume.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.veille.service import VeilleService
+    from plume.settings import Settings
 
 veille_app = typer.Typer(
     help="Veille juridique : journal des modifications des codes et synthèse. "

@@ -1,4 +1,4 @@
-"""Calibrating the reliability level (assistant.reliability): `plume eval calibrate`.
+"""Calibrating the reliability level (assistant.rag.reliability): `plume eval calibrate`.
 
 Every question of the dev sets is asked without a model, as the chat asks it, with one
 difference: a question the scope classifier would refuse is answered anyway (its answer is
@@ -28,10 +28,10 @@ from datetime import date
 
 import numpy as np
 
-from assistant.reliability import ReliabilityModel, Signals, fit
-from assistant.retrieval import build_filter
+from assistant.rag.reliability import ReliabilityModel, Signals, fit
+from assistant.rag.retrieval import build_filter
+from assistant.rag.scope import ADMIN, Verdict
 from assistant.runtime import Runtime
-from assistant.scope import ADMIN, Verdict
 from eval.dataset import EvalItem
 
 HIGH_PRECISION = 0.93
@@ -139,7 +139,7 @@ def calibrate(observations: Sequence[Observation]) -> tuple[ReliabilityModel, Ca
     high = _precision_threshold(probability, right, HIGH_PRECISION, MIN_HIGH, situational)
     low = min(_floor_threshold(probability, right, LOW_PRECISION), high)
     weights, bias = fit(rows, [bool(r) for r in right], l2=L2)
-    from assistant.reliability import FEATURES
+    from assistant.rag.reliability import FEATURES
 
     model = ReliabilityModel(
         weights,

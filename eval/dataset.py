@@ -5,7 +5,7 @@
 
 `gold` lists the doc ids that answer the question; empty means nothing in the corpus does
 (Plume should refuse). `as_of`, `tenant`, `tags` and `scope` are optional; `scope` is the
-question's kind for the scope classifier (assistant.scope: `admin`, `local`, `hors_champ`),
+question's kind for the scope classifier (assistant.rag.scope: `admin`, `local`, `hors_champ`),
 by default `local` for a commune's documents, `hors_champ` for a refusal, else `admin`. A bad line
 is reported with its number and skipped: the rest of the set still runs.
 """

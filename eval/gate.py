@@ -28,8 +28,8 @@ from eval.evaluation import evaluate
 from eval.history import RunRecord
 from eval.index import indexed_doc_ids
 from eval.report import Report
+from plume import REPO_ROOT
 from plume.errors import PlumeError
-from plume.settings import REPO_ROOT
 
 GATE_FILE = REPO_ROOT / "eval" / "gate.toml"
 

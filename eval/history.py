@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from plume import REPO_ROOT
 from plume.errors import PlumeError
-from plume.settings import REPO_ROOT
 
 HISTORY = REPO_ROOT / "eval" / "history.jsonl"
 LOWER_IS_BETTER = ("latency_p50_s", "latency_p95_s")

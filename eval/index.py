@@ -19,10 +19,10 @@ from pathlib import Path
 
 from assistant.runtime import Runtime
 from ingestion import lexhub
-from plume import packages
+from plume import REPO_ROOT, packages
 from plume.documents import SOURCES
 from plume.errors import UnknownSource
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -13,7 +13,7 @@ from datetime import date
 from statistics import fmean
 from typing import Any
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.service import Assistant
 from eval import metrics
 from eval.answers import AnswerSample, Judge, score_answers

@@ -1,4 +1,4 @@
-"""Training the scope classifier (assistant.scope): `plume eval scope`.
+"""Training the scope classifier (assistant.rag.scope): `plume eval scope`.
 
 Examples, each a question and its kind (`admin`, `local`, `hors_champ`):
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.scope import LABELS, TRAIN_FILE, Label, ScopeModel, train
+from assistant.rag.scope import LABELS, TRAIN_FILE, Label, ScopeModel, train
 from eval.dataset import load_dataset
 from plume.embedding import Embedder
 

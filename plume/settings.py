@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from plume import REPO_ROOT
+
 WEAK_TOKENS = {"", "admin", "changeme", "change-me", "secret", "password", "plume", "dev-token"}
 
 

@@ -17,8 +17,8 @@ import pytest
 from llama_index.core.schema import TextNode
 
 from ingestion.chunking import index_text
-from plume import packages
-from plume.settings import REPO_ROOT, Settings
+from plume import REPO_ROOT, packages
+from plume.settings import Settings
 from plume.store import Store, StoredPoint
 from plume.store.edge import EdgeStore
 from plume.store.server import ServerStore

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.citation_check import CitationCheck, RemovedCitation, check_citations
-from assistant.extractive import INTRO, NOT_FOUND
 from assistant.models import Passage
+from assistant.rag.citation_check import CitationCheck, RemovedCitation, check_citations
+from assistant.rag.extractive import INTRO, NOT_FOUND
 from plume.store import Hit
 
 

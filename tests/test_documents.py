@@ -28,8 +28,9 @@ from ingestion.documents.library import (
     read_document,
 )
 from ingestion.documents.parse import ParseOptions, parse_document, title_from_name
+from plume import REPO_ROOT
 from plume.errors import DocumentNotFound, InvalidTenant, RejectedFile
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.store.edge import EdgeStore
 from tests.conftest import SHARED_DATA
@@ -364,7 +365,7 @@ def test_real_files_ingest_scans_through_ocr(real_library: tuple[Settings, objec
 def test_real_files_are_found_by_their_content_for_their_tenant_only(
     real_library: tuple[Settings, object], tenant: str, question: str, file_name: str, words: str
 ) -> None:
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
 
     _, runtime = real_library
     assistant = runtime.assistant  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from assistant.communes import CommuneProfile
 from ingestion.aides_territoires.records import from_api, from_csv
 from ingestion.sources import aides as aides_source
 from ingestion.sources import programmes
-from plume.settings import REPO_ROOT
+from plume import REPO_ROOT
 from tests.conftest import SHARED_DATA
 
 CATALOGUE = REPO_ROOT / "corpus" / "programmes.toml"

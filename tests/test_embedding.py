@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.embedding import MistralEmbedder, build_embedder

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.models import Passage
-from assistant.regimes import Place
-from assistant.retrieval import Retriever
+from assistant.rag.regimes import Place
+from assistant.rag.retrieval import Retriever
 from assistant.runtime import Runtime
 from cli.main import app
 from eval import history, metrics, piaf
@@ -33,8 +33,9 @@ from eval.report import write
 from ingestion import lexhub
 from ingestion.fiches import load_fiche_tree, parse_fiche
 from ingestion.local_vectors import coverage
+from plume import REPO_ROOT
 from plume.documents import tenant_doc_id
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter
 from tests.conftest import SHARED_DATA
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from assistant import extractive
-from assistant.evidence import Evidence, gather, units
-from assistant.facets import asked, given
 from assistant.models import Passage
-from assistant.query import Lexicon, Term
+from assistant.rag import extractive
+from assistant.rag.evidence import Evidence, gather, units
+from assistant.rag.facets import asked, given
+from assistant.rag.query import Lexicon, Term
 from plume.store import Hit
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, term_index

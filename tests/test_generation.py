@@ -23,15 +23,15 @@ from mistralai.client import Mistral
 from pydantic import ValidationError
 
 from api.main import create_app
-from assistant.breaker import CircuitBreaker
 from assistant.chat.model import DECLINE
 from assistant.chat.turn import Event
-from assistant.extractive import PISTES_INTRO
-from assistant.llm import build_llm
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.client import build_llm
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE
-from assistant.retrieval import build_filter
+from assistant.rag.extractive import PISTES_INTRO
+from assistant.rag.retrieval import build_filter
+from assistant.rag.scope import OUT_OF_SCOPE
 from assistant.runtime import Runtime
-from assistant.scope import OUT_OF_SCOPE
 from ingestion.service import ingest_source
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root

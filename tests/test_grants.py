@@ -24,9 +24,9 @@ from assistant.aides.catalogue import GrantFilters, closing_soon, find_grants
 from assistant.aides.listing import deadlines, format_grants
 from assistant.aides.tools import request_from_question
 from assistant.communes import CommuneProfile
-from assistant.intents import detect
-from assistant.llm import build_llm
-from assistant.retrieval import build_filter
+from assistant.llm.client import build_llm
+from assistant.rag.intents import detect
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from assistant.veille.digest import digest
 from cli.main import app

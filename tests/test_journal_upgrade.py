@@ -60,7 +60,7 @@ def _section_holding(tree: dict, num: str) -> dict | None:  # type: ignore[type-
 def test_a_question_on_a_changed_article_cites_its_new_version(settings: Settings) -> None:
     import json
 
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from assistant.runtime import Runtime
     from ingestion.service import ingest_source
 
@@ -92,7 +92,7 @@ def test_the_version_in_force_on_a_date_answers_for_that_date(settings: Settings
     import json
     from datetime import date
 
-    from assistant.retrieval import build_filter
+    from assistant.rag.retrieval import build_filter
     from assistant.runtime import Runtime
     from ingestion.service import ingest_source
 

@@ -25,8 +25,9 @@ from ingestion import lexhub
 from ingestion.journal import ChangeJournal
 from ingestion.legi import CodeText
 from ingestion.service import code_inventory, fetch, ingest_source, missing_codes
+from plume import REPO_ROOT
 from plume.errors import CorruptPackage, MalformedDocument
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter, SourceStats
 from plume.store.edge import EdgeStore
 

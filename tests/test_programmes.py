@@ -12,9 +12,10 @@ from ingestion import sync_log
 from ingestion.pipeline import ingest
 from ingestion.service import check_source, ingest_source
 from ingestion.sources import programmes
+from plume import REPO_ROOT
 from plume.documents import content_hash
 from plume.errors import MalformedDocument
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from plume.store import SearchFilter, Store
 from plume.store.edge import EdgeStore
 from plume.text import Bm25Encoder
@@ -262,7 +263,7 @@ def test_the_general_investment_grants_are_listed_whatever_the_projects_words(
     store: Store,
 ) -> None:
     from assistant.aides.catalogue import GrantFilters, find_grants
-    from assistant.retrieval import Retriever
+    from assistant.rag.retrieval import Retriever
 
     version, _ = catalogue()
     items = programmes.items(CATALOGUE, version=version)

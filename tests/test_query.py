@@ -11,13 +11,13 @@ import pytest
 from llama_index.core.schema import TextNode
 
 from assistant.models import Citation
-from assistant.query import ArticleRef, Lexicon, QueryExpander, Term, find_references
-from assistant.retrieval import Retriever, build_filter
+from assistant.rag.query import ArticleRef, Lexicon, QueryExpander, Term, find_references
+from assistant.rag.retrieval import Retriever, build_filter
 from ingestion.chunking import fiche_nodes, index_text
 from ingestion.fiches import parse_fiche
 from ingestion.legi import load_code_tree, parse_code
 from ingestion.sources.legi import article_nodes
-from plume.settings import REPO_ROOT
+from plume import REPO_ROOT
 from plume.store import Store
 from plume.text import Bm25Encoder
 from tests.conftest import SHARED_DATA, indexed_store, load_fiche_json

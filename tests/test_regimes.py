@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from assistant.communes import CommuneProfile
 from assistant.models import Citation
-from assistant.regimes import REGIME_WEIGHT, Place, Regimes
-from assistant.retrieval import Retriever, build_filter
+from assistant.rag.regimes import REGIME_WEIGHT, Place, Regimes
+from assistant.rag.retrieval import Retriever, build_filter
 from cli.main import app
 from ingestion.legi import load_code_tree, parse_code
 from ingestion.sources.legi import article_nodes
-from plume.settings import REPO_ROOT
+from plume import REPO_ROOT
 from plume.store import Hit, Store
 from plume.text import Bm25Encoder
 from tests.conftest import SHARED_DATA, indexed_store

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
 from plume.settings import Settings

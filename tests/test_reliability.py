@@ -7,9 +7,9 @@ import random
 from datetime import date
 from pathlib import Path
 
-from assistant import extractive
-from assistant.evidence import gather
-from assistant.reliability import (
+from assistant.rag import extractive
+from assistant.rag.evidence import gather
+from assistant.rag.reliability import (
     DEFAULT,
     FEATURES,
     MODEL_FILE,

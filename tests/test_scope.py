@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.scope import (
+from assistant.rag.scope import (
     ADMIN,
     HASHED_DIM,
     LABELS,
@@ -19,8 +19,8 @@ from assistant.scope import (
     train,
     word_features,
 )
+from plume import REPO_ROOT
 from plume.embedding import LocalEmbedder
-from plume.settings import REPO_ROOT
 
 
 class KeywordEmbedder:

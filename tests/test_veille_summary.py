@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from assistant.llm import PlumeMistral
+from assistant.llm.client import MistralGenerator
+from assistant.llm.mistral import PlumeMistral
 from assistant.veille.digest import digest
 from ingestion.journal import Change
 from tests.fakes.mistral import FakeMistral
@@ -48,9 +49,11 @@ def fake() -> Iterator[FakeMistral]:
         yield server
 
 
-def model(fake: FakeMistral) -> PlumeMistral:
-    return PlumeMistral(
-        api_key="k", endpoint=fake.url, model="mistral-small-latest", retry_s=0, timeout=5
+def model(fake: FakeMistral) -> MistralGenerator:
+    return MistralGenerator(
+        PlumeMistral(
+            api_key="k", endpoint=fake.url, model="mistral-small-latest", retry_s=0, timeout=5
+        )
     )
 
 

@@ -18,9 +18,10 @@ from api.routes.widget import dsfr_dist
 from assistant.models import AI_NOTICE
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
+from plume import REPO_ROOT
 from plume.errors import CorpusNotFetched
 from plume.keys import KeyStore
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 
 STATIC = REPO_ROOT / "api" / "static"

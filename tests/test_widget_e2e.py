@@ -28,9 +28,10 @@ from api.main import create_app
 from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
 from ingestion.service import ingest_source
+from plume import REPO_ROOT
 from plume.db.models import Feedback
 from plume.keys import KeyStore
-from plume.settings import REPO_ROOT, Settings
+from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.mistral import CHAT, FakeMistral, message_text

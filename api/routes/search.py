@@ -15,7 +15,7 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from assistant.retrieval import build_filter
+from assistant.rag.retrieval import build_filter
 from plume.store import SearchFilter
 
 router = APIRouter(prefix="/v1", tags=["recherche"])
@@ -87,10 +87,8 @@ def chat(
     answer = runtime.assistant.ask(
         body.question, where, caller.conversation(body.conversation_id), commune
     )
+    out = answer.as_dict()
     runtime.records.record_answer(
-        body.question,
-        answer.as_dict(),
-        asker_of(caller),
-        latency_s=time.perf_counter() - started,
+        body.question, out, asker_of(caller), latency_s=time.perf_counter() - started
     )
-    return ChatResponse.model_validate(answer.as_dict())
+    return ChatResponse.model_validate(out)

@@ -23,7 +23,7 @@ from typing import Any
 from assistant.aides.eligibility import Verdict, assess
 from assistant.communes import CommuneProfile
 from assistant.models import Citation, Passage
-from assistant.retrieval import Retriever
+from assistant.rag.retrieval import Retriever
 from plume.documents import UNKNOWN_PERIMETER, perimeter_key
 from plume.errors import InvalidGrantRequest
 from plume.store import Hit, SearchFilter

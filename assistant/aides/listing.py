@@ -12,7 +12,7 @@ from typing import Any
 from assistant.aides.catalogue import Grant, GrantResults, closing_soon
 from assistant.aides.precedents import Example, PrecedentReport
 from assistant.communes import CommuneProfile
-from assistant.retrieval import Retriever
+from assistant.rag.retrieval import Retriever
 
 
 def _day(iso: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from assistant.retrieval import check_question
+from assistant.rag.retrieval import check_question
 from ingestion.precedents import FONDS_VERT, departement_code
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, MalformedDocument, UnknownFilterValue

@@ -17,7 +17,7 @@ from assistant.aides.cofinancing import (
 from assistant.aides.listing import Deadlines
 from assistant.aides.precedents import PrecedentReport, ProjectTable, similar_projects
 from assistant.communes import CommuneProfile
-from assistant.retrieval import Retriever
+from assistant.rag.retrieval import Retriever
 from plume.errors import PlumeError
 
 log = logging.getLogger(__name__)

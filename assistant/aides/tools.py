@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from llama_index.core.tools import FunctionTool
-
 from assistant.aides.cofinancing import CofinancingRequest
 from assistant.communes import CommuneProfile
 from plume.errors import InvalidCofinancingRequest
@@ -45,9 +43,6 @@ def calculer_cofinancement(
     solution est labellisée IA frugale ; outre_mer, action_coeur_de_ville : la commune
     l'est ; qpv_share : part (0 à 1) de la population en quartier prioritaire."""
     return "computed by Plume"  # the schema is what matters: Plume runs the calculator
-
-
-COFINANCING_TOOL = FunctionTool.from_defaults(fn=calculer_cofinancement, name=TOOL_NAME)
 
 
 def _decimal(value: Any, what: str) -> Decimal:

@@ -15,26 +15,25 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
-from llama_index.core.llms import LLM, ChatMessage, MessageRole
-
-from assistant import extractive
 from assistant.aides.cofinancing import CofinancingRequest, compute_cofinancing
 from assistant.aides.tools import (
-    COFINANCING_TOOL,
     TOOL_NAME,
+    calculer_cofinancement,
     request_from_arguments,
     request_from_question,
 )
-from assistant.breaker import CircuitBreaker
 from assistant.chat.turn import COFINANCING_DOC, Event, Turn
-from assistant.citation_check import check_citations
-from assistant.conversations import Conversations
-from assistant.evidence import Evidence, Sentence
-from assistant.model_call import usage_of
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.calls import usage_of
+from assistant.llm.generator import Generator, Message
+from assistant.llm.prompts import PromptBook
 from assistant.models import Answer, Citation, Passage
-from assistant.prompts import PromptBook
-from assistant.reliability import Reliability, ReliabilityModel, signals
-from assistant.retrieval import Retriever
+from assistant.rag import extractive
+from assistant.rag.citation_check import check_citations
+from assistant.rag.conversations import Conversations
+from assistant.rag.evidence import Evidence, Sentence
+from assistant.rag.reliability import Reliability, ReliabilityModel, signals
+from assistant.rag.retrieval import Retriever
 from plume.documents import french_date
 from plume.errors import InvalidCofinancingRequest
 from plume.store import SearchFilter
@@ -109,7 +108,7 @@ class ModelSteps:
     the answers it gives without a model."""
 
     retriever: Retriever
-    llm: LLM | None
+    llm: Generator | None
     breaker: CircuitBreaker
     prompts: PromptBook
     reliability: ReliabilityModel
@@ -138,22 +137,20 @@ class ModelSteps:
     def _judge(self, evidence: Evidence, quoted: list[Sentence]) -> Reliability:
         return self.reliability.judge(signals(evidence, quoted))
 
-    def _rewrite(self, turn: Turn, history: list[ChatMessage]) -> str:
+    def _rewrite(self, turn: Turn, history: list[Message]) -> str:
         """ "et pour un mariage ?" → a question that stands alone."""
-        last_question = next(
-            (str(m.content) for m in reversed(history) if m.role == MessageRole.USER), ""
-        )
+        last_question = next((m.content for m in reversed(history) if m.role == "user"), "")
         fallback = f"{last_question} {turn.question}".strip()
         if self.llm is None or not self.breaker.allow():
             return fallback  # without a model, the previous question gives the topic
         lines = [
-            f"{'Secrétaire' if m.role == MessageRole.USER else 'Assistant'} : {m.content}"
+            f"{'Secrétaire' if m.role == 'user' else 'Assistant'} : {m.content}"
             for m in history[-6:]
         ]
         prompt = self.prompts["followup"].render(history="\n".join(lines), question=turn.question)
         started = time.perf_counter()
         try:
-            response = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+            response = self.llm.chat([Message("user", prompt)])
         except Exception as exc:  # any model failure: keep going without it
             self.breaker.failure()
             log.warning("follow-up rewrite failed: %s", type(exc).__name__)
@@ -161,7 +158,7 @@ class ModelSteps:
         self.breaker.success()
         turn.model_seconds += time.perf_counter() - started
         self._add_usage(turn, response.raw)
-        rewritten = (response.message.content or "").strip().splitlines()
+        rewritten = response.text.strip().splitlines()
         return rewritten[0].strip(' «»"') if rewritten and rewritten[0].strip() else fallback
 
     @staticmethod
@@ -218,14 +215,11 @@ class ModelSteps:
     def _tool_call(self, turn: Turn) -> dict[str, Any] | None:
         """Offer the calculator to the model; its arguments if it calls it."""
         assert self.llm is not None
-        system = ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render())
+        system = self.prompts["system"].render()
         started = time.perf_counter()
         try:
-            response = self.llm.chat_with_tools(  # type: ignore[attr-defined]
-                [COFINANCING_TOOL], user_msg=turn.standalone, chat_history=[system]
-            )
-            calls = self.llm.get_tool_calls_from_response(  # type: ignore[attr-defined]
-                response, error_on_no_tool_call=False
+            response = self.llm.call_tool(
+                calculer_cofinancement, TOOL_NAME, turn.standalone, system
             )
         except Exception as exc:  # model down: the question's words will do
             self.breaker.failure()
@@ -234,10 +228,7 @@ class ModelSteps:
         self.breaker.success()
         turn.model_seconds += time.perf_counter() - started
         self._add_usage(turn, response.raw)
-        for call in calls:
-            if call.tool_name == TOOL_NAME and isinstance(call.tool_kwargs, dict):
-                return dict(call.tool_kwargs)
-        return None
+        return next((args for name, args in response.calls if name == TOOL_NAME), None)
 
     def _generate(self, turn: Turn) -> Iterator[Event]:
         """The model's answer, streamed. Its first characters are held back until they
@@ -246,16 +237,15 @@ class ModelSteps:
         prompt = self.prompts["answer"]
         context = turn.passages[: self.passages_per_answer]
         messages = [
-            ChatMessage(role=MessageRole.SYSTEM, content=self.prompts["system"].render()),
+            Message("system", self.prompts["system"].render()),
             *Conversations.history(turn.memory)[-6:],
-            ChatMessage(
-                role=MessageRole.USER,
-                content=prompt.render(context=context_block(context), question=turn.standalone),
+            Message(
+                "user", prompt.render(context=context_block(context), question=turn.standalone)
             ),
         ]
         text, started, last_raw, held = "", time.perf_counter(), None, True
         try:
-            for chunk in self.llm.stream_chat(messages):
+            for chunk in self.llm.stream(messages):
                 last_raw = chunk.raw
                 if not chunk.delta:
                     continue

@@ -1,8 +1,8 @@
 """The chat service: a turn is prepared, routed to its answer, and finished into events.
 
     prepare()  — before any byte is streamed: the follow-up is rewritten with the
-                 conversation's history, the question's scope is judged (assistant.scope),
-                 passages are retrieved and their sentences scored (assistant.evidence).
+                 conversation's history, the question's scope is judged (assistant.rag.scope),
+                 passages are retrieved and their sentences scored (assistant.rag.evidence).
     events()   — the answer as events: `notice` (first turn), `meta`, `delta`s, then
                  `citations` (checked) and `done` (mode, reliability, ids, usage, impact).
     answer()   — the same turn, collected into one `Answer`.
@@ -12,10 +12,10 @@ covers is refused with its reason; every other one is answered from the best pas
 With a model, the model reads them and answers with citations, or says it cannot (then
 the closest texts are shown: `pistes`); the citation check stays the guard. Without one,
 the sentences that answer are quoted, or, when the evidence is weak (reliability
-« faible », assistant.reliability), the closest texts. The model is llama-index's Mistral
-wrapper (assistant.llm) and the memory llama-index's chat memory; the steps are ours
-rather than a llama-index chat engine's, because each one has a contract to keep (the
-model's steps: assistant.chat.model).
+« faible », assistant.rag.reliability), the closest texts. The model is reached through
+the `Generator` protocol (assistant.llm.generator; llama-index's Mistral wrapper behind it)
+and the memory is llama-index's chat memory; the steps are ours rather than a llama-index
+chat engine's, because each one has a contract to keep (the model's: assistant.chat.model).
 """
 
 from __future__ import annotations
@@ -26,29 +26,28 @@ from collections.abc import Iterator
 from dataclasses import replace
 from itertools import islice
 
-from llama_index.core.llms import LLM
-
-from assistant import extractive
 from assistant.aides.catalogue import GrantResults
 from assistant.aides.listing import format_grants, format_report
 from assistant.aides.service import AidesService
-from assistant.breaker import CircuitBreaker
-from assistant.caveats import Caveats
 from assistant.chat.model import ModelSteps
 from assistant.chat.turn import MAX_SIBLINGS, PASSAGE_FIELDS, Event, Turn
 from assistant.communes import CommuneProfile
-from assistant.conversations import Conversations
-from assistant.evidence import Evidence, gather
 from assistant.impact import estimate
-from assistant.intents import detect, project_words
-from assistant.model_call import counting
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.calls import counting
+from assistant.llm.generator import Generator
+from assistant.llm.prompts import PromptBook
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Passage
-from assistant.prompts import PromptBook
-from assistant.regimes import Place
-from assistant.reliability import DEFAULT as DEFAULT_RELIABILITY
-from assistant.reliability import EXACT, ReliabilityModel, Signals, signals
-from assistant.retrieval import Retriever, check_question
-from assistant.scope import NEEDS_DOCUMENTS, OUT_OF_SCOPE, ScopeClassifier, Verdict
+from assistant.rag import extractive
+from assistant.rag.caveats import Caveats
+from assistant.rag.conversations import Conversations
+from assistant.rag.evidence import Evidence, gather
+from assistant.rag.intents import detect, project_words
+from assistant.rag.regimes import Place
+from assistant.rag.reliability import DEFAULT as DEFAULT_RELIABILITY
+from assistant.rag.reliability import EXACT, ReliabilityModel, Signals, signals
+from assistant.rag.retrieval import Retriever, check_question
+from assistant.rag.scope import NEEDS_DOCUMENTS, OUT_OF_SCOPE, ScopeClassifier, Verdict
 from plume.store import Hit, SearchFilter
 from plume.term_stats import TermStats
 
@@ -61,7 +60,7 @@ class ChatService(ModelSteps):
         retriever: Retriever,
         *,
         aides: AidesService,
-        llm: LLM | None,
+        llm: Generator | None,
         breaker: CircuitBreaker,
         prompts: PromptBook,
         conversations: Conversations,

@@ -4,18 +4,19 @@ and the events the answer is streamed as."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from llama_index.core.memory import ChatMemoryBuffer
+from typing import TYPE_CHECKING, Any
 
 from assistant.aides.catalogue import GrantResults
 from assistant.aides.precedents import PrecedentReport
 from assistant.communes import CommuneProfile
-from assistant.evidence import Evidence
-from assistant.intents import Intent
 from assistant.models import Answer, Passage
-from assistant.scope import ADMIN, Verdict
+from assistant.rag.evidence import Evidence
+from assistant.rag.intents import Intent
+from assistant.rag.scope import ADMIN, Verdict
 from plume.store import SearchFilter
+
+if TYPE_CHECKING:
+    from llama_index.core.memory import ChatMemoryBuffer
 
 Event = tuple[str, dict[str, Any]]  # (name, data): notice, meta, delta, reset, citations, done
 

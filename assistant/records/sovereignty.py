@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from assistant.llm import EU_ENDPOINT
+from assistant.llm.client import EU_ENDPOINT
 from ingestion import lexhub
 from plume.documents import french_date
 from plume.settings import Settings, StoreBackend

@@ -22,10 +22,9 @@ from ingestion.journal import Change, ChangeJournal, DiffOp
 from ingestion.legi import listed_codes
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
 
-if TYPE_CHECKING:  # llama-index loads in seconds: only when a model writes a summary
-    from llama_index.core.llms import LLM
-
+if TYPE_CHECKING:
     from assistant.aides.listing import Deadlines
+    from assistant.llm.generator import Generator
     from assistant.veille.summary import Summary
 
 Format = Literal["md", "html", "json"]
@@ -167,7 +166,7 @@ def digest(
     since: date,
     fmt: Format = "md",
     profile: WatchProfile | None = None,
-    llm: LLM | None = None,
+    llm: Generator | None = None,
     deadlines: Deadlines | None = None,
 ) -> str:
     """The digest of `changes` since `since`, as Markdown, HTML or JSON; of a profile's only.
@@ -219,7 +218,7 @@ def watch_digest(
     codes: list[str] | None,
     fmt: str,
     profile: str | None = None,
-    llm: LLM | None = None,
+    llm: Generator | None = None,
     deadlines: Deadlines | None = None,
 ) -> str:
     """Validate the request, read the journal, render the digest (of a profile, if named)."""

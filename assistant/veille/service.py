@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.breaker import CircuitBreaker
+from assistant.llm.breaker import CircuitBreaker
 from assistant.veille.digest import parse_since, watch_digest
 from assistant.veille.profiles import ProfileStore, WatchProfile, refuse_unindexed
 from ingestion.journal import (
@@ -27,17 +27,16 @@ from plume import packages
 from plume.settings import Settings
 
 if TYPE_CHECKING:
-    from llama_index.core.llms import LLM
-
     from assistant.aides.service import AidesService
     from assistant.communes import CommuneRegistry
     from assistant.corpus import CorpusService
+    from assistant.llm.generator import Generator
 
 
 @dataclass
 class VeilleService:
     settings: Settings
-    llm: LLM | None
+    llm: Generator | None
     breaker: CircuitBreaker
     # the index (a profile's codes must be indexed) and the aids (deadlines of a commune):
     # absent when the watch is read without opening the store (`plume veille` alone)
@@ -54,7 +53,7 @@ class VeilleService:
         """The watch without the index (a server may hold it meanwhile): the digest and the
         profiles, with the served one's model rule (the model configured, behind a circuit
         breaker); `model=False` where no summary is written (the profiles)."""
-        from assistant.llm import build_llm
+        from assistant.llm.client import build_llm
 
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
         return cls(settings, build_llm(settings) if model else None, breaker)

@@ -13,11 +13,10 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from llama_index.core.llms import LLM, ChatMessage, MessageRole
-
-from assistant.citation_check import check_citations
+from assistant.llm.generator import Generator, Message
+from assistant.llm.prompts import PromptBook
 from assistant.models import Passage
-from assistant.prompts import PromptBook
+from assistant.rag.citation_check import check_citations
 from assistant.veille.headlines import headline
 from ingestion.journal import Change
 from plume.documents import legi_doc_id
@@ -55,7 +54,7 @@ def _numbered(changes: list[Change]) -> str:
 
 
 def summarize(
-    changes: list[Change], since: date, llm: LLM | None, prompts: PromptBook | None = None
+    changes: list[Change], since: date, llm: Generator | None, prompts: PromptBook | None = None
 ) -> Summary | None:
     if llm is None or not changes:
         return None
@@ -67,13 +66,11 @@ def summarize(
         changes=_numbered(shown),
     )
     try:
-        response = llm.chat([ChatMessage(role=MessageRole.USER, content=content)])
+        response = llm.chat([Message("user", content)])
     except Exception as exc:  # the digest stands without its summary
         log.warning("digest summary failed: %s", type(exc).__name__)
         return None
-    check = check_citations(
-        response.message.content or "", [_passage(n, c) for n, c in enumerate(shown, 1)]
-    )
+    check = check_citations(response.text, [_passage(n, c) for n, c in enumerate(shown, 1)])
     if not check.cited:
         return None
     flags = tuple(

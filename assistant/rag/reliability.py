@@ -6,7 +6,7 @@ The level is read from signals of the search and of the answer itself:
 - how clearly the first source leads the search (score margin over the next document);
 - how well the quoted sentences fit the question: their score, the share of the question's
   terms they hold (with their headings), whether they give what is asked (who, deadline,
-  papers… — assistant.facets);
+  papers… — assistant.rag.facets);
 - whether a fiche and the article of law it rests on are both among the sources (agreement);
 - the kind of source (fiche, article, aid, the commune's document) and its date.
 
@@ -29,8 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from assistant.evidence import UNSEEN_TERM_WEIGHT, Evidence, Sentence, headings
-from assistant.facets import LABELS as FACET_LABELS
+from assistant.rag.evidence import UNSEEN_TERM_WEIGHT, Evidence, Sentence, headings
+from assistant.rag.facets import LABELS as FACET_LABELS
 
 log = logging.getLogger(__name__)
 Level = Literal["elevee", "moyenne", "faible"]

@@ -20,7 +20,7 @@ sentence that states a fact cites its passages with markers — "[1]", "[1, 2]",
   unless it is a question, has fewer than 4 words (a connective, a heading such as "Pièces
   à fournir :"), is a whole line ending with ":" or opening with "#" (a heading, the
   introduction of a list), or says that Plume found nothing (REFUSAL_OPENINGS, which cover
-  assistant.extractive.NOT_FOUND and its invitation to rephrase): a refusal has nothing to
+  assistant.rag.extractive.NOT_FOUND and its invitation to rephrase): a refusal has nothing to
   cite.
 
 The answer is flagged when a citation was removed or a sentence is unsupported.

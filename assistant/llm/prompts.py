@@ -7,7 +7,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from plume.settings import REPO_ROOT
+from plume import REPO_ROOT
 
 PROMPTS_DIR = REPO_ROOT / "prompts"
 _FILE = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<version>\d+)\.md$")

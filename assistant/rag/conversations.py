@@ -1,4 +1,5 @@
-"""Conversation memory: llama-index chat memory per conversation id, in process.
+"""Conversation memory: llama-index chat memory per conversation id, in process (llama-index
+is imported with the first conversation, not at start-up).
 
 Bounded (oldest conversations dropped) and idle conversations expire. Issue 9 stores
 conversations in the database; this is the working memory follow-ups are rewritten with.
@@ -11,9 +12,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from llama_index.core.llms import ChatMessage, MessageRole
-from llama_index.core.memory import ChatMemoryBuffer
+from assistant.llm.generator import Message, Role
+
+if TYPE_CHECKING:
+    from llama_index.core.memory import ChatMemoryBuffer
 
 HISTORY_TOKENS = 2000
 
@@ -42,6 +46,8 @@ class Conversations:
                 self._memories[conversation_id] = (now, memory)
                 return conversation_id, memory, False
             cid = conversation_id or uuid.uuid4().hex
+            from llama_index.core.memory import ChatMemoryBuffer
+
             memory = ChatMemoryBuffer.from_defaults(token_limit=HISTORY_TOKENS)
             self._memories[cid] = (now, memory)
             while len(self._memories) > self.max_conversations:
@@ -50,9 +56,12 @@ class Conversations:
 
     @staticmethod
     def remember(memory: ChatMemoryBuffer, question: str, answer: str) -> None:
+        from llama_index.core.llms import ChatMessage, MessageRole
+
         memory.put(ChatMessage(role=MessageRole.USER, content=question))
         memory.put(ChatMessage(role=MessageRole.ASSISTANT, content=answer))
 
     @staticmethod
-    def history(memory: ChatMemoryBuffer) -> list[ChatMessage]:
-        return list(memory.get())
+    def history(memory: ChatMemoryBuffer) -> list[Message]:
+        """The turns the memory keeps (within its token limit), oldest first."""
+        return [Message(cast(Role, m.role.value), str(m.content or "")) for m in memory.get()]

@@ -1,4 +1,4 @@
-"""One short model call at a time for retrieval (assistant.model_levers): behind the
+"""One short model call at a time for retrieval (assistant.llm.levers): behind the
 circuit breaker, with a per-call time-out and reply cap, its tokens counted; a failure is
 logged and answered with None, for the caller to keep its offline result."""
 
@@ -13,9 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from llama_index.core.llms import LLM, ChatMessage, MessageRole
-
-from assistant.breaker import CircuitBreaker
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.generator import Generator, Message
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ def counting() -> Iterator[LeverUsage]:
 class ModelLever:
     """One short model call at a time, behind the circuit breaker, with its cost counted."""
 
-    def __init__(self, llm: LLM, breaker: CircuitBreaker, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, llm: Generator, breaker: CircuitBreaker, *, timeout_s: float = 10.0) -> None:
         self.llm = llm
         self.breaker = breaker
         self.timeout_s = timeout_s
@@ -86,7 +85,7 @@ class ModelLever:
         started = time.perf_counter()
         try:
             response = self.llm.chat(
-                [ChatMessage(role=MessageRole.USER, content=content)],
+                [Message("user", content)],
                 temperature=0.0,
                 max_tokens=max_tokens,
                 timeout_ms=int(self.timeout_s * 1000),
@@ -115,4 +114,4 @@ class ModelLever:
             completion_tokens,
             elapsed,
         )
-        return str(response.message.content or "")
+        return response.text

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.models import Citation
-from assistant.regimes import fold_path
+from assistant.rag.regimes import fold_path
 
 CAVEATS_FILE = "caveats.toml"
 

@@ -5,7 +5,7 @@ words find the rule's words: « finit à 23h, reprend à 7h » → repos quotidi
 mistral-embed vectors when a key is configured, all fused by (weighted) RRF inside Qdrant.
 If an embedder fails at query time, search goes on without it.
 With a model and when switched on, the model restates the question or reranks the first
-results (assistant.model_levers); on any model failure the offline result stands.
+results (assistant.llm.levers); on any model failure the offline result stands.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from assistant.model_levers import QueryRewriter, Reranker
+from assistant.llm.levers import QueryRewriter, Reranker
 from assistant.models import Passage
-from assistant.query import LawBridge, Query, QueryExpander
-from assistant.regimes import Place, Regimes
+from assistant.rag.query import LawBridge, Query, QueryExpander
+from assistant.rag.regimes import Place, Regimes
 from plume.documents import AUDIENCES, KINDS, SOURCES, french_date
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
@@ -119,10 +119,10 @@ class Retriever:
         self.prefetch_limit = prefetch_limit
         self.max_per_doc = max_per_doc
         self.max_query_chars = max_query_chars
-        self.expander = expander  # town-hall lexicon, direct references (assistant.query)
+        self.expander = expander  # town-hall lexicon, direct references (assistant.rag.query)
         self.law = LawBridge(store, encoder) if bridge else None  # fiche ↔ law links
         self.regimes = regimes  # Alsace-Moselle, outre-mer…: the common law first
-        self.rewriter = rewriter  # with a model (assistant.model_levers): off by default
+        self.rewriter = rewriter  # with a model (assistant.llm.levers): off by default
         self.reranker = reranker
         self.local = local  # e5 in process: the passages' `e5` vectors (ingestion.local_vectors)
         self.local_weight = local_weight

@@ -1,4 +1,4 @@
-"""Answers without a model, read from the evidence (assistant.evidence): the sentences that
+"""Answers without a model, read from the evidence (assistant.rag.evidence): the sentences that
 answer, each cited; or, when the evidence is weak, the closest texts to check (`pistes`).
 
 - `answer`: the best-scored sentences across the best passages — not a passage's first
@@ -6,14 +6,14 @@ answer, each cited; or, when the evidence is weak, the closest texts to check (`
   [n]; a further sentence must score nearly as well as the best one.
 - `pistes`: « Je n'ai pas de réponse certaine ; voici les textes les plus proches, à
   vérifier » — for each of the closest documents, its key sentence, its date and its link.
-- `refusal`: what Plume does not cover, with the reason (assistant.scope).
+- `refusal`: what Plume does not cover, with the reason (assistant.rag.scope).
 """
 
 from __future__ import annotations
 
-from assistant.evidence import Evidence, Sentence
+from assistant.llm.prompts import PromptBook
 from assistant.models import Answer, Citation, Passage
-from assistant.prompts import PromptBook
+from assistant.rag.evidence import Evidence, Sentence
 from plume.documents import french_date
 
 NOT_FOUND = PromptBook.load()["refusal"].render()

@@ -7,7 +7,7 @@ always the first ones. Each sentence (a list stays with the line that opens it) 
   own words or in the lexicon's legal terms for them, read with its passage's title and
   headings (a sentence rarely repeats its subject: « Le délai est de 5 jours. »);
 - its **facets**: whether it gives what the question asks for — who, by when, which papers,
-  where, how much, how many, whether it is allowed, how (assistant.facets);
+  where, how much, how many, whether it is allowed, how (assistant.rag.facets);
 - its passage's **rank** in the search, which already weighs the lexicon, the law ↔ fiche
   links and the special regimes.
 
@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from assistant.facets import Facet, asked, given
 from assistant.models import Passage
+from assistant.rag.facets import Facet, asked, given
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, split_sentences, term_index
 

@@ -1,4 +1,5 @@
-"""The answering model: llama-index's Mistral wrapper over the mistralai SDK.
+"""llama-index's Mistral wrapper over the mistralai SDK, as Plume configures it (imported
+only when a model is configured: llama-index takes about a second to load).
 
 Two gaps of the wrapper are closed here: it passes `max_retries` to the SDK as an int,
 which the SDK ignores (so 429 and 5xx were never retried), and it refuses model names it
@@ -15,9 +16,6 @@ from llama_index.llms.mistralai import MistralAI
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 from pydantic import PrivateAttr
 
-from plume.settings import Settings
-
-EU_ENDPOINT = "https://api.mistral.ai"
 SELF_HOSTED_CONTEXT = 32_000
 
 
@@ -60,19 +58,3 @@ class PlumeMistral(MistralAI):  # type: ignore[misc]  # the wrapper ships no typ
         kwargs = dict(super()._model_kwargs)
         kwargs["retries"] = self._retries
         return kwargs
-
-
-def build_llm(settings: Settings) -> PlumeMistral | None:
-    """The configured model, or None: Plume then answers extractively."""
-    if settings.mistral_api_key is None and settings.mistral_server_url is None:
-        return None
-    key = settings.mistral_api_key.get_secret_value() if settings.mistral_api_key else "none"
-    return PlumeMistral(
-        api_key=key,
-        endpoint=settings.mistral_server_url or EU_ENDPOINT,
-        model=settings.chat_model,
-        temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,
-        timeout=settings.llm_timeout_s,
-        retry_s=settings.llm_retry_s,
-    )

@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from llama_index.core.llms import LLM
-
-from assistant.breaker import CircuitBreaker
-from assistant.model_call import ModelLever
-from assistant.prompts import PromptBook
+from assistant.llm.breaker import CircuitBreaker
+from assistant.llm.calls import ModelLever
+from assistant.llm.generator import Generator
+from assistant.llm.prompts import PromptBook
 from plume.settings import Settings
 from plume.store import Hit
 
@@ -80,7 +79,7 @@ class Expansion:
 class QueryRewriter(ModelLever):
     def __init__(
         self,
-        llm: LLM,
+        llm: Generator,
         breaker: CircuitBreaker,
         prompts: PromptBook,
         *,
@@ -180,7 +179,7 @@ def numbered_passages(hits: Sequence[Hit]) -> str:
 class Reranker(ModelLever):
     def __init__(
         self,
-        llm: LLM,
+        llm: Generator,
         breaker: CircuitBreaker,
         prompts: PromptBook,
         *,
@@ -212,7 +211,7 @@ class Reranker(ModelLever):
 
 
 def build_model_levers(
-    settings: Settings, llm: LLM | None, breaker: CircuitBreaker, prompts: PromptBook
+    settings: Settings, llm: Generator | None, breaker: CircuitBreaker, prompts: PromptBook
 ) -> tuple[QueryRewriter | None, Reranker | None]:
     """The levers the settings switch on; none without a model."""
     if llm is None:

@@ -1,0 +1,4 @@
+"""The retrieval-augmented core: a question's scope, hybrid search (BM25 + e5, fused by
+Qdrant) with the trade's lexicon and the fiche ↔ law links, the sentences scored as
+evidence, the answer read from them without a model, its citations checked and its
+reliability rated; the conversation memory for follow-ups."""
