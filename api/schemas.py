@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plume.documents import INSEE_PATTERN
+
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,7 +25,7 @@ class Filters(BaseModel):
     )
 
 
-_COMMUNE = r"^[0-9][0-9AB][0-9]{3}$"
+_COMMUNE = INSEE_PATTERN
 
 
 class SearchRequest(Filters):

@@ -48,6 +48,6 @@ class DocumentService:
         return read_document(self.store, doc_id, tenants)
 
     def delete(self, doc_id: str, tenants: Sequence[str]) -> int:
-        from ingestion.documents.library import delete_document
+        from ingestion.documents.library import delete_visible_document
 
-        return delete_document(self.store, doc_id, tenants)
+        return delete_visible_document(self.store, doc_id, tenants)

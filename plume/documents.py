@@ -22,6 +22,10 @@ from typing import Any
 from plume.text import fold_accents
 
 SHARED_TENANT = "commun"
+# A commune's INSEE code (Corsica's 2A/2B included), and a tenant: an INSEE code, or the
+# name of a group (an intercommunality, a centre de gestion) — as regular expressions
+INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
+TENANT_PATTERN = r"^[0-9][0-9AB][0-9]{3}$|^[a-z0-9][a-z0-9-]{1,39}$"
 _POINT_NAMESPACE = uuid.UUID("6f1d3c1e-3b1a-5e0c-9a59-706c756d6500")
 
 _DOC_ID = re.compile(

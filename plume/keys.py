@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plume.documents import SHARED_TENANT
+from plume.documents import SHARED_TENANT, TENANT_PATTERN
 from plume.errors import (
     ApiKeyNotFound,
     InvalidApiKey,
@@ -30,7 +30,7 @@ from plume.errors import (
 from plume.files import read_table, write_table
 
 KEY_PREFIX = "plm_"
-_TENANT = re.compile(r"[0-9][0-9AB][0-9]{3}|[a-z0-9][a-z0-9-]{1,39}")
+_TENANT = re.compile(TENANT_PATTERN)
 _KEY = re.compile(r"plm_[A-Za-z0-9_-]{20,80}")
 _KEY_ID = re.compile(r"[0-9a-f]{12}")
 _MAX_ORIGINS = 20

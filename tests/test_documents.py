@@ -22,7 +22,7 @@ from ingestion.documents.library import (
     REPLACED,
     UNCHANGED,
     FilesReport,
-    delete_document,
+    delete_visible_document,
     ingest_files,
     list_documents,
     read_document,
@@ -287,7 +287,7 @@ def test_same_file_twice_adds_nothing_and_a_new_version_replaces(
 
     doc = read_document(store, docs[0].doc_id, [FLAUX])
     assert doc["passages"][0]["page"] == 1 and "pont" in doc["passages"][0]["text"]
-    assert delete_document(store, docs[0].doc_id, [FLAUX]) > 0
+    assert delete_visible_document(store, docs[0].doc_id, [FLAUX]) > 0
     assert list_documents(store, [FLAUX]) == []
     with pytest.raises(DocumentNotFound):
         read_document(store, docs[0].doc_id, [FLAUX])
@@ -304,7 +304,7 @@ def test_the_same_file_in_two_communes_is_two_documents(
     with pytest.raises(DocumentNotFound):
         read_document(store, str(a.doc_id), [COUTHENANS])
     with pytest.raises(DocumentNotFound):
-        delete_document(store, str(a.doc_id), [COUTHENANS])
+        delete_visible_document(store, str(a.doc_id), [COUTHENANS])
     assert [d.doc_id for d in list_documents(store, [FLAUX])] == [a.doc_id]
 
 

@@ -18,9 +18,10 @@ from api.deps import RuntimeDep
 from assistant.aides.catalogue import MAX_DAYS, GrantFilters
 from assistant.aides.listing import format_grants
 from assistant.runtime import Runtime
+from plume.documents import INSEE_PATTERN
 
 router = APIRouter(prefix="/v1/aides", tags=["aides"])
-INSEE = r"^[0-9][0-9AB][0-9]{3}$"
+INSEE = INSEE_PATTERN
 
 
 class GrantQuery(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminDep, RuntimeDep
 from assistant.records.report import render_html
 from assistant.records.sovereignty import build_sheet
+from plume.documents import TENANT_PATTERN
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"], dependencies=[AdminDep])
 
@@ -47,7 +48,7 @@ class DeploymentIn(BaseModel):
 
 @router.put("/deploiements/{commune}", summary="Déclarer licences, utilisateurs et formés")
 def declare(
-    commune: Annotated[str, Path(pattern=r"^[0-9][0-9AB][0-9]{3}$|^[a-z0-9][a-z0-9-]{1,39}$")],
+    commune: Annotated[str, Path(pattern=TENANT_PATTERN)],
     body: DeploymentIn,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:

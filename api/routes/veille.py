@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminDep, RuntimeDep
 from assistant.aides.catalogue import MAX_DAYS
 from assistant.veille.profiles import WatchProfile
+from plume.documents import INSEE_PATTERN
 
 router = APIRouter(tags=["veille"])
 admin_router = APIRouter(
@@ -30,7 +31,7 @@ def veille(
     commune: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9][0-9AB][0-9]{3}$",
+            pattern=INSEE_PATTERN,
             description="Code INSEE : ajoute les aides qui ferment bientôt pour la commune.",
         ),
     ] = None,

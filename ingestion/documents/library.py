@@ -244,7 +244,7 @@ def read_document(store: Store, doc_id: str, tenants: Sequence[str]) -> dict[str
     return {**info, "chunks": len(rows), "passages": passages}
 
 
-def delete_document(store: Store, doc_id: str, tenants: Sequence[str]) -> int:
+def delete_visible_document(store: Store, doc_id: str, tenants: Sequence[str]) -> int:
     """Remove a visible uploaded document; `DocumentNotFound` if the caller cannot see it."""
     where = SearchFilter(sources=[SOURCE], doc_ids=[doc_id], tenants=list(tenants))
     deleted = store.delete(where)
