@@ -20,7 +20,7 @@ STATUS = {
     errors.UnknownFilterValue: 400,
     errors.InvalidWatchRequest: 400,
     errors.InvalidCofinancingRequest: 400,
-    errors.InvalidGrantRequest: 400,
+    errors.InvalidAideRequest: 400,
     errors.InvalidCommuneProfile: 400,
     errors.InvalidTenant: 400,
     errors.InvalidApiKey: 400,

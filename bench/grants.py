@@ -1,7 +1,7 @@
 """Grants: ingestion of the catalogue and the funded-project lists, then the latency of a
 grant search for a commune and of a precedents report.
 
-    .venv/bin/python -m bench.grants        # writes bench/results/grants.md
+    .venv/bin/python -m bench.aides        # writes bench/results/grants.md
 
 Reads the real files of ../shared/data/aides_territoires in place, into a temporary data
 folder whose `packages` link to the fetched packages (the commune profiles need the
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.aides.catalogue import GrantFilters, find_grants
+from assistant.aides.catalogue import AideFilters, find_aides
 from assistant.aides.precedents import ProjectTable, similar_projects
 from assistant.runtime import Runtime
 from ingestion.service import ingest_source
@@ -85,9 +85,9 @@ def main() -> None:
         runtime.refresh_stats()
         ablis, _ = runtime.communes.put("78003")
         retriever = runtime.assistant.retriever
-        filters = GrantFilters.build()
+        filters = AideFilters.build()
         for project in PROJECTS[:3]:  # warm-up
-            find_grants(retriever, project, filters, ablis)
+            find_aides(retriever, project, filters, ablis)
         grants_ms: list[float] = []
         precedents_ms: list[float] = []
         table = ProjectTable(runtime.store)  # as the chat keeps it: projects read once
@@ -96,7 +96,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             for project in PROJECTS:
                 grants_ms.append(
-                    1000 * timed(lambda p=project: find_grants(retriever, p, filters, ablis))
+                    1000 * timed(lambda p=project: find_aides(retriever, p, filters, ablis))
                 )
         for project in PROJECTS:
             report = None
@@ -106,8 +106,8 @@ def main() -> None:
                 report = similar_projects(runtime.store, runtime.encoder, p, table=table)
 
             precedents_ms.append(1000 * timed(run))
-            found = find_grants(retriever, project, filters, ablis)
-            counts.append((project, len(found.grants), report.count if report else 0))
+            found = find_aides(retriever, project, filters, ablis)
+            counts.append((project, len(found.aides), report.count if report else 0))
         runtime.close()
     lines = [
         "# Grants benchmark",
@@ -119,7 +119,7 @@ def main() -> None:
         "|---|---|---:|---:|",
         *[f"| {s} | {n} | {d} | {t:.1f} s |" for s, n, d, t in rows],
         "",
-        f"Grant search ({len(grants_ms)} searches): p50 {statistics.median(grants_ms):.1f} ms, "
+        f"AideMatch search ({len(grants_ms)} searches): p50 {statistics.median(grants_ms):.1f} ms, "
         f"p95 {percentile(grants_ms, 0.95):.1f} ms.",
         f"Precedents report ({len(precedents_ms)} reports over both lists, projects read "
         f"once in {cold_s:.2f} s): p50 {statistics.median(precedents_ms):.0f} ms, "

@@ -44,17 +44,17 @@ def aides(
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Cherche les aides d'un projet : financeur, taux, date limite, lien, éligibilité."""
-    from assistant.aides.catalogue import GrantFilters
-    from assistant.aides.listing import format_grants
-    from plume.errors import InvalidGrantRequest
+    from assistant.aides.catalogue import AideFilters
+    from assistant.aides.listing import format_aides
+    from plume.errors import InvalidAideRequest
 
     settings = load_settings()
     with domain_errors():
         try:
             day = date.fromisoformat(ouvert_le) if ouvert_le else None
         except ValueError:
-            raise InvalidGrantRequest(f"Date invalide « {ouvert_le} » : AAAA-MM-JJ.") from None
-        filters = GrantFilters.build(
+            raise InvalidAideRequest(f"Date invalide « {ouvert_le} » : AAAA-MM-JJ.") from None
+        filters = AideFilters.build(
             beneficiaries=beneficiaire or [],
             perimeters=territoire or [],
             categories=theme or [],
@@ -68,7 +68,7 @@ def aides(
     if as_json:
         sys.stdout.write(json.dumps(results.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(format_grants(results), markup=False, highlight=False)
+    out.print(format_aides(results), markup=False, highlight=False)
 
 
 def cofinancement(

@@ -149,10 +149,10 @@ def profil_ajouter(
     description: Annotated[str, typer.Option(help="À quoi sert ce profil.")] = "",
 ) -> None:
     """Crée ou remplace un profil de veille."""
-    from assistant.veille.profiles import WatchProfile
+    from assistant.veille.profiles import VeilleProfile
 
     with domain_errors():
-        profile = WatchProfile(
+        profile = VeilleProfile(
             name=name,
             codes=tuple(code or ()),
             sections=tuple(section or ()),

@@ -119,7 +119,7 @@ class UnknownCommuneProfile(PlumeError):
     code = "profil_commune_inconnu"
 
 
-class InvalidGrantRequest(PlumeError):
+class InvalidAideRequest(PlumeError):
     code = "recherche_aides_invalide"
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from assistant.runtime import Runtime
-from assistant.veille.profiles import ProfileStore, WatchProfile
+from assistant.veille.profiles import ProfileStore, VeilleProfile
 from cli.main import app as cli
 from ingestion.service import ingest_source
 from plume.keys import KeyStore
@@ -105,7 +105,7 @@ def trip(
         ingest_source(source.settings, runtime.store, None, "service-public", path=corpus)
         runtime.close()
         key = KeyStore(source.settings.data_dir).create("78003", label="secrétariat").key
-        ProfileStore(source.settings.data_dir).put(WatchProfile("etat-civil", keywords=("acte",)))
+        ProfileStore(source.settings.data_dir).put(VeilleProfile("etat-civil", keywords=("acte",)))
         clients = source.serve()
         client = next(clients)
         before = _ask(client, key)

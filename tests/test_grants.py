@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from assistant.aides.catalogue import GrantFilters, closing_soon, find_grants
-from assistant.aides.listing import deadlines, format_grants
+from assistant.aides.catalogue import AideFilters, closing_soon, find_aides
+from assistant.aides.listing import deadlines, format_aides
 from assistant.aides.tools import request_from_question
 from assistant.communes import CommuneProfile
 from assistant.llm.client import build_llm
@@ -32,7 +32,7 @@ from assistant.veille.digest import digest
 from cli.main import app
 from ingestion.aides_territoires.records import from_csv
 from ingestion.service import ingest_source
-from plume.errors import InvalidGrantRequest
+from plume.errors import InvalidAideRequest
 from plume.settings import Settings
 from plume.territory import Territory
 from tests.conftest import SHARED_DATA
@@ -102,16 +102,16 @@ def andelu(rt: Runtime) -> CommuneProfile:
 
 
 def test_filters_take_labels_or_codes_and_refuse_bad_input() -> None:
-    f = GrantFilters.build(beneficiaries=["communes"], aid_types=["grant", "Prêt"])
+    f = AideFilters.build(beneficiaries=["communes"], aid_types=["grant", "Prêt"])
     assert f.beneficiaries == ("Communes",) and f.aid_types == ("Subvention", "Prêt")
     today = date(2026, 11, 23)
-    assert GrantFilters.build(closing_within=30, today=today).ends_by() == date(2026, 12, 24)
-    with pytest.raises(InvalidGrantRequest, match="entre 0 et 366 jours"):
-        GrantFilters.build(closing_within=-1)
-    with pytest.raises(InvalidGrantRequest, match="déjà passée"):
-        GrantFilters.build(closing_by=date(2020, 1, 1), today=today)
-    with pytest.raises(InvalidGrantRequest, match="Type d'aide inconnu : « Donation »"):
-        GrantFilters.build(aid_types=["Donation"])
+    assert AideFilters.build(closing_within=30, today=today).ends_by() == date(2026, 12, 24)
+    with pytest.raises(InvalidAideRequest, match="entre 0 et 366 jours"):
+        AideFilters.build(closing_within=-1)
+    with pytest.raises(InvalidAideRequest, match="déjà passée"):
+        AideFilters.build(closing_by=date(2020, 1, 1), today=today)
+    with pytest.raises(InvalidAideRequest, match="Type d'aide inconnu : « Donation »"):
+        AideFilters.build(aid_types=["Donation"])
 
 
 def test_questions_are_routed_by_their_words() -> None:
@@ -129,25 +129,25 @@ def test_questions_are_routed_by_their_words() -> None:
 
 
 def test_a_small_commune_gets_the_detr_first_with_funder_rate_and_link(rt: Runtime) -> None:
-    results = find_grants(
-        rt.assistant.retriever, "refaire le toit de l'école", GrantFilters.build(), andelu(rt)
+    results = find_aides(
+        rt.assistant.retriever, "refaire le toit de l'école", AideFilters.build(), andelu(rt)
     )
-    first = results.grants[0]
+    first = results.aides[0]
     assert first.doc_id == "aide/programme-detr" and first.verdict.status == "eligible"
     assert first.rate == "20 à 80 %" and first.funders and first.url.startswith("https://")
-    text = format_grants(results)
+    text = format_aides(results)
     assert "pour Andelu" in text and "taux : 20 à 80 %" in text and "Lien : https://" in text
     # the other aids are for communes, and their eligibility is not guessed
-    assert all("Communes" in g.beneficiaries for g in results.grants)
-    assert all(g.verdict.status in ("eligible", "a_verifier") for g in results.grants)
+    assert all("Communes" in g.beneficiaries for g in results.aides)
+    assert all(g.verdict.status in ("eligible", "a_verifier") for g in results.aides)
 
 
 def test_a_larger_commune_is_told_what_to_check(rt: Runtime) -> None:
     ablis = rt.communes.get("78003")
-    results = find_grants(
-        rt.assistant.retriever, "refaire le toit de l'école", GrantFilters.build(), ablis
+    results = find_aides(
+        rt.assistant.retriever, "refaire le toit de l'école", AideFilters.build(), ablis
     )
-    detr = next(g for g in results.grants if g.doc_id == "aide/programme-detr")
+    detr = next(g for g in results.aides if g.doc_id == "aide/programme-detr")
     assert detr.verdict.status == "a_verifier"
     assert "potentiel financier" in " ".join(detr.verdict.reasons)
 
@@ -159,23 +159,21 @@ def test_filters_by_aid_type_and_opening_day(rt: Runtime) -> None:
         for a in aides
         if "Prêt" in a.aid_types and a.is_open(date.today()) and "Communes" in a.beneficiaries
     }
-    found = find_grants(
-        rt.assistant.retriever, "", GrantFilters.build(aid_types=["Prêt"]), limit=50
-    )
-    assert {g.doc_id for g in found.grants} == loans and loans
+    found = find_aides(rt.assistant.retriever, "", AideFilters.build(aid_types=["Prêt"]), limit=50)
+    assert {g.doc_id for g in found.aides} == loans and loans
     # an aid closed on 31/12/2022 is shown on that day, not the day after
     closed = next(a for a in aides if a.submission_deadline == "2022-12-31")
     on = {
         g.doc_id
-        for g in find_grants(
-            rt.assistant.retriever, "", GrantFilters.build(open_on=date(2022, 12, 31)), limit=300
-        ).grants
+        for g in find_aides(
+            rt.assistant.retriever, "", AideFilters.build(open_on=date(2022, 12, 31)), limit=300
+        ).aides
     }
     after = {
         g.doc_id
-        for g in find_grants(
-            rt.assistant.retriever, "", GrantFilters.build(open_on=date(2023, 1, 1)), limit=300
-        ).grants
+        for g in find_aides(
+            rt.assistant.retriever, "", AideFilters.build(open_on=date(2023, 1, 1)), limit=300
+        ).aides
     }
     assert closed.doc_id in on and closed.doc_id not in after
 
@@ -191,14 +189,14 @@ def test_deadlines_within_n_days_match_the_export(rt: Runtime) -> None:
         and "Communes" in a.beneficiaries
     )
     results = closing_soon(rt.assistant.retriever, andelu(rt), 30, on=on)
-    assert [(g.deadline, g.doc_id) for g in results.grants] == expected and expected
+    assert [(g.deadline, g.doc_id) for g in results.aides] == expected and expected
 
 
 def test_the_watch_digest_ends_on_the_aids_closing_soon(rt: Runtime) -> None:
     soon = deadlines(rt.assistant.retriever, andelu(rt), 30, on=date(2022, 11, 20))
     md = digest([], date(2022, 11, 1), "md", deadlines=soon)
     assert "## Aides qui ferment dans les 30 prochains jours (Andelu)" in md
-    assert soon.results.grants[0].name in md and "date limite : " in md
+    assert soon.results.aides[0].name in md and "date limite : " in md
     body = json.loads(digest([], date(2022, 11, 1), "json", deadlines=soon))
     assert body["deadlines"]["within_days"] == 30 and body["deadlines"]["aides"]
     html = digest([], date(2022, 11, 1), "html", deadlines=soon)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from assistant.veille.digest import watch_digest
+from assistant.veille.digest import veille_digest
 from ingestion import lexhub
 from ingestion.journal import ChangeJournal
 from ingestion.legi import CodeText
@@ -202,7 +202,7 @@ def test_ingest_a_history_then_ask_as_of_a_day(repo: Path, tmp_path: Path) -> No
     assert ("-", "assiste") in modified.diff and ("-", "la séance.") in modified.diff
     assert modified.amended_by == ("LOI n° 2020-1 du 1er janvier 2020",)
     assert modified.section.endswith("Section 4 : Fonctionnement")
-    digest = watch_digest(settings.data_dir, settings.corpus_dir, "2020-01-01", [CGCT], "md")
+    digest = veille_digest(settings.data_dir, settings.corpus_dir, "2020-01-01", [CGCT], "md")
     assert "Article modifié L2121-17" in digest and "LOI n° 2020-1" in digest
 
 

@@ -262,7 +262,7 @@ def test_a_missing_catalogue_is_a_clear_error(tmp_path: Path) -> None:
 def test_the_general_investment_grants_are_listed_whatever_the_projects_words(
     store: Store,
 ) -> None:
-    from assistant.aides.catalogue import GrantFilters, find_grants
+    from assistant.aides.catalogue import AideFilters, find_aides
     from assistant.rag.retrieval import Retriever
 
     version, _ = catalogue()
@@ -271,8 +271,8 @@ def test_the_general_investment_grants_are_listed_whatever_the_projects_words(
     retriever = Retriever(store, Bm25Encoder())
     project = "le SDIS impose une citerne de 120 m3 dans un hameau"
     assert "aide/programme-detr" not in search(store, project, limit=3)  # not by its words
-    found = [g.doc_id for g in find_grants(retriever, project, GrantFilters.build()).grants]
+    found = [g.doc_id for g in find_aides(retriever, project, AideFilters.build()).aides]
     assert {"aide/programme-detr", "aide/programme-dsil"} <= set(found)
     salaries = "le salaire d'un animateur pour le centre de loisirs"
-    found = [g.doc_id for g in find_grants(retriever, salaries, GrantFilters.build()).grants]
+    found = [g.doc_id for g in find_aides(retriever, salaries, AideFilters.build()).aides]
     assert "aide/programme-detr" not in found  # an operating expense

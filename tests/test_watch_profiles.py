@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from assistant.runtime import Runtime
-from assistant.veille.digest import digest, watch_digest
-from assistant.veille.profiles import ProfileStore, WatchProfile
+from assistant.veille.digest import digest, veille_digest
+from assistant.veille.profiles import ProfileStore, VeilleProfile
 from ingestion.journal import Change, ChangeJournal
 from plume.errors import InvalidWatchRequest, UnknownProfile
 from plume.settings import Settings
@@ -74,7 +74,7 @@ BOIS = change(
 ALL = [EAU, ELUS, REPOS, BOIS]
 
 
-def kept(profile: WatchProfile) -> set[str]:
+def kept(profile: VeilleProfile) -> set[str]:
     return {c.num for c in ALL if profile.matches(c)}
 
 
@@ -82,33 +82,33 @@ def kept(profile: WatchProfile) -> set[str]:
 
 
 def test_codes_only_follows_every_change_of_those_codes() -> None:
-    assert kept(WatchProfile("communes", codes=(CGCT,))) == {"L2224-12", "L2123-1"}
-    assert kept(WatchProfile("deux", codes=(CGCT, RURAL))) == {"L2224-12", "L2123-1", "L151-36"}
+    assert kept(VeilleProfile("communes", codes=(CGCT,))) == {"L2224-12", "L2123-1"}
+    assert kept(VeilleProfile("deux", codes=(CGCT, RURAL))) == {"L2224-12", "L2123-1", "L151-36"}
 
 
 def test_sections_ignore_case_and_accents() -> None:
-    assert kept(WatchProfile("repos", sections=("DUREE DU TRAVAIL",))) == {"L3132-1"}
-    assert kept(WatchProfile("espace", sections=("amenagement et équipement",))) == {"L151-36"}
-    assert kept(WatchProfile("rien", sections=("Urbanisme",))) == set()
+    assert kept(VeilleProfile("repos", sections=("DUREE DU TRAVAIL",))) == {"L3132-1"}
+    assert kept(VeilleProfile("espace", sections=("amenagement et équipement",))) == {"L151-36"}
+    assert kept(VeilleProfile("rien", sections=("Urbanisme",))) == set()
 
 
 def test_keywords_ignore_accents_and_find_words_not_fragments() -> None:
-    assert kept(WatchProfile("elus", keywords=("elu",))) == {"L2123-1"}  # « élus »
-    assert kept(WatchProfile("eau", keywords=("EAU",))) == {"L2224-12", "L151-36"}
+    assert kept(VeilleProfile("elus", keywords=("elu",))) == {"L2123-1"}  # « élus »
+    assert kept(VeilleProfile("eau", keywords=("EAU",))) == {"L2224-12", "L151-36"}
     nouveau = change(CGCT, "L1", "Un nouveau réseau, des bureaux.")
-    assert not WatchProfile("eau", keywords=("eau",)).matches(nouveau)
-    assert kept(WatchProfile("absence", keywords=("autorisations  d'absence",))) == {"L2123-1"}
+    assert not VeilleProfile("eau", keywords=("eau",)).matches(nouveau)
+    assert kept(VeilleProfile("absence", keywords=("autorisations  d'absence",))) == {"L2123-1"}
     # the old text counts: « occuper » is gone from the new wording
-    assert kept(WatchProfile("occuper", keywords=("occuper",))) == {"L3132-1"}
+    assert kept(VeilleProfile("occuper", keywords=("occuper",))) == {"L3132-1"}
     # and the article number
-    assert kept(WatchProfile("num", keywords=("L151-36",))) == {"L151-36"}
+    assert kept(VeilleProfile("num", keywords=("L151-36",))) == {"L151-36"}
 
 
 def test_every_kind_of_criterion_given_must_match() -> None:
-    assert kept(WatchProfile("eau-cgct", codes=(CGCT,), keywords=("eau",))) == {"L2224-12"}
-    both = WatchProfile("mix", codes=(CGCT,), sections=("mandats",), keywords=("eau", "élus"))
+    assert kept(VeilleProfile("eau-cgct", codes=(CGCT,), keywords=("eau",))) == {"L2224-12"}
+    both = VeilleProfile("mix", codes=(CGCT,), sections=("mandats",), keywords=("eau", "élus"))
     assert kept(both) == {"L2123-1"}
-    assert kept(WatchProfile("none", codes=(TRAVAIL,), keywords=("eau",))) == set()
+    assert kept(VeilleProfile("none", codes=(TRAVAIL,), keywords=("eau",))) == set()
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_every_kind_of_criterion_given_must_match() -> None:
 )
 def test_bad_profiles_are_refused_in_french(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidWatchRequest, match=message):
-        WatchProfile(**kwargs)  # type: ignore[arg-type]
+        VeilleProfile(**kwargs)  # type: ignore[arg-type]
 
 
 # --- storage -----------------------------------------------------------------------------------
@@ -133,10 +133,10 @@ def test_bad_profiles_are_refused_in_french(kwargs: dict[str, object], message: 
 def test_store_round_trip_in_an_atomic_json_file(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path)
     assert store.list() == []
-    eau = WatchProfile("eau", codes=(CGCT,), keywords=("eau", "eau"), description=" Réseau  ")
+    eau = VeilleProfile("eau", codes=(CGCT,), keywords=("eau", "eau"), description=" Réseau  ")
     assert store.put(eau) is True
-    assert store.put(WatchProfile("elus", sections=("mandats",))) is True
-    assert store.put(WatchProfile("eau", codes=(CGCT,), keywords=("eau",))) is False
+    assert store.put(VeilleProfile("elus", sections=("mandats",))) is True
+    assert store.put(VeilleProfile("eau", codes=(CGCT,), keywords=("eau",))) is False
     again = ProfileStore(tmp_path)
     assert [p.name for p in again.list()] == ["eau", "elus"]
     assert again.get("eau").keywords == ("eau",)
@@ -163,7 +163,7 @@ def test_store_round_trip_in_an_atomic_json_file(tmp_path: Path) -> None:
 def journal_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     ChangeJournal(data).append(ALL)
-    ProfileStore(data).put(WatchProfile("eau-cgct", codes=(CGCT,), keywords=("eau",)))
+    ProfileStore(data).put(VeilleProfile("eau-cgct", codes=(CGCT,), keywords=("eau",)))
     return data
 
 
@@ -171,7 +171,7 @@ def test_digest_keeps_to_the_profile(journal_dir: Path) -> None:
     from datetime import date
 
     changes = ChangeJournal(journal_dir).read(date(2026, 3, 1))
-    profile = WatchProfile("travail", codes=(TRAVAIL,))
+    profile = VeilleProfile("travail", codes=(TRAVAIL,))
     rows = json.loads(digest(changes, date(2026, 3, 1), "json", profile))["changes"]
     assert [r["num"] for r in rows] == ["L3132-1"]
     md = digest(changes, date(2026, 3, 1), "md", profile)
@@ -180,10 +180,10 @@ def test_digest_keeps_to_the_profile(journal_dir: Path) -> None:
 
 def test_watch_digest_by_profile_name(journal_dir: Path) -> None:
     corpus = Settings().corpus_dir
-    text = watch_digest(journal_dir, corpus, "2026-03-01", None, "json", "eau-cgct")
+    text = veille_digest(journal_dir, corpus, "2026-03-01", None, "json", "eau-cgct")
     assert [r["num"] for r in json.loads(text)["changes"]] == ["L2224-12"]
     with pytest.raises(UnknownProfile, match="Profils existants : eau-cgct"):
-        watch_digest(journal_dir, corpus, "2026-03-01", None, "json", "inconnu")
+        veille_digest(journal_dir, corpus, "2026-03-01", None, "json", "inconnu")
 
 
 # --- the CLI -----------------------------------------------------------------------------------

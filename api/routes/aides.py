@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import RuntimeDep
-from assistant.aides.catalogue import MAX_DAYS, GrantFilters
-from assistant.aides.listing import format_grants
+from assistant.aides.catalogue import MAX_DAYS, AideFilters
+from assistant.aides.listing import format_aides
 from assistant.runtime import Runtime
 from plume.documents import INSEE_PATTERN
 
@@ -45,7 +45,7 @@ class GrantQuery(BaseModel):
 
 def _search(body: GrantQuery, runtime: Runtime) -> dict[str, Any]:
     commune = runtime.communes.get(body.commune) if body.commune else None
-    filters = GrantFilters.build(
+    filters = AideFilters.build(
         beneficiaries=body.beneficiaries,
         perimeters=body.perimeters,
         categories=body.categories,
@@ -55,7 +55,7 @@ def _search(body: GrantQuery, runtime: Runtime) -> dict[str, Any]:
         closing_by=body.closing_by,
     )
     results = runtime.aides.find(body.q, filters, commune, limit=body.limit)
-    return {**results.as_dict(), "text": format_grants(results)}
+    return {**results.as_dict(), "text": format_aides(results)}
 
 
 @router.get("", summary="Chercher des aides pour un projet")

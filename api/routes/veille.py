@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
 from assistant.aides.catalogue import MAX_DAYS
-from assistant.veille.profiles import WatchProfile
+from assistant.veille.profiles import VeilleProfile
 from plume.documents import INSEE_PATTERN
 
 router = APIRouter(tags=["veille"])
@@ -67,7 +67,7 @@ def list_profiles(runtime: RuntimeDep) -> list[dict[str, object]]:
 def put_profile(
     name: ProfileName, body: ProfileBody, runtime: RuntimeDep, response: Response
 ) -> dict[str, object]:
-    profile = WatchProfile(
+    profile = VeilleProfile(
         name=name,
         codes=tuple(body.codes),
         sections=tuple(body.sections),

@@ -25,13 +25,13 @@ from assistant.communes import CommuneProfile
 from assistant.models import Citation, Passage
 from assistant.rag.retrieval import Retriever
 from plume.documents import UNKNOWN_PERIMETER, perimeter_key
-from plume.errors import InvalidGrantRequest
+from plume.errors import InvalidAideRequest
 from plume.store import Hit, SearchFilter
 from plume.text import fold_accents
 
 KIND = "aide"
 PROGRAMMES = "programmes"  # the team's national catalogue
-GRANT_SOURCES = ("programmes", "aides-territoires")
+AIDE_SOURCES = ("programmes", "aides-territoires")
 NATIONAL_CUT = 0.5  # national programmes kept: score at least half the best one's
 # The State's general investment grants: any investment of a rural commune may claim them,
 # whatever words the project is told in (« aire de jeux », « réserve incendie », « station
@@ -107,7 +107,7 @@ def _vocabulary(values: Iterable[str], known: dict[str, str], what: str) -> tupl
     for value in values:
         label = by_name.get(_fold(value))
         if label is None:
-            raise InvalidGrantRequest(
+            raise InvalidAideRequest(
                 f"{what} inconnu : « {value} ». Valeurs possibles : {', '.join(known.values())}."
             )
         out.append(label)
@@ -115,7 +115,7 @@ def _vocabulary(values: Iterable[str], known: dict[str, str], what: str) -> tupl
 
 
 @dataclass(frozen=True)
-class GrantFilters:
+class AideFilters:
     """What a grant search may return. Empty tuples: no condition of that kind."""
 
     beneficiaries: tuple[str, ...] = ()
@@ -138,16 +138,16 @@ class GrantFilters:
         closing_within: int | None = None,
         closing_by: date | None = None,
         today: date | None = None,
-    ) -> GrantFilters:
+    ) -> AideFilters:
         """Validated filters: unknown types, negative windows and past deadlines are refused."""
         day = open_on or today or date.today()
         if closing_within is not None and not 0 <= closing_within <= MAX_DAYS:
-            raise InvalidGrantRequest(
+            raise InvalidAideRequest(
                 f"Le délai de clôture doit être compris entre 0 et {MAX_DAYS} jours "
                 f"(reçu : {closing_within})."
             )
         if closing_by is not None and closing_by < day:
-            raise InvalidGrantRequest(
+            raise InvalidAideRequest(
                 f"La date limite demandée ({closing_by:%d/%m/%Y}) est déjà passée au "
                 f"{day:%d/%m/%Y} : aucune aide ouverte ne peut fermer avant."
             )
@@ -192,11 +192,11 @@ class GrantFilters:
             fields["aid_types"] = list(self.aid_types)
         return SearchFilter(kinds=[KIND], as_of=self.day, ends_by=self.ends_by(), fields=fields)
 
-    def for_commune(self, commune: CommuneProfile | None) -> GrantFilters:
+    def for_commune(self, commune: CommuneProfile | None) -> AideFilters:
         """A commune's search: aids for communes, on its territory, unless told otherwise."""
         if commune is None:
             return self
-        return GrantFilters(
+        return AideFilters(
             beneficiaries=self.beneficiaries or (BENEFICIARIES["commune"],),
             perimeters=self.perimeters or tuple(commune.perimeters()),
             categories=self.categories,
@@ -221,7 +221,7 @@ def rate_text(rate_min: Any, rate_max: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class Grant:
+class AideMatch:
     doc_id: str
     name: str
     url: str
@@ -240,7 +240,7 @@ class Grant:
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_hit(cls, hit: Hit, verdict: Verdict) -> Grant:
+    def from_hit(cls, hit: Hit, verdict: Verdict) -> AideMatch:
         p = hit.payload
         return cls(
             doc_id=hit.doc_id,
@@ -273,25 +273,25 @@ class Grant:
 
 
 @dataclass
-class GrantResults:
-    grants: list[Grant]
+class AideResults:
+    aides: list[AideMatch]
     excluded: list[tuple[str, str]]  # (aid name, why the commune cannot claim it)
     commune: CommuneProfile | None
-    filters: GrantFilters
+    filters: AideFilters
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "commune": self.commune.insee if self.commune else None,
             "date": self.filters.day.isoformat(),
-            "aides": [g.as_dict() for g in self.grants],
+            "aides": [g.as_dict() for g in self.aides],
             "exclues": [{"aide": name, "raison": why} for name, why in self.excluded],
         }
 
 
 def _judge(
     hits: Iterable[Hit], commune: CommuneProfile | None, on: date, limit: int
-) -> tuple[list[Grant], list[tuple[str, str]]]:
-    grants: list[Grant] = []
+) -> tuple[list[AideMatch], list[tuple[str, str]]]:
+    grants: list[AideMatch] = []
     excluded: list[tuple[str, str]] = []
     seen: set[str] = set()
     for hit in hits:
@@ -302,7 +302,7 @@ def _judge(
         if verdict.status == "non_eligible":
             excluded.append((str(hit.payload.get("title", hit.doc_id)), "; ".join(verdict.reasons)))
         elif len(grants) < limit:
-            grants.append(Grant.from_hit(hit, verdict))
+            grants.append(AideMatch.from_hit(hit, verdict))
     return grants, excluded
 
 
@@ -312,14 +312,14 @@ def _general(retriever: Retriever, where: SearchFilter) -> list[Hit]:
     return [Hit(found[d].id, 0.0, found[d].payload) for d in GENERAL_PROGRAMMES if d in found]
 
 
-def find_grants(
+def find_aides(
     retriever: Retriever,
     project: str,
-    filters: GrantFilters,
+    filters: AideFilters,
     commune: CommuneProfile | None = None,
     *,
     limit: int = 8,
-) -> GrantResults:
+) -> AideResults:
     """The aids for `project` (words of the secretary), best first; without a project,
     every aid within the filters, soonest deadline first."""
     scoped = filters.for_commune(commune)
@@ -332,7 +332,7 @@ def find_grants(
         if national:
             best = national[0].score
             hits += [p.hit for p in national if p.score >= NATIONAL_CUT * best]
-        others = replace(where, sources=[s for s in GRANT_SOURCES if s != PROGRAMMES])
+        others = replace(where, sources=[s for s in AIDE_SOURCES if s != PROGRAMMES])
         hits += [p.hit for p in retriever.search(project, others, limit=limit * 3)]
     else:
         hits = [
@@ -352,7 +352,7 @@ def find_grants(
         more, left_out = _judge(general, commune, scoped.day, len(general))
         grants += more
         excluded += [e for e in left_out if e not in excluded]
-    return GrantResults(grants, excluded, commune, scoped)
+    return AideResults(grants, excluded, commune, scoped)
 
 
 def closing_soon(
@@ -362,7 +362,7 @@ def closing_soon(
     *,
     on: date | None = None,
     limit: int = 50,
-) -> GrantResults:
+) -> AideResults:
     """Aids open on `on` whose deadline falls within `within_days` days, soonest first."""
-    filters = GrantFilters.build(closing_within=within_days, open_on=on)
-    return find_grants(retriever, "", filters, commune, limit=limit)
+    filters = AideFilters.build(closing_within=within_days, open_on=on)
+    return find_aides(retriever, "", filters, commune, limit=limit)

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from assistant.aides.catalogue import Grant, GrantResults, closing_soon
+from assistant.aides.catalogue import AideMatch, AideResults, closing_soon
 from assistant.aides.precedents import Example, PrecedentReport
 from assistant.communes import CommuneProfile
 from assistant.rag.retrieval import Retriever
@@ -26,7 +26,7 @@ _STATUS = {
 }
 
 
-def grant_lines(grant: Grant, n: int | None = None) -> list[str]:
+def aide_lines(grant: AideMatch, n: int | None = None) -> list[str]:
     """One aid as a few lines of French: funder, rate, deadline, link, eligibility."""
     ref = f" [{n}]" if n is not None else ""
     deadline = (
@@ -46,19 +46,19 @@ def grant_lines(grant: Grant, n: int | None = None) -> list[str]:
     return lines
 
 
-def format_grants(results: GrantResults, *, first_n: int = 1) -> str:
+def format_aides(results: AideResults, *, first_n: int = 1) -> str:
     """The answer to « quelles aides pour … ? » as a French list (citations numbered from
     `first_n`)."""
     who = f" pour {results.commune.name}" if results.commune else ""
-    if not results.grants:
+    if not results.aides:
         text = (
             f"Je n'ai pas trouvé d'aide ouverte{who} correspondant à ce projet dans le "
             "catalogue (aides-territoires et programmes nationaux)."
         )
     else:
         lines = [f"Aides ouvertes au {results.filters.day:%d/%m/%Y}{who} :"]
-        for i, grant in enumerate(results.grants):
-            lines += grant_lines(grant, first_n + i)
+        for i, grant in enumerate(results.aides):
+            lines += aide_lines(grant, first_n + i)
         text = "\n".join(lines)
     if results.excluded:
         text += (
@@ -78,7 +78,7 @@ class Deadlines:
     """The aids of a commune closing within `within_days` days: a section of the watch digest."""
 
     within_days: int
-    results: GrantResults
+    results: AideResults
 
     @property
     def title(self) -> str:
@@ -86,9 +86,9 @@ class Deadlines:
         return f"Aides qui ferment dans les {self.within_days} prochains jours{who}"
 
     def lines(self) -> list[str]:
-        if not self.results.grants:
+        if not self.results.aides:
             return ["Aucune aide du catalogue ne ferme sur cette période."]
-        return [line for grant in self.results.grants for line in grant_lines(grant)]
+        return [line for grant in self.results.aides for line in aide_lines(grant)]
 
     def as_dict(self) -> dict[str, Any]:
         return {"within_days": self.within_days, **self.results.as_dict()}

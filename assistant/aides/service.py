@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from assistant.aides.catalogue import GrantFilters, GrantResults, closing_soon, find_grants
+from assistant.aides.catalogue import AideFilters, AideResults, closing_soon, find_aides
 from assistant.aides.cofinancing import (
     CofinancingRequest,
     CofinancingResult,
@@ -34,14 +34,14 @@ class AidesService:
     def find(
         self,
         project: str,
-        filters: GrantFilters | None = None,
+        filters: AideFilters | None = None,
         commune: CommuneProfile | None = None,
         limit: int = 10,
-    ) -> GrantResults:
+    ) -> AideResults:
         """The aids of the catalogue for `project`, within the filters and the commune's
         territory, each with its eligibility verdict."""
-        filters = filters or GrantFilters.build()
-        return find_grants(self.retriever, project, filters, commune, limit=limit)
+        filters = filters or AideFilters.build()
+        return find_aides(self.retriever, project, filters, commune, limit=limit)
 
     def deadlines(
         self, commune: CommuneProfile | None, within_days: int, on: date | None = None

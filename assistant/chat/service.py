@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from itertools import islice
 
-from assistant.aides.catalogue import GrantResults
-from assistant.aides.listing import format_grants, format_report
+from assistant.aides.catalogue import AideResults
+from assistant.aides.listing import format_aides, format_report
 from assistant.aides.service import AidesService
 from assistant.chat.model import ModelSteps
 from assistant.chat.turn import MAX_SIBLINGS, PASSAGE_FIELDS, Event, Turn
@@ -120,11 +120,11 @@ class ChatService(ModelSteps):
             return turn
         if turn.intent == "aides":  # the catalogue, within the commune's filters
             results = self.aides.find(turn.standalone, commune=commune, limit=5)
-            if results.grants:
-                turn.grants = results
+            if results.aides:
+                turn.found_aides = results
                 turn.passages = [
                     Passage(n, g.score, Hit(g.doc_id, g.score, g.payload))
-                    for n, g in enumerate(results.grants, start=1)
+                    for n, g in enumerate(results.aides, start=1)
                 ]
                 turn.evidence = self._gather(turn)
                 return turn
@@ -193,7 +193,7 @@ class ChatService(ModelSteps):
         if turn.refusal is not None:  # out of scope, or a commune's facts without its documents
             yield from self._finish(turn, self._refusal(turn, turn.refusal))
             return
-        if turn.grants is not None:  # the catalogue's list, never the model's words
+        if turn.found_aides is not None:  # the catalogue's list, never the model's words
             yield from self._finish(turn, self._extractive(turn))
             return
         if turn.intent == "precedents" and turn.precedents is not None:
@@ -234,8 +234,8 @@ class ChatService(ModelSteps):
         list of aids — and the signals its reliability level is computed from."""
         assert turn.evidence is not None
         quoted = extractive.select(turn.evidence)
-        if turn.grants is not None:
-            answer = self._grants_list(turn, turn.grants)
+        if turn.found_aides is not None:
+            answer = self._grants_list(turn, turn.found_aides)
         else:
             answer = extractive.answer(turn.evidence, documents=turn.documents_only)
         return answer, signals(turn.evidence, quoted)
@@ -252,17 +252,17 @@ class ChatService(ModelSteps):
                 answer = extractive.pistes(turn.evidence)  # type: ignore[arg-type]
         return self._rated(answer, reliability)
 
-    def _grants_list(self, turn: Turn, results: GrantResults) -> Answer:
+    def _grants_list(self, turn: Turn, results: AideResults) -> Answer:
         """The aids as a list: funder, rate, deadline, link, eligibility — from the catalogue's
         fields, not the model's words (they must be exact)."""
-        text = format_grants(results)
+        text = format_aides(results)
         if turn.precedents is not None:
             text += "\n\nProjets comparables déjà financés : " + format_report(turn.precedents)
         return Answer(
             text=text,
             mode="grants",
             confidence=1.0,
-            citations=[g.citation(n) for n, g in enumerate(results.grants, start=1)],
+            citations=[g.citation(n) for n, g in enumerate(results.aides, start=1)],
         )
 
     def _fallback(self, turn: Turn) -> Answer:

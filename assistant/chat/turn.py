@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.aides.catalogue import GrantResults
+from assistant.aides.catalogue import AideResults
 from assistant.aides.precedents import PrecedentReport
 from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
@@ -47,7 +47,7 @@ class Turn:
     siblings: list[Passage] = field(default_factory=list)
     where: SearchFilter | None = None  # what the question may see (its day, its commune)
     commune: CommuneProfile | None = None
-    grants: GrantResults | None = None  # a grant question the catalogue answers
+    found_aides: AideResults | None = None  # an aids question the catalogue answers
     precedents: PrecedentReport | None = None  # similar funded projects, when there are some
     answer: Answer | None = None  # the answer once its events are out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from assistant.veille.headlines import headline
-from assistant.veille.profiles import ProfileStore, WatchProfile
+from assistant.veille.profiles import ProfileStore, VeilleProfile
 from ingestion.journal import Change, ChangeJournal, DiffOp
 from ingestion.legi import listed_codes
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
@@ -165,7 +165,7 @@ def digest(
     changes: list[Change],
     since: date,
     fmt: Format = "md",
-    profile: WatchProfile | None = None,
+    profile: VeilleProfile | None = None,
     llm: Generator | None = None,
     deadlines: Deadlines | None = None,
 ) -> str:
@@ -211,7 +211,7 @@ def known_codes(journal: ChangeJournal, corpus_dir: Path) -> dict[str, str]:
     return {**listed_codes(corpus_dir), **journal.codes()}
 
 
-def watch_digest(
+def veille_digest(
     data_dir: Path,
     corpus_dir: Path,
     since: str,

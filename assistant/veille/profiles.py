@@ -51,7 +51,7 @@ def _clean(values: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class WatchProfile:
+class VeilleProfile:
     name: str
     codes: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
@@ -108,7 +108,7 @@ class WatchProfile:
         }
 
     @classmethod
-    def from_dict(cls, name: str, raw: dict[str, object]) -> WatchProfile:
+    def from_dict(cls, name: str, raw: dict[str, object]) -> VeilleProfile:
         def strings(key: str) -> tuple[str, ...]:
             values = raw.get(key) or []
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -134,21 +134,21 @@ class ProfileStore:
     def __post_init__(self) -> None:
         self.path = self.data_dir / "veille" / "profils.json"
 
-    def _load(self) -> dict[str, WatchProfile]:
+    def _load(self) -> dict[str, VeilleProfile]:
         table = read_table(self.path, "profils", "de profils")
-        return {name: WatchProfile.from_dict(name, body) for name, body in table.items()}
+        return {name: VeilleProfile.from_dict(name, body) for name, body in table.items()}
 
-    def _write(self, profiles: dict[str, WatchProfile]) -> None:
+    def _write(self, profiles: dict[str, VeilleProfile]) -> None:
         table = {
             name: {k: v for k, v in p.as_dict().items() if k != "name"}
             for name, p in profiles.items()
         }
         write_table(self.path, "profils", table)
 
-    def list(self) -> list[WatchProfile]:
+    def list(self) -> list[VeilleProfile]:
         return [p for _, p in sorted(self._load().items())]
 
-    def get(self, name: str) -> WatchProfile:
+    def get(self, name: str) -> VeilleProfile:
         profiles = self._load()
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "aucun"
@@ -157,7 +157,7 @@ class ProfileStore:
             )
         return profiles[name]
 
-    def put(self, profile: WatchProfile) -> bool:
+    def put(self, profile: VeilleProfile) -> bool:
         """Create or replace the profile; whether it is new."""
         with _LOCK:
             profiles = self._load()
@@ -175,7 +175,7 @@ class ProfileStore:
             self._write(profiles)
 
 
-def refuse_unindexed(profile: WatchProfile, indexed: dict[str, str], data_dir: Path) -> None:
+def refuse_unindexed(profile: VeilleProfile, indexed: dict[str, str], data_dir: Path) -> None:
     """A profile on a code Plume neither indexes nor has changes of in its journal would
     report 0 changes forever: refused. `indexed`: the codes of the index, id → title."""
     indexed = {**ChangeJournal(data_dir).codes(), **indexed}

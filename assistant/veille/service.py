@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.llm.breaker import CircuitBreaker
-from assistant.veille.digest import parse_since, watch_digest
-from assistant.veille.profiles import ProfileStore, WatchProfile, refuse_unindexed
+from assistant.veille.digest import parse_since, veille_digest
+from assistant.veille.profiles import ProfileStore, VeilleProfile, refuse_unindexed
 from ingestion.journal import (
     ChangeJournal,
     code_path,
@@ -76,12 +76,12 @@ class VeilleService:
             closing = self.aides.deadlines(self.communes.get(commune), within)
         llm = self.llm if self.llm is not None and self.breaker.allow() else None
         s = self.settings
-        return watch_digest(s.data_dir, s.corpus_dir, since, codes, fmt, profile, llm, closing)
+        return veille_digest(s.data_dir, s.corpus_dir, since, codes, fmt, profile, llm, closing)
 
-    def list_profiles(self) -> list[WatchProfile]:
+    def list_profiles(self) -> list[VeilleProfile]:
         return self.profiles.list()
 
-    def put_profile(self, profile: WatchProfile) -> bool:
+    def put_profile(self, profile: VeilleProfile) -> bool:
         """Create or replace; True when created. A code the index does not hold is refused."""
         if profile.codes:
             if self.corpus is None:
