@@ -85,9 +85,19 @@ def local_text(payload: Mapping[str, Any], limit: int = MAX_CHARS) -> str:
 _model: Any = None
 
 
+def _exit_with(parent: int) -> None:
+    """The worker never outlives its server: killed (kill -9, OOM), the server cannot stop
+    it, and an orphan would embed on at full speed for nobody."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _start_worker(threads: int | None, nice: int) -> None:
-    """In the worker: lower its priority, cap its threads, load the model once."""
+    """In the worker: lower its priority, cap its threads, load the model once; exit when
+    the server does."""
     global _model
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     if nice:
         with contextlib.suppress(OSError):  # not allowed here: the normal priority
             os.nice(nice)

@@ -5,7 +5,12 @@ passages; both store backends hold them."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -184,3 +189,50 @@ def test_past_versions_of_articles_come_last(store: Store) -> None:
     filler.run(stop, lambda _: stop.set())  # one batch: every passage in force, not the past
     left = SearchFilter(has_local=False, every_tenant=True)
     assert [pid for pid, _ in store.scan(left, ["doc_id"])] == [old]
+
+
+_ORPHAN = """
+import multiprocessing, os, sys, time
+from ingestion.local_vectors import _start_worker
+
+def work(pidfile):
+    _start_worker(1, 0)  # the filler's own initializer (the model loads)
+    with open(pidfile, "w") as fh:
+        fh.write(str(os.getpid()))
+    while True:  # as if embedding, forever
+        time.sleep(0.1)
+
+if __name__ == "__main__":
+    worker = multiprocessing.get_context("spawn").Process(target=work, args=(sys.argv[1],))
+    worker.start()
+    time.sleep(600)
+"""
+
+
+def test_the_worker_exits_when_its_server_is_killed(tmp_path: Path) -> None:
+    """A server killed hard (kill -9, out of memory) cannot stop its e5 worker: the worker
+    notices and exits, instead of embedding on for nobody."""
+    script, pidfile = tmp_path / "server.py", tmp_path / "worker.pid"
+    script.write_text(_ORPHAN)
+    root = Path(__file__).parents[1]
+    server = subprocess.Popen([sys.executable, str(script), str(pidfile)], cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pidfile.exists() and pidfile.read_text()):
+            assert time.monotonic() < deadline, "the worker did not start"
+            assert server.poll() is None, "the server script stopped"
+            time.sleep(0.1)
+        worker = int(pidfile.read_text())
+        os.kill(worker, 0)  # running
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the e5 worker outlived its killed server")
