@@ -168,6 +168,11 @@ class SearchHit(BaseModel):
     regime: str | None = Field(
         None, description="Régime particulier de l'article (Alsace-Moselle, Outre-mer…)."
     )
+    in_force_from: str | None = Field(None, description="Article : en vigueur depuis (AAAA-MM-JJ).")
+    in_force_to: str | None = Field(None, description="Article : en vigueur jusqu'au (AAAA-MM-JJ).")
+    text_date: str | None = Field(
+        None, description="Article : date à laquelle le texte indexé est à jour (AAAA-MM-JJ)."
+    )
 
 
 class SearchResponse(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from plume.store import Hit
@@ -87,6 +88,12 @@ class Citation:
             text_date=p.get("text_date"),
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        """A citation read back from `as_dict` (the API's JSON)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -119,6 +126,17 @@ class Answer:
     reliability: dict[str, Any] | None = None
     # beside an answer, the next closest texts, not cited: to check (their key sentence)
     see_also: list[Citation] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        """An answer read back from `as_dict` (the API's JSON: `answer` is the text)."""
+        known = {f.name for f in fields(cls)} - {"text", "citations", "see_also"}
+        return cls(
+            text=str(data["answer"]),
+            citations=[Citation.from_dict(c) for c in data.get("citations") or []],
+            see_also=[Citation.from_dict(c) for c in data.get("see_also") or []],
+            **{k: v for k, v in data.items() if k in known},
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.common import domain_errors, load_settings, open_runtime
+from cli.common import domain_errors, load_settings, open_runtime, run, server_for
 
 out = Console()
 
@@ -62,13 +62,31 @@ def aides(
             open_on=day,
             closing_within=cloture_dans,
         )
-    with open_runtime(settings) as runtime, domain_errors():
-        profile = runtime.communes.get(commune) if commune else None
-        results = runtime.aides.find(projet, filters, profile, limit=max(1, min(limite, 50)))
+    limit = max(1, min(limite, 50))
+    server = server_for(settings)
+    if server is not None:  # a running `plume serve` holds the index: through its API
+        request = {
+            "q": projet,
+            "commune": commune,
+            "beneficiaries": beneficiaire,
+            "perimeters": territoire,
+            "categories": theme,
+            "aid_types": type_aide,
+            "open_on": ouvert_le,
+            "closing_within": cloture_dans,
+            "limit": limit,
+        }
+        body = run(lambda: server.aides(**request))
+        text = str(body.pop("text"))
+    else:
+        with open_runtime(settings) as runtime, domain_errors():
+            profile = runtime.communes.get(commune) if commune else None
+            results = runtime.aides.find(projet, filters, profile, limit=limit)
+        body, text = results.as_dict(), format_aides(results)
     if as_json:
-        sys.stdout.write(json.dumps(results.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(format_aides(results), markup=False, highlight=False)
+    out.print(text, markup=False, highlight=False)
 
 
 def cofinancement(

@@ -1,14 +1,16 @@
-"""`plume search` and `plume ask`: the passages, and an answer with its citations."""
+"""`plume search` and `plume ask`: the passages, and an answer with its citations. While a
+`plume serve` holds the index, both go through its API (cli.remote) and print the same."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from assistant.models import Answer
 from cli.common import (
     AsOf,
     TenantOpt,
@@ -18,6 +20,7 @@ from cli.common import (
     out,
     run,
     search_filter,
+    server_for,
 )
 from plume.documents import french_date
 
@@ -44,29 +47,42 @@ def search(
     """Cherche les passages les plus pertinents."""
     settings = load_settings()
     where = search_filter(source, audience, as_of, tenant)
-    with open_runtime(settings) as runtime:
-        profile = run(lambda: runtime.communes.get(commune)) if commune else None
-        passages = run(lambda: runtime.assistant.search(query, where, limit, profile))
-        gaps = runtime.assistant.history_gaps(query, where, passages)
-    if as_json:
+    server = server_for(settings, tenant)
+    if server is not None:
+        found = run(
+            lambda: server.search(
+                query, limit, sources=source, audiences=audience, as_of=as_of, commune=commune
+            )
+        )
+        rows, gaps = found["hits"], list(found.get("notices") or [])
+    else:
+        with open_runtime(settings) as runtime:
+            profile = run(lambda: runtime.communes.get(commune)) if commune else None
+            passages = run(lambda: runtime.assistant.search(query, where, limit, profile))
+            gaps = [g.message for g in runtime.assistant.history_gaps(query, where, passages)]
         rows = [{"rank": p.rank, "score": p.score, **p.hit.payload} for p in passages]
+    if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    if not passages:
+    _print_hits(rows, gaps)
+
+
+def _print_hits(rows: list[dict[str, Any]], gaps: list[str]) -> None:
+    if not rows:
         out.print("Aucun résultat.")
     for gap in gaps:
-        out.print(f"[yellow]{escape(gap.message)}[/yellow]")
-    for p in passages:
-        page = f", p. {p.field('page')}" if p.field("page") else ""
-        out.print(f"[bold]{p.rank}. {p.field('title')}{page}[/bold]  [dim]{p.doc_id}[/dim]")
-        if p.field("regime"):
-            out.print(f"   [yellow]Régime particulier : {escape(str(p.field('regime')))}[/yellow]")
-        if p.field("section"):
-            out.print(f"   [italic]{p.field('section')}[/italic]")
-        out.print(f"   {p.text[:240]}", markup=False, highlight=False)
-        if p.field("in_force_from") or p.field("in_force_to"):
-            out.print(f"   [dim]{escape(in_force(p.hit.payload))}[/dim]")
-        out.print(f"   [blue]{p.field('url')}[/blue]")
+        out.print(f"[yellow]{escape(gap)}[/yellow]")
+    for r in rows:
+        page = f", p. {r['page']}" if r.get("page") else ""
+        out.print(f"[bold]{r['rank']}. {r.get('title')}{page}[/bold]  [dim]{r['doc_id']}[/dim]")
+        if r.get("regime"):
+            out.print(f"   [yellow]Régime particulier : {escape(str(r['regime']))}[/yellow]")
+        if r.get("section"):
+            out.print(f"   [italic]{r['section']}[/italic]")
+        out.print(f"   {str(r.get('text') or '')[:240]}", markup=False, highlight=False)
+        if r.get("in_force_from") or r.get("in_force_to"):
+            out.print(f"   [dim]{escape(in_force(r))}[/dim]")
+        out.print(f"   [blue]{r.get('url')}[/blue]")
 
 
 def ask(
@@ -86,9 +102,14 @@ def ask(
     """Pose une question et affiche une réponse citée."""
     settings = load_settings()
     where = search_filter(as_of=as_of, tenant=tenant)
-    with open_runtime(settings) as runtime:
-        profile = run(lambda: runtime.communes.get(commune)) if commune else None
-        answer = run(lambda: runtime.assistant.ask(question, where, commune=profile))
+    server = server_for(settings, tenant)
+    if server is not None:
+        reply = run(lambda: server.ask(question, as_of=as_of, commune=commune))
+        answer = Answer.from_dict(reply)
+    else:
+        with open_runtime(settings) as runtime:
+            profile = run(lambda: runtime.communes.get(commune)) if commune else None
+            answer = run(lambda: runtime.assistant.ask(question, where, commune=profile))
     if as_json:
         sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return

@@ -21,6 +21,7 @@ from plume.errors import PlumeError
 
 if TYPE_CHECKING:  # loaded by the commands that use them: `plume --help` stays quick
     from assistant.runtime import Runtime
+    from cli.remote import RemoteServer
     from plume.settings import Settings
     from plume.store import SearchFilter
 
@@ -73,16 +74,40 @@ def run(fn: Callable[[], T]) -> T:
 
 
 @contextmanager
-def open_runtime(settings: Settings) -> Iterator[Runtime]:
-    """The runtime the API builds at start-up, closed when the command ends."""
+def open_runtime(settings: Settings, *, if_locked: str | None = None) -> Iterator[Runtime]:
+    """The runtime the API builds at start-up, closed when the command ends. `if_locked`:
+    what to do instead, said when a running server holds the index."""
     from assistant.runtime import Runtime  # the core is imported only by commands that use it
+    from plume.errors import StoreLocked
 
-    with domain_errors():
-        runtime = Runtime.build(settings)
+    try:
+        with domain_errors():
+            runtime = Runtime.build(settings)
+    except typer.Exit as exc:
+        if if_locked and isinstance(exc.__cause__, StoreLocked):
+            err.print(escape(if_locked))
+        raise
     try:
         yield runtime
     finally:
         runtime.close()
+
+
+def server_for(settings: Settings, tenant: str | None = None) -> RemoteServer | None:
+    """For a read command: the `plume serve` running on this data folder, whose API it then
+    goes through (cli.remote); None: the command opens the index itself. A commune's own
+    documents need the commune's key, which the command line does not hold."""
+    from cli.remote import running_server
+
+    server = running_server(settings)
+    if server is not None and tenant:
+        err.print(
+            f"[red]Erreur :[/red] un serveur Plume tourne ({server.url}) et tient l'index : les "
+            f"documents de {escape(tenant)} se lisent par son API avec la clé de la commune "
+            "(en-tête X-Plume-Key), ou arrêtez le serveur."
+        )
+        raise typer.Exit(1)
+    return server
 
 
 def parse_day(value: str) -> date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,8 +21,12 @@ from cli.common import (
     out,
     parse_day,
     run,
+    server_for,
 )
 from plume import packages
+
+if TYPE_CHECKING:
+    from cli.remote import RemoteServer
 
 corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
 
@@ -146,7 +150,8 @@ def ingest(
     if path is None and source not in API_SOURCES:  # say so before opening the store
         pkg = run(lambda: packages.pinned(settings.corpus_dir, source))
         run(lambda: packages.package_dir(settings.packages_dir, pkg))
-    with open_runtime(settings) as runtime:
+    hint = "Pour indexer pendant qu'il tourne : POST /v1/admin/ingest (jeton d'administration)."
+    with open_runtime(settings, if_locked=hint) as runtime:
         plan = runtime.corpus.plan(source, path) if if_empty else None
         if plan is not None and plan.skip:
             out.print(f"{source} : déjà indexée, rien à faire.")
@@ -216,7 +221,12 @@ def sources(
         list_tenant_documents(tenant, as_json)
         return
 
-    with open_runtime(load_settings()) as runtime:
+    settings = load_settings()
+    server = server_for(settings)
+    if server is not None:  # a running `plume serve` holds the index: through its API
+        _print_served_sources(server, as_json)
+        return
+    with open_runtime(settings) as runtime:
         found = run(lambda: runtime.corpus.sources(vectors=True))
     codes = next((r.codes for r in found if r.source == "legi"), [])
     rows: list[dict[str, Any]] = [
@@ -260,6 +270,31 @@ def sources(
         out.print(by_code)
 
 
+def _print_served_sources(server: RemoteServer, as_json: bool) -> None:
+    """What the running server's public API says: the sources, and the e5 coverage overall
+    (per source and per code, stop the server and ask again)."""
+    listed = run(server.sources)
+    e5 = run(server.health).get("e5") or {}
+    if as_json:
+        sys.stdout.write(json.dumps(listed, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"Sources indexées (serveur en marche : {server.url})")
+    for col in ("source", "documents", "passages", "versions", "dernière synchro"):
+        table.add_column(col)
+    for r in listed:
+        synced = (r.get("last_sync") or {}).get("finished_at")
+        table.add_row(
+            r["source"],
+            str(r["documents"]),
+            str(r["chunks"]),
+            ", ".join(r.get("versions") or {}),
+            str(synced or "—"),
+        )
+    out.print(table if listed else "Aucune source indexée : lancez `plume ingest service-public`.")
+    if e5.get("total"):
+        out.print(f"Vecteurs e5 : {e5['done']} passages sur {e5['total']} ({e5['share']:.0%}).")
+
+
 def vectors(
     etat: Annotated[
         bool, typer.Option("--etat", help="Seulement la couverture, sans rien calculer.")
@@ -271,7 +306,10 @@ def vectors(
     sa progression, et reprend là où elle s'est arrêtée.
     """
     settings = load_settings()
-    with open_runtime(settings) as runtime:
+    hint = (
+        "Le serveur calcule déjà les vecteurs en arrière-plan : `plume sources` suit leur avancée."
+    )
+    with open_runtime(settings, if_locked=hint) as runtime:
         before = run(runtime.corpus.coverage)
         out.print(f"Vecteurs e5 : {before.done} passages sur {before.total} ({before.share:.0%}).")
         if etat or before.done == before.total:
@@ -293,7 +331,8 @@ def vectors(
 
 def delete(doc_id: Annotated[str, typer.Argument(help="Identifiant, ex. vdd/F1427.")]) -> None:
     """Retire un document de l'index."""
-    with open_runtime(load_settings()) as runtime:
+    hint = f"Pour le retirer pendant qu'il tourne : DELETE /v1/admin/documents/{doc_id}."
+    with open_runtime(load_settings(), if_locked=hint) as runtime:
         n = run(lambda: runtime.corpus.delete(doc_id))
     if not n:
         err.print(f"[red]Erreur :[/red] « {escape(doc_id)} » n'est pas dans l'index.")

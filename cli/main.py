@@ -6,6 +6,7 @@ documents were rejected (listed in the summary).
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from cli.eval import eval_app
 from cli.keys import keys_app
 from cli.precedents import precedents
 from cli.records import register as register_records
+from cli.remote import announced
 from cli.veille import veille_app
 
 app = typer.Typer(
@@ -52,23 +54,33 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué)."""
+    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué ;
+    pendant qu'il tourne, search, ask, sources, precedents et aides passent par son API)."""
     import uvicorn
 
     from api.main import create_app
 
     settings = load_settings()
-    with open_runtime(settings) as runtime:
+    host, port = host or settings.host, port or settings.port
+    # uvicorn shuts down gracefully on SIGTERM (docker stop, systemd), then raises it again:
+    # by default that would end the process before the runtime is closed (the store
+    # flushed, the e5 worker stopped, the server's address withdrawn)
+    signal.signal(signal.SIGTERM, _stop)
+    with open_runtime(settings) as runtime, announced(settings, host, port):
         runtime.start_background()  # e5 vectors after BM25; the chat memory's framework
-        out.print(f"Plume écoute sur http://{host or settings.host}:{port or settings.port}")
+        out.print(f"Plume écoute sur http://{host}:{port}")
         uvicorn.run(
             create_app(settings, runtime=runtime),
-            host=host or settings.host,
-            port=port or settings.port,
+            host=host,
+            port=port,
             workers=1,
             log_level="info",
             access_log=False,  # no personal data in logs: client addresses, query strings
         )
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 app.add_typer(veille_app, name="veille")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import load_settings, open_runtime, run
+from cli.common import load_settings, open_runtime, run, server_for
 
 
 def precedents(
@@ -31,12 +31,17 @@ def precedents(
     from assistant.aides.listing import format_report
 
     settings = load_settings()
-    with open_runtime(settings) as runtime:
-        report = run(
-            lambda: runtime.aides.precedents(query, programme, departement, limit=exemples)
-        )
-    if as_json:
+    server = server_for(settings)
+    if server is not None:  # a running `plume serve` holds the index: through its API
+        params = {"q": query, "programme": programme, "departement": departement}
+        body = run(lambda: server.precedents(**params, exemples=exemples))
+    else:
+        with open_runtime(settings) as runtime:
+            report = run(
+                lambda: runtime.aides.precedents(query, programme, departement, limit=exemples)
+            )
         body = {**report.as_dict(), "text": format_report(report)}
+    if as_json:
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
-    sys.stdout.write(format_report(report) + "\n")
+    sys.stdout.write(str(body["text"]) + "\n")

@@ -157,6 +157,14 @@ def scenario_store_lock(tmp: Path, vdd_root: Path) -> dict[str, Any]:
             time.sleep(0.2)
         # A second opener must fail at once, not wait for the lock: the timeout catches a hang.
         ingest = plume("ingest", "service-public", "--path", str(folder), data_dir=data, timeout=90)
+        # the read commands go through the running server's API instead
+        reads = {
+            "search": plume("search", "acte de naissance", "--json", data_dir=data),
+            "ask": plume("ask", "Comment obtenir un acte de naissance ?", "--json", data_dir=data),
+            "sources": plume("sources", "--json", data_dir=data),
+            "tenant": plume("search", "acte", "--tenant", "78003", data_dir=data),
+            "delete": plume("delete", "vdd/F1427", data_dir=data),
+        }
         still_serving = httpx.get(health, timeout=5).status_code
         # the server fills the passages' e5 vectors in the background, by itself
         e5: dict[str, Any] = {}
@@ -171,7 +179,14 @@ def scenario_store_lock(tmp: Path, vdd_root: Path) -> dict[str, Any]:
             server.kill()
             server.wait()
         log.close()
-    return {"ingest": ingest, "still serving": still_serving, "e5": e5}
+    announced = (data / "serveur.json").exists()
+    return {
+        "ingest": ingest,
+        "still serving": still_serving,
+        "e5": e5,
+        "reads": reads,
+        "announced after stop": announced,
+    }
 
 
 def scenario_production(tmp: Path) -> dict[str, Run]:
@@ -399,6 +414,20 @@ def test_malformed_fiche_is_reported_and_the_others_ingested(
 
 def test_store_lock_points_to_the_admin_api(background: Background, vdd_root: Path) -> None:
     outcome = background.result("test_store_lock_points_to_the_admin_api")
+    reads = outcome["reads"]
+    # while `plume serve` runs, the read commands answer through its API
+    for name in ("search", "ask", "sources"):
+        assert reads[name].code == 0, f"{name}: {reads[name].err}"
+    assert json.loads(reads["search"].out)[0]["doc_id"] == "vdd/F1427"
+    answer = json.loads(reads["ask"].out)
+    assert answer["mode"] != "refusal" and answer["citations"][0]["doc_id"] == "vdd/F1427"
+    assert json.loads(reads["sources"].out)[0]["source"] == "service-public"
+    # a commune's documents need its key; a deletion names the admin route
+    assert reads["tenant"].code == 1 and "X-Plume-Key" in reads["tenant"].said
+    assert (
+        reads["delete"].code == 1 and "DELETE /v1/admin/documents/vdd/F1427" in reads["delete"].said
+    )
+    assert not outcome["announced after stop"]  # the server's address goes with it
 
     ingest = outcome["ingest"]
     assert ingest.code == 1, ingest.out
@@ -420,3 +449,26 @@ def test_production_refuses_a_missing_or_weak_admin_token(background: Background
         assert "PLUME_ENV=production" in run.said, name
         assert "Traceback" not in run.err, name
     assert "écoute sur" not in runs["serve, weak token"].out
+
+
+def test_a_stale_server_address_is_ignored(tmp_path: Path) -> None:
+    """A server killed hard leaves its address behind: the read commands then open the index
+    themselves rather than calling a server that is gone."""
+    from cli.remote import SERVER_FILE, running_server
+    from plume.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    address = tmp_path / SERVER_FILE
+    address.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": int(gone.stdout)}))
+    assert running_server(settings) is None
+    address.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": os.getppid()}))
+    found = running_server(settings)
+    assert found is not None and found.url == "http://127.0.0.1:9"
+    address.write_text("{not json")
+    assert running_server(settings) is None

@@ -52,6 +52,9 @@ def search(body: SearchRequest, runtime: RuntimeDep, caller: CallerDep) -> Searc
             audience=list(p.field("audience") or []),
             page=p.field("page"),
             regime=p.field("regime"),
+            in_force_from=p.field("in_force_from"),
+            in_force_to=p.field("in_force_to"),
+            text_date=p.field("text_date"),
         )
         for p in passages
     ]

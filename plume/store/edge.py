@@ -1,7 +1,7 @@
 """Embedded backend: Qdrant's own engine in process (qdrant-edge).
 
 One process owns a shard folder: a second process opening it fails with a WAL lock,
-which we report as `StoreLocked` so the CLI can point to the server's admin API.
+which we report as `StoreLocked`: the CLI then says what to do instead.
 
 A shard's vectors are fixed when it is created. A shard made before the `e5` vector
 existed is migrated once, when it is opened: its points are copied into a new shard with
@@ -124,8 +124,7 @@ class EdgeStore:
             if "WouldBlock" in str(exc):
                 raise StoreLocked(
                     f"Le stockage {self.path} est déjà ouvert par un autre processus "
-                    "(probablement `plume serve`). Passez par l'API d'administration "
-                    "(POST /v1/admin/ingest) ou arrêtez le serveur."
+                    "(probablement `plume serve`) : arrêtez-le, ou passez par son API."
                 ) from exc
             raise StoreUnavailable(f"Impossible d'ouvrir le stockage {self.path} : {exc}") from exc
 
