@@ -54,8 +54,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:
-    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué ;
-    pendant qu'il tourne, search, ask, sources, precedents et aides passent par son API)."""
+    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué).
+
+    Pendant qu'il tourne, search, ask, sources, precedents et aides passent par son API.
+    """
     import uvicorn
 
     from api.main import create_app
