@@ -86,7 +86,7 @@ def aides(
     if as_json:
         sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         return
-    out.print(text, markup=False, highlight=False)
+    out.print(text.replace("**", ""), markup=False, highlight=False)  # the widget's bold
 
 
 def cofinancement(
