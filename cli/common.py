@@ -40,7 +40,6 @@ TenantOpt = Annotated[
     str | None,
     typer.Option("--tenant", help="Voir aussi les documents de cette commune (code INSEE)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
 
 
 def load_settings() -> Settings:

@@ -235,7 +235,7 @@ class ChatService(ModelSteps):
         assert turn.evidence is not None
         quoted = extractive.select(turn.evidence)
         if turn.found_aides is not None:
-            answer = self._grants_list(turn, turn.found_aides)
+            answer = self._aides_list(turn, turn.found_aides)
         else:
             answer = extractive.answer(turn.evidence, documents=turn.documents_only)
         return answer, signals(turn.evidence, quoted)
@@ -252,7 +252,7 @@ class ChatService(ModelSteps):
                 answer = extractive.pistes(turn.evidence)  # type: ignore[arg-type]
         return self._rated(answer, reliability)
 
-    def _grants_list(self, turn: Turn, results: AideResults) -> Answer:
+    def _aides_list(self, turn: Turn, results: AideResults) -> Answer:
         """The aids as a list: funder, rate, deadline, link, eligibility — from the catalogue's
         fields, not the model's words (they must be exact)."""
         text = format_aides(results)
