@@ -66,8 +66,8 @@ ingest: ## index the default corpora (fiches, codes, grants) when not yet indexe
 	  echo "aides-territoires : ni jeton (PLUME_AIDES_TERRITOIRES_TOKEN) ni export local, seules les aides nationales sont indexées"; \
 	fi
 
-serve:
-	$(PLUME) serve
+serve: ## serve on http://127.0.0.1:8000 (another port: make run PORT=8080)
+	$(PLUME) serve $(if $(PORT),--port $(PORT))
 
 test: system chromium services dev ## the whole suite, offline (pytest-socket: loopback only), then the release gate
 	$(PLUME) corpus fetch

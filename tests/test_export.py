@@ -172,6 +172,7 @@ def test_import_refuses_a_non_empty_instance_or_a_tampered_export(
     result = CliRunner().invoke(cli, ["import", str(trip.folder)])
     assert result.exit_code == 1
     assert "instance vide" in result.output and "index" in result.output
+    assert "PLUME_DATA_DIR vers un dossier vide" in " ".join(result.output.split())
 
     tampered = tmp_path / "tampered"
     shutil.copytree(trip.folder, tampered)

@@ -193,7 +193,8 @@ def _check_empty(store: Store, db: Database, data_dir: Path) -> None:
         raise InvalidRecordsRequest(
             "L'import se fait dans une instance vide ; celle-ci contient déjà : "
             + ", ".join(present)
-            + "."
+            + ". Importez dans une instance neuve : PLUME_DATA_DIR vers un dossier vide (et "
+            "PLUME_DATABASE_URL vers une base vide si vous utilisez PostgreSQL)."
         )
 
 
