@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import (
     EXIT_ITEM_ERRORS,
@@ -161,7 +170,7 @@ def ingest(
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            _Done(),
             TimeElapsedColumn(),
         )
         written = WrittenLog()  # in a log (cron, CI) the bar is silent: say each batch
@@ -195,6 +204,14 @@ def ingest(
         err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
     if summary.errors:
         raise typer.Exit(EXIT_ITEM_ERRORS)
+
+
+class _Done(ProgressColumn):
+    """« 120/1171 » when the source's size is known, else « 29112 documents » (not « /? »)."""
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        return Text(f"{done}/{int(task.total)}" if task.total else f"{done} documents")
 
 
 class WrittenLog:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from assistant.veille.service import VeilleService
     from plume.settings import Settings
 
+SHOWN = 20  # changes listed by `plume veille compare`; the digest shows them all
+
 veille_app = typer.Typer(
     help="Veille juridique : journal des modifications des codes et synthèse. "
     "`plume veille --since AAAA-MM-JJ` affiche la synthèse (comme `plume veille digest`).",
@@ -74,9 +76,15 @@ def veille_compare(
     ] = None,
 ) -> None:
     """Compare deux versions d'un code et ajoute les changements au journal."""
+    from assistant.veille.headlines import headline
+
     with _veille(load_settings(), index=False, model=False) as veille:
-        found, added = run(lambda: veille.compare(old, new, code))
-    out.print(f"{found} changement(s) relevé(s), {added} nouveau(x) dans le journal.")
+        changes, added = run(lambda: veille.compare(old, new, code))
+    for change in changes[:SHOWN]:
+        out.print(f"- {headline(change)}", markup=False, highlight=False)
+    if len(changes) > SHOWN:
+        out.print(f"… et {len(changes) - SHOWN} autre(s) : `plume veille digest` les montre tous.")
+    out.print(f"{len(changes)} changement(s) relevé(s), {added} nouveau(x) dans le journal.")
 
 
 @veille_app.command("journal")
@@ -91,14 +99,17 @@ def veille_journal(
 ) -> None:
     """Enregistre les changements : instantané précédent → actuel, ou versions depuis une date."""
     with _veille(load_settings(), index=False, model=False) as veille:
+        titles = veille.code_titles()
         if since is not None:
             day, found = run(lambda: veille.record_since(since))
             for code_id, n in found.items():
-                out.print(f"{code_id} : {n} nouveau(x) changement(s) depuis le {day.isoformat()}")
+                name = f"{titles.get(code_id, code_id)} ({code_id})"
+                out.print(f"{name} : {n} nouveau(x) changement(s) depuis le {day.isoformat()}")
             return
         before, after, added = run(lambda: veille.record_upgrade(from_package))
     for code_id, n in added.items():
-        out.print(f"{code_id} : {n} nouveau(x) changement(s) ({before} → {after})")
+        name = f"{titles.get(code_id, code_id)} ({code_id})"
+        out.print(f"{name} : {n} nouveau(x) changement(s) ({before} → {after})")
 
 
 @contextmanager

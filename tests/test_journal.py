@@ -253,6 +253,9 @@ def small_journal(tmp_path: Path) -> Path:
     )
     assert done.returncode == 0, done.stderr
     assert "5 nouveau(x)" in done.stdout
+    # each change in one line, not only a count
+    assert sum(line.startswith("- ") for line in done.stdout.splitlines()) == 5
+    assert "en vigueur le" in done.stdout
     return data
 
 

@@ -144,7 +144,10 @@ def test_plume_veille_since_a_date_inside_one_snapshot(settings: Settings) -> No
         timeout=300,
     )
     assert journal.returncode == 0, journal.stderr
-    assert f"{CODE_RURAL} : 7 nouveau(x) changement(s)" in journal.stdout
+    # the code by its name, its id beside it
+    assert f"Code rural et de la pêche maritime ({CODE_RURAL}) : 7 nouveau(x) changement(s)" in (
+        " ".join(journal.stdout.split())
+    )
     digest = subprocess.run(
         [plume, "veille", "--since", "2026-03-20", "--code", CODE_RURAL, "--format", "json"],
         env=env,

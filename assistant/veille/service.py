@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.llm.breaker import CircuitBreaker
-from assistant.veille.digest import parse_since, veille_digest
+from assistant.veille.digest import known_codes, parse_since, veille_digest
 from assistant.veille.profiles import ProfileStore, VeilleProfile, refuse_unindexed
 from ingestion.journal import (
+    Change,
     ChangeJournal,
     code_path,
     compare_files,
@@ -94,13 +95,18 @@ class VeilleService:
 
     # --- filling the journal (done at ingestion; by hand for a snapshot kept aside) --------
 
-    def compare(self, old: Path, new: Path, code: str | None = None) -> tuple[int, int]:
+    def compare(self, old: Path, new: Path, code: str | None = None) -> tuple[list[Change], int]:
         """Compare two versions of a code (files, or package folders and `code`) and record
-        the changes: (changes found, new in the journal)."""
+        the changes: (the changes found, how many are new in the journal)."""
         changes = compare_files(
             code_path(old, code), code_path(new, code), old.name or str(old), new.name or str(new)
         )
-        return len(changes), ChangeJournal(self.settings.data_dir).append(changes)
+        return changes, ChangeJournal(self.settings.data_dir).append(changes)
+
+    def code_titles(self) -> dict[str, str]:
+        """The codes one may ask about, id → title (« LEGITEXT000006072050 » → « Code du
+        travail »)."""
+        return known_codes(ChangeJournal(self.settings.data_dir), self.settings.corpus_dir)
 
     def record_since(self, since: str) -> tuple[date, dict[str, int]]:
         """The article versions of today's snapshot in force since `since`: code → new ones."""
