@@ -571,3 +571,32 @@ def test_an_out_of_scope_question_is_refused_without_a_level(
 def test_no_external_request_was_made(browser: Browser) -> None:
     assert browser.requests, "the browser made no request at all"
     assert all(urlsplit(u).hostname in LOCAL for u in browser.requests)
+
+
+def test_lists_render_as_lists_and_the_question_stays_visible(
+    browser: Browser, plume: PlumeServer, fake: FakeMistral
+) -> None:
+    """« - » lines are a list, and a source's enumeration flattened into one line
+    (« … : - a - b ») a nested list; the question asked stays on screen above its answer."""
+    fake.chat_reply = (
+        REPLY.format(n=1)
+        + "\n- Les pièces à joindre : - une pièce d'identité - le livret de famille [1]"
+    )
+    page = browser.context.new_page()
+    page.goto(plume.url + "/")
+    chat = page.locator("plume-chat")
+    chat.get_by_label("Votre question").fill(QUESTION)
+    chat.get_by_label("Votre question").press("Enter")
+    wait_answer(chat)
+    text = chat.locator(".plume-text").last
+    assert text.locator(":scope > ul > li").count() == 2
+    nested = text.locator("ul ul > li")
+    assert nested.count() == 2
+    assert nested.first.inner_text().startswith("une pièce d'identité")
+    asked = chat.locator(".plume-question").last
+    assert asked.inner_text().strip().endswith(QUESTION)
+    box = asked.bounding_box()
+    assert box is not None and box["height"] > 16 and asked.is_visible()
+    asked.scroll_into_view_if_needed()
+    shot(page, "15-lists-and-question")
+    page.close()

@@ -486,12 +486,44 @@
       this.reliability.hidden = false;
     }
 
-    /** The answer, with its [n] markers as buttons that open the cited excerpt. */
+    /** The answer: its lines as paragraphs, its « - » lines as a list (a source's own
+     *  enumeration flattened into one line, « … : - a - b », as a nested list), and its [n]
+     *  markers as buttons that open the cited excerpt. */
     renderAnswer() {
+      const blocks = [];
+      let list = null;
+      for (const line of this.answer.split("\n")) {
+        const item = line.match(/^\s*[-•]\s+(.*)$/);
+        if (item) {
+          if (!list) {
+            list = h("ul", { class: "plume-list" });
+            blocks.push(list);
+          }
+          list.append(this.listItem(item[1]));
+        } else if (line.trim()) {
+          list = null;
+          blocks.push(h("p", { class: "plume-line" }, ...this.withMarkers(line)));
+        }
+      }
+      this.text.replaceChildren(...blocks);
+    }
+
+    listItem(text) {
+      const parts = text.split(/\s+-\s+(?=\S)/);
+      if (parts.length < 3 || !/:\s*$/.test(parts[0])) {
+        return h("li", {}, ...this.withMarkers(text));
+      }
+      const nested = h("ul", { class: "plume-list" });
+      for (const part of parts.slice(1)) nested.append(h("li", {}, ...this.withMarkers(part)));
+      return h("li", {}, ...this.withMarkers(parts[0]), nested);
+    }
+
+    /** A line's text, its [n] markers turned into buttons that open the cited excerpt. */
+    withMarkers(line) {
       const parts = [];
       let last = 0;
-      for (const m of this.answer.matchAll(/\[(\d+(?:\s*[,;]\s*\d+)*)\]/g)) {
-        parts.push(this.answer.slice(last, m.index));
+      for (const m of line.matchAll(/\[(\d+(?:\s*[,;]\s*\d+)*)\]/g)) {
+        parts.push(line.slice(last, m.index));
         const numbers = m[1].split(/[,;]/).map((x) => Number(x.trim()));
         for (const n of numbers) {
           const c = this.citations.get(n);
@@ -509,8 +541,8 @@
         }
         last = m.index + m[0].length;
       }
-      parts.push(this.answer.slice(last));
-      this.text.replaceChildren(...parts.filter((p) => p !== ""));
+      parts.push(line.slice(last));
+      return parts.filter((p) => p !== "");
     }
 
     renderSources() {
