@@ -62,11 +62,13 @@ class CorpusService:
     def stats(self) -> list[SourceStats]:
         return self.store.list_sources()
 
-    def sources(self, *, vectors: bool = False) -> list[SourceRow]:
-        """Every indexed source; with `vectors`, how many passages have their e5 vector."""
+    def sources(self, *, vectors: bool = False, codes: bool = False) -> list[SourceRow]:
+        """Every indexed source; with `vectors`, how many passages have their e5 vector; with
+        `codes`, the legi source's codes (both cost more reads: the CLI's table asks them,
+        not the public `/v1/sources`)."""
         stats = self.stats()
         synced = sync_log.read(self.settings.data_dir)
-        codes = code_inventory(self.settings, stats)
+        by_code = code_inventory(self.settings, stats) if codes else []
         rows = []
         for s in stats:
             done, total = self._vectors(s.source) if vectors else (0, 0)
@@ -79,7 +81,7 @@ class CorpusService:
                     synced.get(s.source),
                     done,
                     total,
-                    codes if s.source == "legi" else [],
+                    by_code if s.source == "legi" else [],
                 )
             )
         return rows

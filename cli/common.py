@@ -80,12 +80,15 @@ def open_runtime(settings: Settings, *, if_locked: str | None = None) -> Iterato
     from plume.errors import StoreLocked
 
     try:
-        with domain_errors():
-            runtime = Runtime.build(settings)
-    except typer.Exit as exc:
-        if if_locked and isinstance(exc.__cause__, StoreLocked):
+        runtime = Runtime.build(settings)
+    except StoreLocked as exc:
+        err.print(f"[red]Erreur :[/red] {escape(exc.message)}")
+        if if_locked:
             err.print(escape(if_locked))
-        raise
+        raise typer.Exit(1) from exc
+    except PlumeError as exc:
+        err.print(f"[red]Erreur :[/red] {escape(exc.message)}")
+        raise typer.Exit(1) from exc
     try:
         yield runtime
     finally:

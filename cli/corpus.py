@@ -244,7 +244,7 @@ def sources(
         _print_served_sources(server, as_json)
         return
     with open_runtime(settings) as runtime:
-        found = run(lambda: runtime.corpus.sources(vectors=True))
+        found = run(lambda: runtime.corpus.sources(vectors=True, codes=True))
     codes = next((r.codes for r in found if r.source == "legi"), [])
     rows: list[dict[str, Any]] = [
         {

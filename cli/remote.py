@@ -81,7 +81,13 @@ class RemoteServer:
                 f"Le serveur Plume annoncé à {self.url} ne répond pas ({type(exc).__name__}) : "
                 "relancez `plume serve`, ou arrêtez-le pour lire l'index directement."
             ) from exc
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            raise ServerUnreachable(
+                f"{self.url} a répondu {response.status_code} sans JSON : ce n'est pas (ou plus) "
+                "un serveur Plume. Arrêtez-le, ou supprimez serveur.json du dossier de données."
+            ) from None
         if response.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             raise PlumeError(str(error.get("message") or body))

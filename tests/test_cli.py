@@ -472,3 +472,31 @@ def test_a_stale_server_address_is_ignored(tmp_path: Path) -> None:
     assert found is not None and found.url == "http://127.0.0.1:9"
     address.write_text("{not json")
     assert running_server(settings) is None
+
+
+def test_an_address_that_is_not_plume_gets_a_clear_error() -> None:
+    """The announced port now serves something else (or nothing): a French message, not a
+    traceback."""
+    import http.server
+    import threading
+
+    from cli.remote import RemoteServer, ServerUnreachable
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>autre chose</html>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    other = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ServerUnreachable, match="pas \\(ou plus\\) un serveur Plume"):
+            RemoteServer(f"http://127.0.0.1:{other.server_port}").sources()
+    finally:
+        other.shutdown()
+    with pytest.raises(ServerUnreachable, match="ne répond pas"):
+        RemoteServer(f"http://127.0.0.1:{free_port()}").sources()

@@ -274,6 +274,16 @@ def tab_to(page: Any, matches: Any, limit: int = 40, key: str = "Tab") -> dict[s
     raise AssertionError("not reachable with the keyboard")
 
 
+def ask_on_page(browser: Browser, plume: PlumeServer, question: str = QUESTION) -> tuple[Any, Any]:
+    """The full page opened, `question` typed and sent: the page and its chat."""
+    page = browser.context.new_page()
+    page.goto(plume.url + "/")
+    chat = page.locator("plume-chat")
+    chat.get_by_label("Votre question").fill(question)
+    chat.get_by_label("Votre question").press("Enter")
+    return page, chat
+
+
 def wait_answer(chat: Any) -> None:
     chat.locator(".plume-turn .plume-text[aria-busy=false]").last.wait_for(timeout=20_000)
 
@@ -496,11 +506,7 @@ def test_model_text_is_never_rendered_as_html(
         '<img src="/x" onerror="window.pwned = 1"><script>window.pwned = 2</script> '
         + REPLY.format(n=1)
     )
-    page = browser.context.new_page()
-    page.goto(plume.url + "/")
-    chat = page.locator("plume-chat")
-    chat.get_by_label("Votre question").fill(QUESTION)
-    chat.get_by_label("Votre question").press("Enter")
+    page, chat = ask_on_page(browser, plume)
     chat.locator(".plume-text").get_by_text("<img", exact=False).first.wait_for()
     wait_answer(chat)
     assert chat.locator(".plume-answer img, .plume-answer script").count() == 0
@@ -513,11 +519,7 @@ def test_model_failure_mid_stream_shows_the_sourced_fallback(
     browser: Browser, plume: PlumeServer, fake: FakeMistral
 ) -> None:
     fake.break_stream_after = 4
-    page = browser.context.new_page()
-    page.goto(plume.url + "/")
-    chat = page.locator("plume-chat")
-    chat.get_by_label("Votre question").fill(QUESTION)
-    chat.get_by_label("Votre question").press("Enter")
+    page, chat = ask_on_page(browser, plume)
     wait_answer(chat)
     warning = chat.locator(".fr-alert--warning")
     assert warning.is_visible() and warning.inner_text()
@@ -530,11 +532,7 @@ def test_an_answer_the_model_declines_shows_the_texts_to_check(
     browser: Browser, plume: PlumeServer, fake: FakeMistral
 ) -> None:
     fake.chat_reply = "[[SANS_REPONSE]]"
-    page = browser.context.new_page()
-    page.goto(plume.url + "/")
-    chat = page.locator("plume-chat")
-    chat.get_by_label("Votre question").fill(QUESTION)
-    chat.get_by_label("Votre question").press("Enter")
+    page, chat = ask_on_page(browser, plume)
     wait_answer(chat)
     text = chat.locator(".plume-text").last
     assert text.inner_text().startswith("Je n'ai pas de réponse certaine")
@@ -552,13 +550,9 @@ def test_an_answer_the_model_declines_shows_the_texts_to_check(
 def test_an_out_of_scope_question_is_refused_without_a_level(
     browser: Browser, plume: PlumeServer, fake: FakeMistral
 ) -> None:
-    page = browser.context.new_page()
-    page.goto(plume.url + "/")
-    chat = page.locator("plume-chat")
-    chat.get_by_label("Votre question").fill(
-        "Une recette de blanquette pour le repas des anciens ?"
+    page, chat = ask_on_page(
+        browser, plume, "Une recette de blanquette pour le repas des anciens ?"
     )
-    chat.get_by_label("Votre question").press("Enter")
     wait_answer(chat)
     text = chat.locator(".plume-text").last
     assert text.inner_text().startswith("Cette question sort du champ de Plume")
@@ -566,11 +560,6 @@ def test_an_out_of_scope_question_is_refused_without_a_level(
     assert chat.locator(".plume-level").count() == 0 and fake.chat_calls == []
     shot(page, "16-hors-champ")
     page.close()
-
-
-def test_no_external_request_was_made(browser: Browser) -> None:
-    assert browser.requests, "the browser made no request at all"
-    assert all(urlsplit(u).hostname in LOCAL for u in browser.requests)
 
 
 def test_lists_render_as_lists_and_the_question_stays_visible(
@@ -582,11 +571,7 @@ def test_lists_render_as_lists_and_the_question_stays_visible(
         REPLY.format(n=1)
         + "\n- Les pièces à joindre : - une pièce d'identité - le livret de famille [1]"
     )
-    page = browser.context.new_page()
-    page.goto(plume.url + "/")
-    chat = page.locator("plume-chat")
-    chat.get_by_label("Votre question").fill(QUESTION)
-    chat.get_by_label("Votre question").press("Enter")
+    page, chat = ask_on_page(browser, plume)
     wait_answer(chat)
     text = chat.locator(".plume-text").last
     assert text.locator(":scope > ul > li").count() == 2
@@ -600,3 +585,8 @@ def test_lists_render_as_lists_and_the_question_stays_visible(
     asked.scroll_into_view_if_needed()
     shot(page, "15-lists-and-question")
     page.close()
+
+
+def test_no_external_request_was_made(browser: Browser) -> None:
+    assert browser.requests, "the browser made no request at all"
+    assert all(urlsplit(u).hostname in LOCAL for u in browser.requests)

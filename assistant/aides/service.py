@@ -1,6 +1,7 @@
 """The aids' use cases, called by both edges and by the chat: the catalogue's aids for a
-project and a commune, those closing soon, comparable funded projects, the cofinancing
-calculator. One service, so `/v1/aides`, `plume aides` and the chat give the same list."""
+project and a commune, those closing soon, comparable funded projects. One service, so
+`/v1/aides`, `plume aides` and the chat give the same list. (The cofinancing calculator is
+a pure function, `assistant.aides.cofinancing.compute_cofinancing`, called as it is.)"""
 
 from __future__ import annotations
 
@@ -9,11 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from assistant.aides.catalogue import AideFilters, AideResults, closing_soon, find_aides
-from assistant.aides.cofinancing import (
-    CofinancingRequest,
-    CofinancingResult,
-    compute_cofinancing,
-)
 from assistant.aides.listing import Deadlines
 from assistant.aides.precedents import PrecedentReport, ProjectTable, similar_projects
 from assistant.communes import CommuneProfile
@@ -82,9 +78,6 @@ class AidesService:
             log.warning("precedents skipped: %s", exc.message)
             return None
         return report if report.count else None
-
-    def cofinancing(self, request: CofinancingRequest) -> CofinancingResult:
-        return compute_cofinancing(request)
 
     def reload(self) -> None:
         """After an ingestion: the funded projects are read again on next use."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,7 +103,7 @@ def _request_args(request: CofinancingRequest) -> dict[str, Any]:
     }
 
 
-class ModelSteps:
+class ModelSteps(ABC):
     """What `ChatService` brings: its model and breaker, prompts and reliability model, and
     the answers it gives without a model."""
 

@@ -7,7 +7,6 @@ are kept in the data folder; one on a code Plume does not index is refused.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from ingestion.journal import (
     journal_packages,
     journal_since,
 )
+from ingestion.legi import listed_codes
 from plume import packages
 from plume.settings import Settings
 
@@ -130,5 +130,4 @@ class VeilleService:
         return before.version, after.version, added
 
     def _codes(self) -> list[str]:
-        with open(self.settings.corpus_dir / "legi.toml", "rb") as fh:
-            return list(tomllib.load(fh)["codes"])
+        return list(listed_codes(self.settings.corpus_dir))
