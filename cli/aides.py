@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -94,47 +95,68 @@ def cofinancement(
     deploiement: Annotated[
         str, typer.Option(help="Déploiement, intégration et formation, en euros.")
     ] = "0",
-    licences_nombre: Annotated[int, typer.Option(help="Nombre de licences.")] = 0,
+    licences_nombre: Annotated[int | None, typer.Option(help="Nombre de licences.")] = None,
     autres_beneficiaires: Annotated[
-        int, typer.Option(help="Bénéficiaires éligibles autres que le porteur.")
-    ] = 0,
+        int | None, typer.Option(help="Bénéficiaires éligibles autres que le porteur.")
+    ] = None,
     part_porteur: Annotated[
         str | None, typer.Option(help="Part (0–1) des dépenses portée par le porteur.")
     ] = None,
-    outre_mer: Annotated[bool, typer.Option("--outre-mer", help="Territoire d'outre-mer.")] = False,
+    outre_mer: Annotated[
+        bool | None,
+        typer.Option("--outre-mer/--hors-outre-mer", help="Territoire d'outre-mer, ou non."),
+    ] = None,
     coeur_de_ville: Annotated[
-        bool, typer.Option("--coeur-de-ville", help="Commune Action Cœur de Ville.")
-    ] = False,
-    part_qpv: Annotated[str, typer.Option(help="Part (0–1) de la population en QPV.")] = "0",
-    ia_frugale: Annotated[bool, typer.Option("--ia-frugale", help="Projet d'IA frugale.")] = False,
+        bool | None,
+        typer.Option(
+            "--coeur-de-ville/--hors-coeur-de-ville", help="Commune Action Cœur de Ville, ou non."
+        ),
+    ] = None,
+    part_qpv: Annotated[
+        str | None, typer.Option(help="Part (0–1) de la population en QPV.")
+    ] = None,
+    ia_frugale: Annotated[
+        bool | None,
+        typer.Option("--ia-frugale/--sans-ia-frugale", help="Projet d'IA frugale, ou non."),
+    ] = None,
     date_achat: Annotated[str | None, typer.Option(help="Date d'achat, AAAA-MM-JJ.")] = None,
     date_accord: Annotated[str | None, typer.Option(help="Date de l'accord, AAAA-MM-JJ.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
-    """Calcule un cofinancement « Territoires d'IA » (Banque des Territoires), étape par étape."""
-    from assistant.aides.cofinancing import (
-        CofinancingRequest,
-        compute_cofinancing,
-        parse_date,
-        parse_decimal,
-    )
+    """Calcule un cofinancement « Territoires d'IA » (Banque des Territoires), étape par étape.
 
+    Sans les conditions (partenaires, licences, territoire, IA frugale) : aussi le maximum."""
+    from assistant.aides.cofinancing import CofinancingRequest, parse_date, parse_decimal
+    from assistant.aides.cofinancing_range import compute_range, unknown_conditions
+
+    given = {
+        "licence_count": licences_nombre,
+        "other_beneficiaries": autres_beneficiaires,
+        "applicant_share": part_porteur,
+        "outre_mer": outre_mer,
+        "action_coeur_de_ville": coeur_de_ville,
+        "qpv_share": part_qpv,
+        "ia_frugale": ia_frugale,
+    }
     with domain_errors():
-        share = parse_decimal(part_porteur, "Part du porteur") if part_porteur else None
         request = CofinancingRequest(
             licences_amount=parse_decimal(licences, "Licences"),
             deployment_amount=parse_decimal(deploiement, "Déploiement"),
-            licence_count=licences_nombre,
-            other_beneficiaries=autres_beneficiaires,
-            applicant_share=share,
-            outre_mer=outre_mer,
-            action_coeur_de_ville=coeur_de_ville,
-            qpv_share=parse_decimal(part_qpv, "Part en QPV"),
-            ia_frugale=ia_frugale,
+            licence_count=licences_nombre or 0,
+            other_beneficiaries=autres_beneficiaires or 0,
+            applicant_share=parse_decimal(part_porteur, "Part du porteur")
+            if part_porteur
+            else None,
+            outre_mer=bool(outre_mer),
+            action_coeur_de_ville=bool(coeur_de_ville),
+            qpv_share=parse_decimal(part_qpv, "Part en QPV") if part_qpv else Decimal(0),
+            ia_frugale=bool(ia_frugale),
             purchase_date=parse_date(date_achat, "Date d'achat"),
             approval_date=parse_date(date_accord, "Date de l'accord"),
         )
-        result = compute_cofinancing(request)
+        result = compute_range(
+            request, unknown_conditions([k for k, v in given.items() if v is not None])
+        )
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return

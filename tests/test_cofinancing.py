@@ -1,5 +1,6 @@
 """The « Territoires d'IA » cofinancing calculator: the rules' examples, each boundary,
-properties over any request, and the CLI and API edges."""
+properties over any request, the range when conditions are not known, and the CLI, API
+and chat (without a model) edges."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from api.main import create_app
 from assistant.aides.cofinancing import CofinancingRequest, cents, compute_cofinancing
+from assistant.aides.cofinancing_range import CONDITIONS, Condition, compute_range
 from assistant.runtime import Runtime
 from plume.errors import InvalidCofinancingRequest
 from plume.settings import Settings
@@ -157,6 +160,98 @@ def test_explain_lists_every_step_with_figures() -> None:
         assert part in text
 
 
+# --- when conditions are not known: the range, each condition named ---------------------
+
+
+def rng(unknown: Any = CONDITIONS, **kw: Any) -> Any:
+    kw.setdefault("licences_amount", D(500))
+    kw.setdefault("deployment_amount", D(2000))
+    return compute_range(CofinancingRequest(**kw), unknown)
+
+
+def test_unknown_conditions_give_300_to_500_with_each_condition_named() -> None:
+    r = rng()
+    assert (r.base.grant, r.base.rate, r.grant, r.rate, r.capped) == (300, 30, 500, 50, True)
+    assert r.steps == [(40, D("400.00")), (50, D("500.00"))]
+    assert [lever.key for lever in r.levers] == [
+        "taux_de_base_40",
+        "territoires_fragiles",
+        "ia_frugale",
+    ]
+    text = r.explain()
+    for part in (
+        "va de 300,00 € à 500,00 €",
+        "300,00 € au taux de base de 30 % des 1 000,00 € de dépenses éligibles (500,00 € de "
+        "licences + 500,00 € de déploiement, plafonné au montant des licences)",
+        "Au maximum : 500,00 € (50 %, le plafond), en réunissant deux des trois conditions",
+        "400,00 €, soit 40 %, avec une seule",
+        "- taux de base de 40 % au lieu de 30 % si la demande est mutualisée (au moins 3 autres "
+        "bénéficiaires éligibles, le porteur supportant au moins 10 % des dépenses éligibles) "
+        "ou si elle porte sur 500 licences ou plus ;",
+        "- +10 points « territoires fragiles » si la commune est en outre-mer, labellisée "
+        "Action Cœur de Ville ou compte au moins 40 % de sa population en QPV ;",
+        "- +10 points « IA frugale »",
+        "plafonné à 50 %",
+        "Subvention : 30 % × 1 000,00 € = 300,00 €",  # the detail of the stated case
+    ):
+        assert part in text, part
+    maximum = r.as_dict()["maximum"]
+    assert (maximum["grant"], maximum["rate"], maximum["conditions_needed"]) == ("500.00", 50, 2)
+    assert r.as_dict()["grant"] == "300.00"  # the existing fields: the stated case
+
+
+def test_stated_conditions_stay_in_the_base_and_leave_the_others_open() -> None:
+    frugal = rng(["mutualisation", "territoires_fragiles"], ia_frugale=True)
+    assert (frugal.base.grant, frugal.grant) == (400, 500)
+    assert [lever.key for lever in frugal.levers] == ["taux_de_base_40", "territoires_fragiles"]
+    assert "500 licences" not in frugal.levers[0].condition  # the count was given
+    assert "Avec les conditions indiquées : 400,00 € au taux de 40 % (IA frugale)" in (
+        frugal.explain()
+    )
+    assert "avec l'une des deux conditions suivantes" in frugal.explain()
+    many = rng(licence_count=500)
+    assert [lever.key for lever in many.levers] == ["territoires_fragiles", "ia_frugale"]
+    assert (many.base.rate, many.rate) == (40, 50)
+
+
+def test_nothing_open_is_the_exact_computation() -> None:
+    for r in (
+        rng(()),
+        rng(licence_count=500, ia_frugale=True),
+        rng(outre_mer=True, ia_frugale=True, licence_count=600),
+    ):
+        assert r.levers == [] and r.explain() == r.base.explain()
+        assert r.as_dict()["maximum"] is None
+    late = rng(purchase_date=date(2026, 5, 1), approval_date=date(2026, 5, 15))
+    assert late.levers == [] and late.grant == 0  # nothing eligible: no condition helps
+
+
+def test_partners_without_the_applicants_share_name_the_share() -> None:
+    r = rng((), other_beneficiaries=3)
+    assert (r.base.grant, r.grant) == (300, 400)
+    (lever,) = r.levers
+    assert "le porteur supporte au moins 10 % des dépenses éligibles" in lever.condition
+    assert "mutualisée avec 3 autres bénéficiaires" in lever.condition
+
+
+def _met(req: CofinancingRequest, unknown: frozenset[Condition]) -> CofinancingRequest:
+    """The request with every open condition met, written with the calculator's fields."""
+    share = req.applicant_share
+    if "mutualisation" in unknown or (req.other_beneficiaries >= 3 and share is None):
+        req = replace(
+            req,
+            other_beneficiaries=max(req.other_beneficiaries, 3),
+            applicant_share=max(share or D(0), D("0.10")),
+        )
+    if "licences" in unknown:
+        req = replace(req, licence_count=max(req.licence_count, 500))
+    if "territoires_fragiles" in unknown:
+        req = replace(req, outre_mer=True)
+    if "ia_frugale" in unknown:
+        req = replace(req, ia_frugale=True)
+    return req
+
+
 money = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False)
 requests = st.builds(
     CofinancingRequest,
@@ -187,6 +282,17 @@ def test_properties(req: CofinancingRequest) -> None:
     assert r.eligible_total + sum(c.amount for c in r.ineligible) == (
         req.licences_amount + req.deployment_amount
     )
+
+
+@given(requests, st.sets(st.sampled_from(CONDITIONS)))
+def test_the_maximum_is_the_calculators_figure_with_the_open_conditions_met(
+    req: CofinancingRequest, unknown: set[Condition]
+) -> None:
+    r = compute_range(req, unknown)
+    best = compute_cofinancing(_met(req, frozenset(unknown)))
+    assert (r.rate, r.grant) == (best.rate, best.grant)
+    assert r.base.grant <= r.grant and r.base.rate <= r.rate <= 50
+    assert bool(r.levers) == (r.rate > r.base.rate)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -228,6 +334,20 @@ def test_cli() -> None:
     assert date_bad.returncode == 1 and "AAAA-MM-JJ" in date_bad.stderr
 
 
+def test_cli_without_the_conditions_gives_the_maximum_and_with_them_the_figure() -> None:
+    open_ = run_cli("--licences", "500", "--deploiement", "2000")
+    assert open_.returncode == 0 and "va de 300,00 € à 500,00 €" in open_.stdout
+    assert "« IA frugale »" in open_.stdout and "« territoires fragiles »" in open_.stdout
+    stated = run_cli(
+        *("--licences", "500", "--deploiement", "2000", "--licences-nombre", "10"),
+        *("--autres-beneficiaires", "0", "--hors-outre-mer", "--hors-coeur-de-ville"),
+        *("--part-qpv", "0", "--sans-ia-frugale", "--json"),
+    )
+    body = json.loads(stated.stdout)
+    assert (body["grant"], body["maximum"]) == ("300.00", None)
+    assert "Au maximum" not in body["explanation"]
+
+
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path / "data")
@@ -254,6 +374,80 @@ def test_api(client: TestClient) -> None:
     assert (data["eligible_total"], data["rate"], data["grant"]) == ("1000.00", 50, "500.00")
     assert [p["amount"] for p in data["payments"]] == ["250.00", "250.00"]
     assert "Subvention : 50 %" in data["explanation"]
+    assert data["maximum"] is None  # 50 %: nothing left to add
+
+
+EXAMPLE = {"licences_amount": 500, "deployment_amount": 2000}
+ALL_STATED = {
+    "licence_count": 10,
+    "other_beneficiaries": 0,
+    "outre_mer": False,
+    "action_coeur_de_ville": False,
+    "qpv_share": 0,
+    "ia_frugale": False,
+}
+
+
+def test_api_gives_the_maximum_and_its_conditions_when_they_are_not_given(
+    client: TestClient,
+) -> None:
+    data = client.post("/v1/cofinancement", json=EXAMPLE).json()
+    assert (data["eligible_total"], data["rate"], data["grant"]) == ("1000.00", 30, "300.00")
+    maximum = data["maximum"]
+    assert (maximum["rate"], maximum["grant"], maximum["conditions_needed"]) == (50, "500.00", 2)
+    assert [c["key"] for c in maximum["conditions"]] == [
+        "taux_de_base_40",
+        "territoires_fragiles",
+        "ia_frugale",
+    ]
+    assert maximum["steps"] == [{"rate": 40, "grant": "400.00"}, {"rate": 50, "grant": "500.00"}]
+    assert "va de 300,00 € à 500,00 €" in data["explanation"]
+    # conditions given, even as « no »: the exact figure, as before
+    exact = client.post("/v1/cofinancement", json=EXAMPLE | ALL_STATED).json()
+    assert (exact["grant"], exact["maximum"]) == ("300.00", None)
+    frugal = client.post("/v1/cofinancement", json=EXAMPLE | ALL_STATED | {"ia_frugale": True})
+    assert (frugal.json()["grant"], frugal.json()["maximum"]) == ("400.00", None)
+    # one condition left out: only it is named
+    territory = ("outre_mer", "action_coeur_de_ville", "qpv_share")
+    no_territory = {k: v for k, v in ALL_STATED.items() if k not in territory}
+    some = client.post("/v1/cofinancement", json=EXAMPLE | no_territory).json()
+    assert [c["key"] for c in some["maximum"]["conditions"]] == ["territoires_fragiles"]
+    assert some["maximum"]["grant"] == "400.00"
+
+
+def test_the_chat_without_a_model_answers_a_maximum_with_the_range(client: TestClient) -> None:
+    """The newcomer's question: 300 € was given as the answer, the base rate assumed."""
+    question = (
+        "Combien la Banque des Territoires peut-elle cofinancer au maximum pour 500 € de "
+        "licences et 2 000 € de déploiement ?"
+    )
+    data = client.post("/v1/chat", json={"question": question}).json()
+    assert data["mode"] == "computation" and data["tool"]["called_by"] == "question"
+    result = data["tool"]["result"]
+    assert (result["grant"], result["maximum"]["grant"]) == ("300.00", "500.00")
+    answer = data["answer"]
+    for part in (
+        "va de 300,00 € à 500,00 €",
+        "au taux de base de 30 %",
+        "la demande est mutualisée",
+        "500 licences ou plus",
+        "« territoires fragiles »",
+        "« IA frugale »",
+    ):
+        assert part in answer, part
+    # the conditions stated: the exact figure
+    stated = client.post(
+        "/v1/chat",
+        json={
+            "question": "Territoires d'IA : 500 € de licences et 2 000 € de déploiement, "
+            "mutualisé avec 3 communes, nous portons 25 %. Combien ?"
+        },
+    ).json()
+    assert (stated["tool"]["result"]["grant"], stated["tool"]["result"]["maximum"]) == (
+        "400.00",
+        None,
+    )
+    assert "Au maximum" not in stated["answer"] and "400,00 €" in stated["answer"]
 
 
 def test_api_errors_in_french(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from api.main import create_app
 from assistant.aides.catalogue import AideFilters, closing_soon, find_aides
 from assistant.aides.listing import deadlines, format_aides
-from assistant.aides.tools import request_from_question
+from assistant.aides.tools import conditions_in, request_from_question
 from assistant.communes import CommuneProfile
 from assistant.llm.client import build_llm
 from assistant.rag.intents import detect
@@ -46,6 +46,10 @@ ROOF = "Quelles aides pour refaire le toit de l'école ?"
 WORKED_EXAMPLE = (
     "Territoires d'IA : quel cofinancement pour 500 € de licences et 2 000 € de déploiement, "
     "avec 600 licences et une solution d'IA frugale ?"
+)
+AT_MOST = (
+    "Combien la Banque des Territoires peut-elle cofinancer au maximum pour 500 € de licences "
+    "et 2 000 € de déploiement ?"
 )
 
 
@@ -118,6 +122,11 @@ def test_questions_are_routed_by_their_words() -> None:
     assert detect(ROOF) == "aides"
     assert detect("La DETR peut-elle financer la rénovation de la mairie ?") == "aides"
     assert detect(WORKED_EXAMPLE) == "cofinancement"
+    assert detect(AT_MOST) == "cofinancement"
+    # the funder, what its window pays for and an amount, without the word « cofinancement »
+    assert detect("La BDT finance combien max pour 500 € de licences IA ?") == "cofinancement"
+    assert detect("Territoire d'IA, 500 € de licences : combien ?") == "cofinancement"
+    assert detect("Quelles aides de la Banque des Territoires pour l'école ?") == "aides"
     assert detect("Qui a droit à l'aide juridictionnelle ?") == "question"
     # the commune's size is not help for its inhabitants
     assert detect("aire de jeux, quelles aides pour une commune de 300 habitants ?") == "aides"
@@ -287,6 +296,84 @@ def test_the_question_parser_reads_amounts_partners_and_flags() -> None:
     assert (req.licences_amount, req.deployment_amount) == (12000, 3000)
     assert req.other_beneficiaries == 3 and req.applicant_share == 0.25
     assert request_from_question("Territoires d'IA : comment ça marche ?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        (AT_MOST, {"mutualisation", "licences", "territoires_fragiles", "ia_frugale"}),
+        ("Territoires d'IA : jusqu'à combien pour 1 200 € de licences ?", "all"),
+        ("Quel plafond de cofinancement pour 3 000 € de licences ?", "all"),
+        ("Cofinancement pour 500 € de licences et 2 000 € de formation ?", "all"),  # none said
+        (
+            "Cofinancement au mieux, 500 € de licences, IA frugale ?",
+            {"mutualisation", "licences", "territoires_fragiles"},
+        ),
+        ("Cofinancement, 500 € de licences, IA frugale ?", set()),  # a condition: exact
+        ("Cofinancement, 500 € de licences, mutualisé, IA frugale ?", {"mutualisation"}),
+        ("Cofinancement, 500 € de licences, avec 3 autres communes ?", set()),
+        ("Cofinancement, 500 € de licences, nous ne sommes pas en QPV", set()),
+    ],
+)
+def test_the_question_says_which_conditions_are_open(question: str, unknown: Any) -> None:
+    expected = {"mutualisation", "licences", "territoires_fragiles", "ia_frugale"}
+    assert conditions_in(question).unknown == (expected if unknown == "all" else unknown)
+
+
+def test_the_question_parser_reads_negations_and_partners_with_avec() -> None:
+    req = request_from_question(
+        "Cofinancement : 500 € de licences, mutualisé avec 3 communes, pas d'IA frugale, "
+        "nous ne sommes pas en outre-mer"
+    )
+    assert req is not None and req.other_beneficiaries == 3
+    assert not req.ia_frugale and not req.outre_mer
+    alone = request_from_question("Cofinancement : 500 € de licences, notre commune seule")
+    assert alone is not None and alone.other_beneficiaries == 0
+    among = request_from_question("Cofinancement : 500 € de licences, achat entre 4 communes")
+    assert among is not None and among.other_beneficiaries == 3
+
+
+def test_a_maximum_question_gets_the_range_with_and_without_a_model(
+    settings: Settings, rt: Runtime, fake: FakeMistral
+) -> None:
+    extractive = rt.assistant.ask(AT_MOST, build_filter())
+    assert extractive.mode == "computation" and extractive.tool is not None
+    result = extractive.tool["result"]
+    assert (result["grant"], result["maximum"]["grant"]) == ("300.00", "500.00")
+    assert "va de 300,00 € à 500,00 €" in extractive.text
+    assert [c.doc_id for c in extractive.citations] == ["aide/programme-territoires-d-ia"]
+    llm_settings = Settings(
+        data_dir=settings.data_dir, mistral_api_key="k", mistral_server_url=fake.url
+    )
+    chat = rt.assistant.chat
+    previous, chat.llm = chat.llm, build_llm(llm_settings)
+    try:  # the model fills every argument, « no » included: the words still ask for the most
+        fake.tool_calls = [
+            ToolCallSpec(
+                "calculer_cofinancement",
+                {"licences_amount": 500, "deployment_amount": 2000, "ia_frugale": False},
+            )
+        ]
+        answer = rt.assistant.ask(AT_MOST, build_filter())
+        assert answer.tool is not None and answer.tool["called_by"] == "modele"
+        assert answer.tool["result"]["maximum"]["grant"] == "500.00"
+        assert "« IA frugale »" in answer.text
+        fake.tool_calls = [
+            ToolCallSpec(
+                "calculer_cofinancement",
+                {"licences_amount": 500, "deployment_amount": 2000, "ia_frugale": True},
+            )
+        ]
+        exact = rt.assistant.ask(
+            "Territoires d'IA : combien pour 500 € de licences et 2 000 € de déploiement en IA "
+            "frugale ?",
+            build_filter(),
+        )
+        assert exact.tool is not None and exact.tool["result"]["grant"] == "400.00"
+        assert exact.tool["result"]["maximum"] is None
+    finally:
+        fake.reset()
+        chat.llm = previous
 
 
 # --- API and CLI ----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """`POST /v1/cofinancement`: the « Territoires d'IA » cofinancing calculator.
 
 Types are checked here (422); the rules, and the French messages for values that break
-them (400), live in `assistant.aides.cofinancing`.
+them (400), live in `assistant.aides.cofinancing`. The conditions the body leaves out are
+not known: the answer then carries `maximum`, the most they may add, each one named
+(`assistant.aides.cofinancing_range`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.aides.cofinancing import CofinancingRequest, compute_cofinancing
+from assistant.aides.cofinancing import CofinancingRequest
+from assistant.aides.cofinancing_range import compute_range, unknown_conditions
 
 router = APIRouter(tags=["cofinancement"])
 
@@ -39,6 +42,15 @@ class CofinancingBody(BaseModel):
     approval_date: date | None = None
 
 
-@router.post("/v1/cofinancement", summary="Calculer un cofinancement « Territoires d'IA »")
+@router.post(
+    "/v1/cofinancement",
+    summary="Calculer un cofinancement « Territoires d'IA »",
+    description="Le calcul exact sur les conditions indiquées. Quand des conditions manquent "
+    "(`other_beneficiaries`/`applicant_share`, `licence_count`, `outre_mer`/"
+    "`action_coeur_de_ville`/`qpv_share`, `ia_frugale`), `maximum` donne le plus qu'elles "
+    "peuvent ajouter (taux, montant, étapes) et les conditions nommées pour y parvenir ; "
+    "`null` quand rien ne peut plus relever le taux.",
+)
 def cofinancement(body: CofinancingBody) -> dict[str, object]:
-    return compute_cofinancing(CofinancingRequest(**body.model_dump())).as_dict()
+    request = CofinancingRequest(**body.model_dump())
+    return compute_range(request, unknown_conditions(body.model_fields_set)).as_dict()

@@ -8,6 +8,8 @@ when the request is mutualised (three other beneficiaries or more, the applicant
 at least 10 %) or covers 500 licences or more, else 30 %; +10 points « territoires
 fragiles », +10 points « IA frugale »; capped at 50 %; one year of access; paid half at
 signature, half on the paid invoice; only purchases made from the approval date on.
+When some conditions are not known, `assistant.aides.cofinancing_range` gives the grant on
+what is stated and the most the others may add, each named.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from plume.errors import InvalidCofinancingRequest
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+BASE_RATE = 30
+RAISED_BASE_RATE = 40  # mutualised, or 500 licences or more
+BONUS_POINTS = 10  # « territoires fragiles », « IA frugale »
 CAP = 50
 MUTUALISED_OTHERS = 3
 MUTUALISED_SHARE = Decimal("0.10")
@@ -37,8 +42,14 @@ def euros(value: Decimal) -> str:
     return f"{cents(value):,.2f} €".replace(",", " ").replace(".", ",")
 
 
-def _percent(share: Decimal) -> str:
+def percent(share: Decimal) -> str:
+    """0.4 → « 40 % »."""
     return f"{(share * HUNDRED).normalize():f} %".replace(".", ",")
+
+
+def grant_at(eligible: Decimal, rate: int) -> Decimal:
+    """The grant at `rate` % of the eligible expenses, to the cent."""
+    return cents(eligible * Decimal(rate) / HUNDRED)
 
 
 def parse_decimal(text: str, what: str) -> Decimal:
@@ -192,15 +203,15 @@ def _base_rate(req: CofinancingRequest, warnings: list[str]) -> tuple[int, str]:
     share = req.applicant_share
     if req.other_beneficiaries >= MUTUALISED_OTHERS:
         if share is not None and share >= MUTUALISED_SHARE:
-            return 40, "mutualisée"
+            return RAISED_BASE_RATE, "mutualisée"
         warnings.append(
             "Demande non mutualisée : le porteur doit supporter au moins 10 % des dépenses "
             "éligibles"
-            + (" (part non indiquée)." if share is None else f" (part : {_percent(share)}).")
+            + (" (part non indiquée)." if share is None else f" (part : {percent(share)}).")
         )
     if req.licence_count >= MANY_LICENCES:
-        return 40, "500 licences ou plus"
-    return 30, "taux de base"
+        return RAISED_BASE_RATE, "500 licences ou plus"
+    return BASE_RATE, "taux de base"
 
 
 def _bonuses(req: CofinancingRequest) -> list[tuple[str, int]]:
@@ -213,8 +224,8 @@ def _bonuses(req: CofinancingRequest) -> list[tuple[str, int]]:
         )
         if applies
     ]
-    bonuses = [(f"territoires fragiles : {', '.join(fragile)}", 10)] if fragile else []
-    return bonuses + ([("IA frugale", 10)] if req.ia_frugale else [])
+    bonuses = [(f"territoires fragiles : {', '.join(fragile)}", BONUS_POINTS)] if fragile else []
+    return bonuses + ([("IA frugale", BONUS_POINTS)] if req.ia_frugale else [])
 
 
 def compute_cofinancing(req: CofinancingRequest) -> CofinancingResult:
@@ -246,7 +257,7 @@ def compute_cofinancing(req: CofinancingRequest) -> CofinancingResult:
     raw = base_rate + sum(points for _, points in bonuses)
     rate = min(raw, CAP)
     fraction = Decimal(rate) / HUNDRED
-    grant = cents((licences + deployment) * fraction)
+    grant = grant_at(licences + deployment, rate)
     grant_licences = cents(licences * fraction)  # the cent of rounding goes to deployment
     signature = cents(grant / 2)
     return CofinancingResult(

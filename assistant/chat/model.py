@@ -15,10 +15,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
-from assistant.aides.cofinancing import CofinancingRequest, compute_cofinancing
+from assistant.aides.cofinancing import CofinancingRequest
+from assistant.aides.cofinancing_range import compute_range
 from assistant.aides.tools import (
     TOOL_NAME,
     calculer_cofinancement,
+    conditions_in,
     request_from_arguments,
     request_from_question,
 )
@@ -169,7 +171,10 @@ class ModelSteps(ABC):
 
     def _cofinancing(self, turn: Turn) -> Answer | None:
         """The calculator, called by the model (tool calling) or on the question's words;
-        None when the question gives nothing to compute (then the rules are quoted)."""
+        None when the question gives nothing to compute (then the rules are quoted). A
+        question that asks for the most, or states no condition, gets the range: the grant
+        on what it says and the most the other conditions may add, each named — decided by
+        its words, with and without a model."""
         request, called_by = None, "question"
         try:
             if self.llm is not None and self.breaker.allow():
@@ -180,7 +185,7 @@ class ModelSteps(ABC):
                 request = request_from_question(turn.standalone, turn.commune)
             if request is None:
                 return None
-            result = compute_cofinancing(request)
+            result = compute_range(request, conditions_in(turn.standalone, turn.commune).unknown)
         except InvalidCofinancingRequest as exc:
             return Answer(
                 text=f"Calcul impossible : {exc.message}",

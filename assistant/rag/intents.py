@@ -11,7 +11,11 @@ from plume.text import fold_accents
 
 Intent = Literal["question", "aides", "precedents", "cofinancement"]
 
-_COFINANCING = re.compile(r"\bco-?financ|\bterritoires d ?ia\b|\bguichet de cofinanc")
+_COFINANCING = re.compile(r"\bco-?financ|\bterritoires? d ?ia\b|\bguichet de cofinanc")
+# the funder named with what its « Territoires d'IA » window pays for, and an amount
+_AI_FUNDER = re.compile(r"\b(banque des territoires|bdt)\b")
+_AI_PURCHASE = re.compile(r"\b(licences?|ia|intelligence artificielle)\b")
+_EUROS = re.compile(r"\d ?(€|k ?€|euros?\b)")
 _GRANT_WORDS = re.compile(
     r"\b(subventions?|subventionn\w*|dotations?|detr|dsil|dsid|dpv|fonds vert|leader|feader"
     r"|appels? a projets?|financements?|financer|financ\w+ par)\b"
@@ -64,7 +68,7 @@ _POPULATION = re.compile(r"\b\d[\d .]*\s*(?:habitants?|hab)\b")
 
 def detect(question: str) -> Intent:
     text = _fold(question)
-    if _COFINANCING.search(text):
+    if _COFINANCING.search(text) or all(r.search(text) for r in (_AI_FUNDER, _AI_PURCHASE, _EUROS)):
         return "cofinancement"
     if _PERSONAL.search(_POPULATION.sub(" ", text)):
         return "question"
