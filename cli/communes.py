@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import domain_errors, load_settings, out, run
+from cli.tables import fit
 
 if TYPE_CHECKING:
     from assistant.communes import CommuneProfile, CommuneRegistry
@@ -122,6 +123,7 @@ def liste(as_json: AsJson = False) -> None:
         out.print("Aucun profil de commune : `plume commune ajouter <code INSEE>`.")
         return
     table = Table("INSEE", "Commune", "Département", "Population", "Cœur de Ville", "QPV", "Rurale")
+    table.columns[1].overflow = "fold"  # at 80 columns, « Saint-Germain-en- » then « Laye »
     for p in profiles:
         table.add_row(
             p.insee,
@@ -132,7 +134,7 @@ def liste(as_json: AsJson = False) -> None:
             _percent(p.qpv_share, "—"),
             _yes_no(p.rural),
         )
-    out.print(table)
+    out.print(fit(table, out))
 
 
 @communes_app.command("voir")
@@ -190,4 +192,4 @@ def chercher(
         table.add_row(
             c.insee, escape(c.name), escape(f"{dep.name} ({dep.code})"), _number(c.population)
         )
-    out.print(table)
+    out.print(fit(table, out))

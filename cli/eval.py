@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import domain_errors, err, load_settings, out
+from cli.tables import split_columns
 from plume import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -75,21 +76,27 @@ def _eval_runtime(
         runtime.close()
 
 
-def _print_tables(summary: dict[str, dict[str, float]]) -> None:
-    """One table per family of metrics: a row per metric, a column per group (fits 80
-    columns better than the report's layout)."""
+def metric_tables(summary: dict[str, dict[str, float]], width: int) -> list[Table]:
+    """One table per family of metrics: a row per metric, a column per group, the groups
+    dealt into several tables when they do not fit in `width` (80 columns: two)."""
     from eval.report import TABLES
 
     groups = list(summary)
+    tables = []
     for title, metrics in TABLES.items():
         shown = [m for m in metrics if any(m in row for row in summary.values())]
         if not shown:
             continue
-        table = Table("métrique", *groups, title=title)
-        table.add_row("n", *(str(int(summary[g].get("n", 0))) for g in groups))
+        rows = [["n", *(str(int(summary[g].get("n", 0))) for g in groups)]]
         for metric in shown:
             values = (summary[g].get(metric) for g in groups)
-            table.add_row(metric, *("—" if v is None else f"{v:.3f}" for v in values))
+            rows.append([metric, *("—" if v is None else f"{v:.3f}" for v in values)])
+        tables += split_columns(title, "métrique", groups, rows, width)
+    return tables
+
+
+def _print_tables(summary: dict[str, dict[str, float]]) -> None:
+    for table in metric_tables(summary, out.width):
         out.print(table)
 
 

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.common import EXIT_ITEM_ERRORS, domain_errors, err, load_settings, open_runtime, out
+from cli.tables import fit
 
 STATUS_LABELS = {
     "ajoute": "ajouté",
@@ -95,7 +96,7 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
         "durée",
         "détail",
     ):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col in ("fichier", "détail") else "ellipsis")
     for r in report.files:
         detail = r.error or (f"remplace {', '.join(r.replaced)}" if r.replaced else r.doc_id or "")
         table.add_row(
@@ -108,7 +109,7 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
             f"{r.seconds:.1f} s",
             escape(detail),
         )
-    out.print(table)
+    out.print(fit(table, out))
     for message in report.errors:
         err.print(f"[yellow]refusé :[/yellow] {escape(message)}", soft_wrap=True)
     if report.errors:
@@ -137,7 +138,9 @@ def list_tenant_documents(tenant: str, as_json: bool) -> None:
         return
     table = Table(title=f"Documents de {tenant}")
     for col in ("document", "fichier", "format", "pages", "passages", "chargé le", "par"):
-        table.add_column(col)
+        table.add_column(
+            col, overflow="fold" if col in ("document", "fichier", "par") else "ellipsis"
+        )
     for d in docs:
         table.add_row(
             d.doc_id,
@@ -148,4 +151,4 @@ def list_tenant_documents(tenant: str, as_json: bool) -> None:
             d.uploaded_at.replace("T", " ")[:16],
             escape(d.uploaded_by),
         )
-    out.print(table)
+    out.print(fit(table, out))

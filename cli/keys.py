@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import domain_errors, load_settings, out
+from cli.tables import fit, minute
 
 if TYPE_CHECKING:
     from plume.keys import KeyStore
@@ -73,10 +74,10 @@ def list_keys(as_json: AsJson = False) -> None:
         return
     table = Table(title="Clés d'API")
     for col in ("id", "commune", "origines", "libellé", "créée le"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col == "origines" else "ellipsis")
     for k in keys:
-        table.add_row(k.id, k.tenant, ", ".join(k.origins) or "toutes", k.label, k.created)
-    out.print(table)
+        table.add_row(k.id, k.tenant, ", ".join(k.origins) or "toutes", k.label, minute(k.created))
+    out.print(fit(table, out))
 
 
 @keys_app.command("supprimer")

@@ -106,16 +106,19 @@ def indicateurs(
 
 
 def _print_table(report: Indicators) -> None:
-    from rich.table import Table
+    """A column per commune (and the total), a row per indicator: thirteen indicators side
+    by side would not fit a terminal; the communes are dealt into several tables if needed."""
+    from html import unescape
 
     from assistant.records.report import COLUMNS, cell
+    from cli.tables import split_columns
 
-    table = Table(title=f"Indicateurs du {report.start} au {report.end}")
-    for _, label in COLUMNS:
-        table.add_column(label)
-    for row in [*report.communes, report.total]:
-        table.add_row(*(cell(row, name) for name, _ in COLUMNS))
-    out.print(table)
+    (_, head), *shown = COLUMNS
+    communes = [*report.communes, report.total]
+    rows = [[label, *(unescape(cell(c, name)) for c in communes)] for name, label in shown]
+    title = f"Indicateurs du {report.start} au {report.end}"
+    for table in split_columns(title, head, [c.commune for c in communes], rows, out.width):
+        out.print(table)
     out.print(report.method, markup=False, highlight=False)
 
 

@@ -20,6 +20,7 @@ from cli.common import (
     out,
     run,
 )
+from cli.tables import fit
 
 if TYPE_CHECKING:
     from assistant.veille.service import VeilleService
@@ -196,7 +197,7 @@ def profil_liste(
             escape(", ".join(p.keywords)),
             escape(p.description),
         )
-    out.print(table)
+    out.print(fit(table, out))
 
 
 @profil_app.command("supprimer")
