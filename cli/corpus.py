@@ -9,17 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from cli.common import (
     EXIT_ITEM_ERRORS,
@@ -32,6 +23,8 @@ from cli.common import (
     run,
     server_for,
 )
+from cli.progress import DoneColumn, IngestLog
+from cli.tables import fit, minute
 from plume import packages
 
 if TYPE_CHECKING:
@@ -167,25 +160,31 @@ def ingest(
             return
         if plan is not None and plan.reason:
             out.print(f"{source} : {plan.reason}, indexation.")
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            _Done(),
-            TimeElapsedColumn(),
-        )
-        written = WrittenLog()  # in a log (cron, CI) the bar is silent: say each batch
-        with Progress(*columns, console=err, transient=False) as bar:
+        columns = (TextColumn("{task.description}"), BarColumn(), DoneColumn(), TimeElapsedColumn())
+        log = IngestLog(err, source)  # in a log (cron, CI) a bar cannot redraw: a few lines
+        with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
             task = bar.add_task(f"Indexation {source}", total=None)
+
+            def on_total(n: int) -> None:
+                bar.update(task, total=n)
+                log.on_total(n)
+
+            def progress(n: int) -> None:
+                bar.advance(task, n)
+                log.progress(n)
+
             summary = run(
                 lambda: runtime.corpus.ingest(  # the run is recorded in the database
                     source,
                     everything=all_,
                     path=path,
-                    on_total=lambda n: bar.update(task, total=n),
-                    progress=lambda n: bar.advance(task, n),
-                    on_written=None if err.is_terminal else written.log,
+                    on_total=on_total,
+                    progress=progress,
+                    on_written=None if err.is_terminal else log.written,
                 )
             )
+        if not err.is_terminal:
+            log.finish()
     table = Table(title=f"{source} {summary.version}")
     for col in ("documents", "ajoutés", "mis à jour", "supprimés", "inchangés", "erreurs", "durée"):
         table.add_column(col, justify="right")
@@ -197,32 +196,13 @@ def ingest(
         str(len(summary.errors)),
         f"{summary.seconds:.1f} s",
     )
-    out.print(table)
+    out.print(fit(table, out))
     if summary.journal_changes:
         out.print(f"Veille : {summary.journal_changes} changement(s) ajouté(s) au journal.")
     for message in summary.errors[:20]:
         err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
     if summary.errors:
         raise typer.Exit(EXIT_ITEM_ERRORS)
-
-
-class _Done(ProgressColumn):
-    """« 120/1171 » when the source's size is known, else « 29112 documents » (not « /? »)."""
-
-    def render(self, task: Task) -> Text:
-        done = int(task.completed)
-        return Text(f"{done}/{int(task.total)}" if task.total else f"{done} documents")
-
-
-class WrittenLog:
-    """One line per batch written to the store, for logs where no progress bar shows."""
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def log(self, n: int) -> None:
-        self.total += n
-        err.print(f"écrit : {n} passages ({self.total} depuis le début)", highlight=False)
 
 
 def sources(
@@ -264,7 +244,7 @@ def sources(
         return
     table = Table(title="Sources indexées")
     for col in ("source", "documents", "passages", "vecteurs e5", "versions", "dernière synchro"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col == "versions" else "ellipsis")
     for r in rows:
         versions = ", ".join(r["versions"])
         total = int(r["e5_total"])
@@ -275,16 +255,18 @@ def sources(
             str(r["chunks"]),
             share,
             versions,
-            str(r["last_sync"] or "—"),
+            minute(r["last_sync"]),
         )
-    out.print(table if rows else "Aucune source indexée : lancez `plume ingest service-public`.")
+    out.print(
+        fit(table, out) if rows else "Aucune source indexée : lancez `plume ingest service-public`."
+    )
     if codes:
         by_code = Table(title="Codes (source legi)")
         for col in ("code", "identifiant", "articles", "texte"):
             by_code.add_column(col)
         for c in codes:
             by_code.add_row(c.title, c.code_id, str(c.articles), c.origin)
-        out.print(by_code)
+        out.print(fit(by_code, out))
 
 
 def _print_served_sources(server: RemoteServer, as_json: bool) -> None:
@@ -297,7 +279,7 @@ def _print_served_sources(server: RemoteServer, as_json: bool) -> None:
         return
     table = Table(title=f"Sources indexées (serveur en marche : {server.url})")
     for col in ("source", "documents", "passages", "versions", "dernière synchro"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col == "versions" else "ellipsis")
     for r in listed:
         synced = (r.get("last_sync") or {}).get("finished_at")
         table.add_row(
@@ -305,9 +287,13 @@ def _print_served_sources(server: RemoteServer, as_json: bool) -> None:
             str(r["documents"]),
             str(r["chunks"]),
             ", ".join(r.get("versions") or {}),
-            str(synced or "—"),
+            minute(synced),
         )
-    out.print(table if listed else "Aucune source indexée : lancez `plume ingest service-public`.")
+    out.print(
+        fit(table, out)
+        if listed
+        else "Aucune source indexée : lancez `plume ingest service-public`."
+    )
     if e5.get("total"):
         out.print(f"Vecteurs e5 : {e5['done']} passages sur {e5['total']} ({e5['share']:.0%}).")
 

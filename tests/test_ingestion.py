@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from plume.text import Bm25Encoder
 from tests.conftest import MINI_FICHES
 
 PLUME = str(Path(sys.executable).parent / "plume")
+# « Indexation service-public : 40 % (100/250 documents, 2048 passages écrits) »
+PROGRESS_LINE = re.compile(r"Indexation service-public : \d{1,2} % \(\d+/\d+ documents, ")
 
 
 def open_edge(settings: Settings) -> EdgeStore:
@@ -147,13 +150,18 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(
 
     # Reference: a clean ingestion of the new corpus.
     ref_settings = Settings(data_dir=tmp_path / "ref")
-    subprocess.run(
+    clean = subprocess.run(
         [PLUME, "ingest", "service-public", "--path", str(new)],
         env=_env(ref_settings.data_dir),
         check=True,
         capture_output=True,
+        text=True,
         timeout=600,
     )
+    # In a log (stderr not a terminal), a line per tenth of the source, not one per batch.
+    said = clean.stderr.splitlines()
+    assert len(said) <= 10 and said[-1].startswith("Indexation service-public : terminée ("), said
+    assert sum(PROGRESS_LINE.match(line) is not None for line in said) >= 3, said
     ref = open_edge(ref_settings)
     expected = snapshot(ref)
     ref.close()
@@ -172,8 +180,9 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(
     old_docs = {doc for doc, _ in before.values()}
     old_store.close()
 
-    # Killed right after its second batch is written (the CLI logs each batch when its
-    # stderr is not a terminal): midway by construction, whatever the machine's speed.
+    # Killed right after its first progress line, which the CLI writes when its stderr is
+    # not a terminal, after a batch was written and before the last document was read:
+    # midway by construction, whatever the machine's speed.
     proc = subprocess.Popen(
         [PLUME, "ingest", "service-public", "--path", str(new)],
         env=_env(settings.data_dir),
@@ -182,12 +191,8 @@ def test_killed_ingestion_leaves_index_searchable_and_rerun_converges(
         text=True,
     )
     assert proc.stderr is not None
-    batches = 0
-    for line in proc.stderr:
-        batches += line.startswith("écrit :")
-        if batches == 2:
-            break
-    assert batches == 2, "the run ended before its second batch: grow the corpus"
+    midway_line = next((line for line in proc.stderr if PROGRESS_LINE.match(line)), None)
+    assert midway_line, "the run ended before its first progress line: grow the corpus"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
