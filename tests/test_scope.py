@@ -154,3 +154,38 @@ def test_the_shipped_model_sends_a_communes_own_facts_to_its_documents(
         shipped.judge("qu'a décidé le conseil municipal de Couthenans le 24 février 2023 ?").label
         == "local"
     )
+
+
+# --- the rule: what a council decided ----------------------------------------------------------
+
+A_COUNCILS_DECISIONS = [
+    "Qu'a décidé le conseil municipal du 19 mai 2021 ?",  # 0.63 local by the model alone
+    "qu'a décidé le conseil municipal le 19 mai 2021 ?",
+    "décisions du conseil municipal du 31 mars 2021",
+    "quelles décisions ont été prises lors de la séance du 24/02/2023 ?",
+    "Quelle délibération a été prise sur l'eau potable ?",
+    "Le conseil a-t-il voté le budget en 2021 ?",
+    "Qu'a décidé le conseil municipal sur le PLU ?",
+]
+THE_LAW_OF_COUNCILS = [
+    "comment convoquer le conseil municipal ?",
+    "quorum du conseil municipal",
+    "le conseil a voté le budget le 20 avril, est-ce trop tard ?",
+    "Une délibération a été prise par erreur, comment la retirer ?",
+    "quelle décision doit prendre le conseil pour vendre un chemin rural ?",
+    "le conseil municipal doit-il se réunir avant le 15 avril pour voter le budget ?",
+]
+
+
+def test_a_councils_decisions_are_its_records_the_law_of_councils_is_not(
+    shipped: ScopeClassifier,
+) -> None:
+    """What a council decided is asked of the commune's documents, with or without the
+    model; the law of councils, asked in the same words, stays with the model."""
+    without_model = ScopeClassifier(None, None)
+    for question in A_COUNCILS_DECISIONS:
+        assert without_model.judge(question).label == "local", question
+        assert shipped.judge(question).label == "local", question
+    for question in THE_LAW_OF_COUNCILS:
+        assert without_model.judge(question) == ADMIN, question
+        assert shipped.judge(question).label == "admin", question

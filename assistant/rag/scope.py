@@ -17,6 +17,19 @@ sets' questions, stored in `corpus/models/scope.npz` (weights, thresholds, what 
 trained on; a linear model on the same inputs refused a quarter fewer out-of-scope
 questions of the dev sets, measured by cross-validation). Without the model
 file or the embedder, every question is `admin`: Plume never refuses for lack of a model.
+
+One family is decided by a rule before the model (`own_records`): a question on what a
+commune's council decided — « qu'a décidé le conseil municipal du 19 mai 2021 ? », « quelle
+délibération a été prise sur… », « le conseil a-t-il voté… en 2021 ? », « décisions de la
+séance du 24/02/2023 » — is `local`, whatever the model says. The model leans that way on
+them but not always past its threshold (`local_min`, chosen so that few admin questions are
+sent to the documents): « qu'a décidé le conseil municipal du 19 mai 2021 ? » scored 0.63
+against 0.78, and without a commune key its words then found articles of the codes. The
+rule asks for a decision already taken (the past tense, or a meeting named by its day), of
+a council (not the Conseil d'État) — what the law of councils is never asked as: « comment
+convoquer le conseil municipal ? », « quorum du conseil municipal », « le conseil a voté le
+budget le 20 avril, est-ce trop tard ? » stay with the model. On the labelled questions
+(corpus/scope_train.jsonl and the eval sets) it takes no admin question.
 """
 
 from __future__ import annotations
@@ -67,6 +80,50 @@ class Verdict:
 
 
 ADMIN = Verdict("admin", {"admin": 1.0, "local": 0.0, "hors_champ": 0.0})
+RECORDS = Verdict("local", {"admin": 0.0, "local": 1.0, "hors_champ": 0.0})
+
+# --- the rule: what a council decided (see above) -----------------------------------------------
+_MONTHS = (
+    r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
+)
+_COUNCIL = (
+    r"(?:conseil(?! (?:d etat|constitutionnel|departemental|regional|general|des ministres"
+    r"|de l europe|superieur|de prud\w*|d administration|communautaire|de discipline|medical"
+    r"|de famille|de classe|d ecole|syndical))(?: municipal)?|cm|elus|municipalite)"
+)
+_BODY = rf"(?:(?:le|la|les|l|notre|nos|votre|vos) ?(?:{_COUNCIL}|commune|mairie|ville))"
+_DONE = (
+    r"(?:decide|vote|adopte|approuve|delibere|designe|elu|fixe|accorde|attribue|autorise"
+    r"|accepte|refuse|retenu)"
+)
+_DONE_F = rf"(?:{_DONE}e?s?|prise?s?)"
+_TAKEN = rf"(?:a|ont|avait|avaient) (?:t (?:il|elle|ils|elles|on) )?(?:ete )?{_DONE_F}\b"
+_DAY = rf"(?:1er|\d{{1,2}}) (?:{_MONTHS}|\d{{1,2}} (?:19|20)?\d{{2}}\b)"
+_WHEN = rf"(?:\b{_DAY}|\b(?:en|de|d) {_MONTHS}\b|\b(?:19|20)\d{{2}}\b)"
+_OWN_RECORDS = [
+    # « qu'a décidé le conseil… », « qu'ont voté les élus… »
+    rf"\bqu (?:a|ont|avait|avaient) {_DONE} {_BODY}\b",
+    # « qu'est-ce que le conseil (de X) a décidé… »
+    rf"\bqu est ce qu?e? {_BODY}\b.{{0,40}}?\b(?:a|ont|avait|avaient) {_DONE}\b",
+    # « qu'est-ce qui a été voté au conseil… »
+    rf"\bqu est ce qui (?:a|ont|avait) ete {_DONE_F}\b.*\b(?:{_COUNCIL}|seance|reunion)\b",
+    # « quelle délibération a été prise sur… », « quelles décisions le conseil a-t-il prises »
+    rf"\bquel(?:le)?s? (?:deliberations?|delibs?)\b.*\b{_TAKEN}",
+    rf"^(?=.*\b(?:{_COUNCIL}|seance|reunion)\b).*\bquel(?:le)?s? decisions?\b.*\b{_TAKEN}",
+    # a meeting named by its day: « le conseil municipal du 19 mai 2021 », « séance du 24/02 »
+    rf"\b(?:{_COUNCIL}|seance|reunion) (?:du|de|d|le|en date du) "
+    rf"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) )?{_DAY}",
+    # « le conseil a-t-il voté … en 2021 ? »
+    rf"\b{_BODY}\b.*\b(?:a|ont) t (?:il|elle|ils|elles|on) {_DONE_F}\b.*{_WHEN}",
+]
+_OWN_RECORD = re.compile("|".join(f"(?:{r})" for r in _OWN_RECORDS))
+
+
+def own_records(question: str) -> bool:
+    """A question on what a commune's council decided, by its words (the rule above)."""
+    folded = fold_accents(question.replace("’", "'")).lower()
+    folded = " ".join(re.sub(r"[^\w/]+", " ", folded).replace("/", " ").split())
+    return bool(_OWN_RECORD.search(folded))
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -234,7 +291,8 @@ def train(
 
 
 class ScopeClassifier:
-    """Judges a question's scope from its e5 vector; `admin` when it cannot."""
+    """Judges a question's scope from its e5 vector; `admin` when it cannot — but a
+    council's decisions are `local` by the rule (`own_records`), with or without a model."""
 
     def __init__(self, model: ScopeModel | None, embedder: Embedder | None) -> None:
         self.model = model
@@ -260,6 +318,8 @@ class ScopeClassifier:
         return self.model is not None and self.embedder is not None
 
     def judge(self, question: str) -> Verdict:
+        if own_records(question):  # a council's decisions: the rule, before the model
+            return RECORDS
         if self.model is None or self.embedder is None:
             return ADMIN
         try:
