@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from api.main import create_app
 from assistant.aides.catalogue import AideFilters, closing_soon, find_aides
 from assistant.aides.listing import deadlines, format_aides
+from assistant.aides.territories import funder_territories, funder_territory
 from assistant.aides.tools import conditions_in, request_from_question
 from assistant.communes import CommuneProfile
 from assistant.llm.client import build_llm
@@ -43,6 +44,7 @@ YVELINES = SHARED_DATA / "aides_territoires" / "detr_dsil_validated_projects_yve
 TOKEN = "test-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 ROOF = "Quelles aides pour refaire le toit de l'école ?"
+ROOFING = "Quelles aides pour refaire la toiture de l'école ?"
 WORKED_EXAMPLE = (
     "Territoires d'IA : quel cofinancement pour 500 € de licences et 2 000 € de déploiement, "
     "avec 600 licences et une solution d'IA frugale ?"
@@ -151,6 +153,58 @@ def test_a_small_commune_gets_the_detr_first_with_funder_rate_and_link(rt: Runti
     assert all(g.verdict.status in ("eligible", "a_verifier") for g in results.aides)
 
 
+def test_a_school_roof_lists_what_can_apply_the_same_on_every_edge(
+    rt: Runtime, client: TestClient
+) -> None:
+    """Issue 20: no other département's agency as « à vérifier », no aid matching the
+    project only in passing, the DSIL there, every exclusion counted and named, and the
+    chat, /v1/aides and the service giving one list."""
+    results = rt.aides.find(ROOFING, commune=andelu(rt))
+    ids = [g.doc_id for g in results.aides]
+    assert {"aide/programme-detr", "aide/programme-dsil"} <= set(ids)
+    funders = " ".join(f for g in results.aides for f in g.funders)
+    for elsewhere in ("ID77", "Calvados", "Drôme", "Occitanie", "Hauts-de-France"):
+        assert elsewhere not in funders
+    # not padded with aids sharing a word or two with the project; ranked
+    assert len(ids) <= 6
+    scores = [g.score for g in results.aides if not g.doc_id.startswith("aide/programme-")]
+    assert scores == sorted(scores, reverse=True)
+    # every aid left out is named with its reason, and counted right
+    text = format_aides(results)
+    assert f"{len(results.excluded)} aides écartées, que Andelu ne peut pas demander" in text
+    assert all(f"- {name} — {why}" in text for name, why in results.excluded)
+    assert any("Calvados" in why for _, why in results.excluded)
+    # the same list everywhere
+    chat = rt.assistant.ask(ROOFING, build_filter(), commune=andelu(rt))
+    assert [c.doc_id for c in chat.citations] == ids
+    api = client.get("/v1/aides", params={"q": ROOFING, "commune": "78013"}).json()
+    assert [a["doc_id"] for a in api["aides"]] == ids
+    words = client.get("/v1/aides", params={"q": "toiture de l'école", "commune": "78013"})
+    assert [a["doc_id"] for a in words.json()["aides"]] == ids
+
+
+@pytest.mark.parametrize(
+    ("funder", "territory"),
+    [
+        ("Syndicat Départemental d'Energies du Calvados (SDEC ENERGIE)", "calvados"),
+        ("ID77", "seine et marne"),
+        ("La Drôme Laboratoire", "drome"),
+        ("Conseil départemental du Morbihan", "morbihan"),
+        ("Établissement Public Foncier des Hauts-de-France (EPF)", "hauts de france"),
+        ("Région Normandie", "normandie"),
+        ("ALTE 69 - Agence Locale de la Transition Énergétique du Rhône", "rhone"),
+        # national bodies, or a territory spanning several: none
+        ("Chambres de commerce et d'industrie (CCI)", None),
+        ("Direction Générale des Finances Publiques (DGFiP)", None),
+        ("Banque des Territoires", None),
+        ("Agence de l'eau Seine-Normandie", None),
+        ("Parc naturel régional du Vexin français", None),
+    ],
+)
+def test_a_funders_name_gives_its_territory(funder: str, territory: str | None) -> None:
+    assert funder_territory(funder) == territory
+
+
 def test_a_larger_commune_is_told_what_to_check(rt: Runtime) -> None:
     ablis = rt.communes.get("78003")
     results = find_aides(
@@ -187,6 +241,10 @@ def test_filters_by_aid_type_and_opening_day(rt: Runtime) -> None:
     assert closed.doc_id in on and closed.doc_id not in after
 
 
+def elsewhere(places: list[str | None]) -> bool:
+    return bool(places) and all(p not in (None, "yvelines", "ile de france") for p in places)
+
+
 def test_deadlines_within_n_days_match_the_export(rt: Runtime) -> None:
     on = date(2022, 11, 20)
     aides, _ = from_csv(CSV)
@@ -196,6 +254,8 @@ def test_deadlines_within_n_days_match_the_export(rt: Runtime) -> None:
         if a.submission_deadline
         and on.isoformat() <= a.submission_deadline <= (on + timedelta(days=30)).isoformat()
         and "Communes" in a.beneficiaries
+        # an aid whose funders are all another territory's is not Andelu's (« … SDE22 »)
+        and not elsewhere(funder_territories(a.funders))
     )
     results = closing_soon(rt.assistant.retriever, andelu(rt), 30, on=on)
     assert [(g.deadline, g.doc_id) for g in results.aides] == expected and expected

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import RuntimeDep
 from assistant.aides.catalogue import MAX_DAYS, AideFilters
 from assistant.aides.listing import format_aides
+from assistant.aides.service import DEFAULT_LIMIT
 from assistant.runtime import Runtime
 from plume.documents import INSEE_PATTERN
 
@@ -40,7 +41,7 @@ class GrantQuery(BaseModel):
     )
     closing_within: int | None = Field(None, description="Clôture dans les N jours.")
     closing_by: date | None = Field(None, description="Clôture au plus tard ce jour-là.")
-    limit: int = Field(10, ge=1, le=50)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=50)
 
 
 def _search(body: GrantQuery, runtime: Runtime) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def aides_get(
     open_on: date | None = None,
     closing_within: int | None = None,
     closing_by: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=50)] = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     body = GrantQuery(
         q=q,

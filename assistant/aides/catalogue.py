@@ -33,6 +33,10 @@ KIND = "aide"
 PROGRAMMES = "programmes"  # the team's national catalogue
 AIDE_SOURCES = ("programmes", "aides-territoires")
 NATIONAL_CUT = 0.5  # national programmes kept: score at least half the best one's
+# the catalogue's aids kept: a score at least this share of the best one's (the rest match
+# the project's words only in passing: « refaire », « commune »); tuned on the dev sets'
+# aid questions (bench/aides_cut.py)
+RELATIVE_CUT = 0.6
 # The State's general investment grants: any investment of a rural commune may claim them,
 # whatever words the project is told in (« aire de jeux », « réserve incendie », « station
 # d'épuration »), so they are always listed, after the aids that match its words; their
@@ -306,10 +310,15 @@ def _judge(
     return grants, excluded
 
 
-def _general(retriever: Retriever, where: SearchFilter) -> list[Hit]:
-    scope = replace(where, sources=[PROGRAMMES], doc_ids=list(GENERAL_PROGRAMMES))
+def _general(retriever: Retriever, where: SearchFilter, ids: Sequence[str]) -> list[Hit]:
+    scope = replace(where, sources=[PROGRAMMES], doc_ids=list(ids))
     found = {str(p.payload.get("doc_id")): p for p in retriever.store.points(scope)}
-    return [Hit(found[d].id, 0.0, found[d].payload) for d in GENERAL_PROGRAMMES if d in found]
+    return [Hit(found[d].id, 0.0, found[d].payload) for d in ids if d in found]
+
+
+def programme_id(name: str) -> str:
+    """A funded project's programme (« DETR », « Fonds vert ») → its catalogue id."""
+    return "aide/programme-" + "-".join(_fold(name).split())
 
 
 def find_aides(
@@ -319,9 +328,12 @@ def find_aides(
     commune: CommuneProfile | None = None,
     *,
     limit: int = 8,
+    funded: Sequence[str] = (),
 ) -> AideResults:
     """The aids for `project` (words of the secretary), best first; without a project,
-    every aid within the filters, soonest deadline first."""
+    every aid within the filters, soonest deadline first. `funded`: the programmes that
+    funded comparable projects, most first; listed with the general ones after the aids
+    that match the project's words."""
     scoped = filters.for_commune(commune)
     where = scoped.search_filter()
     if project.strip():
@@ -333,7 +345,10 @@ def find_aides(
             best = national[0].score
             hits += [p.hit for p in national if p.score >= NATIONAL_CUT * best]
         others = replace(where, sources=[s for s in AIDE_SOURCES if s != PROGRAMMES])
-        hits += [p.hit for p in retriever.search(project, others, limit=limit * 3)]
+        found = retriever.search(project, others, limit=limit * 3)
+        if found:  # the aids that match the project nearly as well as the best one
+            best = found[0].score
+            hits += [p.hit for p in found if p.score >= RELATIVE_CUT * best]
     else:
         hits = [
             Hit(str(pid), 0.0, payload) for pid, payload in retriever.store.scan(where, _FIELDS)
@@ -346,7 +361,7 @@ def find_aides(
         judged = {title for title, _ in excluded}
         general = [
             h
-            for h in _general(retriever, where)
+            for h in _general(retriever, where, list(dict.fromkeys([*funded, *GENERAL_PROGRAMMES])))
             if h.doc_id not in listed and str(h.payload.get("title", h.doc_id)) not in judged
         ]
         more, left_out = _judge(general, commune, scoped.day, len(general))

@@ -20,12 +20,12 @@ reason, never guessed:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from assistant.aides.territories import KNOWN_TERRITORIES, funder_territories
 from assistant.communes import CommuneProfile, perimeter_key
 
 Status = Literal["eligible", "non_eligible", "a_verifier"]
@@ -42,40 +42,6 @@ DGF_MARGIN = 0.10
 _DROM = ("971", "972", "973", "974", "976")
 _COMMUNES = perimeter_key("Communes")
 
-# Territories an aid's perimeter may name that are known not to contain a commune unless
-# its profile names them: the whole-country perimeters, the regions and the départements.
-_REGIONS = (
-    "Auvergne-Rhône-Alpes", "Bourgogne-Franche-Comté", "Bretagne", "Centre-Val de Loire",
-    "Corse", "Grand Est", "Hauts-de-France", "Île-de-France", "Normandie",
-    "Nouvelle-Aquitaine", "Occitanie", "Pays de la Loire", "Provence-Alpes-Côte d'Azur",
-    "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte",
-)  # fmt: skip
-_DEPARTEMENTS = (
-    "Ain", "Aisne", "Allier", "Alpes-de-Haute-Provence", "Hautes-Alpes", "Alpes-Maritimes",
-    "Ardèche", "Ardennes", "Ariège", "Aube", "Aude", "Aveyron", "Bouches-du-Rhône",
-    "Calvados", "Cantal", "Charente", "Charente-Maritime", "Cher", "Corrèze",
-    "Corse-du-Sud", "Haute-Corse", "Côte-d'Or", "Côtes-d'Armor", "Creuse", "Dordogne",
-    "Doubs", "Drôme", "Eure", "Eure-et-Loir", "Finistère", "Gard", "Haute-Garonne", "Gers",
-    "Gironde", "Hérault", "Ille-et-Vilaine", "Indre", "Indre-et-Loire", "Isère", "Jura",
-    "Landes", "Loir-et-Cher", "Loire", "Haute-Loire", "Loire-Atlantique", "Loiret", "Lot",
-    "Lot-et-Garonne", "Lozère", "Maine-et-Loire", "Manche", "Marne", "Haute-Marne",
-    "Mayenne", "Meurthe-et-Moselle", "Meuse", "Morbihan", "Moselle", "Nièvre", "Nord",
-    "Oise", "Orne", "Pas-de-Calais", "Puy-de-Dôme", "Pyrénées-Atlantiques",
-    "Hautes-Pyrénées", "Pyrénées-Orientales", "Bas-Rhin", "Haut-Rhin", "Rhône",
-    "Haute-Saône", "Saône-et-Loire", "Sarthe", "Savoie", "Haute-Savoie", "Paris",
-    "Seine-Maritime", "Seine-et-Marne", "Yvelines", "Deux-Sèvres", "Somme", "Tarn",
-    "Tarn-et-Garonne", "Var", "Vaucluse", "Vendée", "Vienne", "Haute-Vienne", "Vosges",
-    "Yonne", "Territoire de Belfort", "Essonne", "Hauts-de-Seine", "Seine-Saint-Denis",
-    "Val-de-Marne", "Val-d'Oise",
-)  # fmt: skip
-_COLLECTIVITES = (
-    "Saint-Pierre-et-Miquelon", "Saint-Barthélemy", "Saint-Martin", "Wallis-et-Futuna",
-    "Polynésie française", "Nouvelle-Calédonie",
-)  # fmt: skip
-_COUNTRY = ("France", "France métropolitaine", "Outre-mer", "Europe")
-KNOWN_TERRITORIES = frozenset(
-    perimeter_key(t) for t in (*_COUNTRY, *_REGIONS, *_DEPARTEMENTS, *_COLLECTIVITES)
-)
 _FLAG_LABELS = {
     "qpv": "habitants en quartier prioritaire de la politique de la ville (QPV)",
     "action_coeur_de_ville": "programme Action cœur de ville",
@@ -173,25 +139,6 @@ def _beneficiaries(payload: Mapping[str, Any], check: _Assessment) -> None:
         check.block(
             f"Aide réservée à : {', '.join(audiences)} ; les communes n'en bénéficient pas."
         )
-
-
-# a funder that is a local authority of one territory: « Conseil départemental de la Drôme »
-_TERRITORIAL_FUNDER = re.compile(
-    r"^(?:conseil departemental|departement|conseil regional|region"
-    r"|etablissement public foncier(?: local)?)\s+(?:de la|de l|du|des|de|d)\s+(.+?)"
-    r"(?:\s*\(.*\))?$"
-)
-
-
-def funder_territories(funders: Sequence[str]) -> list[str | None]:
-    """For each funder, the département or region it is the local authority of (None when
-    it is not one, e.g. a national agency or a bank)."""
-    out: list[str | None] = []
-    for funder in funders:
-        match = _TERRITORIAL_FUNDER.match(perimeter_key(funder))
-        name = match.group(1) if match else None
-        out.append(name if name in KNOWN_TERRITORIES else None)
-    return out
 
 
 def _perimeter_from_funders(

@@ -39,11 +39,23 @@ def aide_lines(grant: AideMatch, n: int | None = None) -> list[str]:
         f"taux : {grant.rate or 'non indiqué (à vérifier auprès du financeur)'}",
         deadline,
     ]
-    lines = [f"- **{grant.name}**{ref} — " + " ; ".join(facts) + "."]
+    lines = [f"- **{grant.name}**{ref} — " + " ; ".join(facts).rstrip(".") + "."]
     lines.append(f"  Lien : {grant.application_url or grant.url}")
     why = " ".join(grant.verdict.reasons)
     lines.append(f"  Éligibilité : {_STATUS[grant.verdict.status]}" + (f" — {why}" if why else ""))
     return lines
+
+
+def excluded_lines(results: AideResults) -> list[str]:
+    """Every aid left out, named, with why the commune cannot claim it."""
+    n = len(results.excluded)
+    who = results.commune.name if results.commune else "la commune"
+    head = (
+        f"1 aide écartée, que {who} ne peut pas demander :"
+        if n == 1
+        else f"{n} aides écartées, que {who} ne peut pas demander :"
+    )
+    return [head, *(f"- {name} — {why}" for name, why in results.excluded)]
 
 
 def format_aides(results: AideResults, *, first_n: int = 1) -> str:
@@ -61,10 +73,7 @@ def format_aides(results: AideResults, *, first_n: int = 1) -> str:
             lines += aide_lines(grant, first_n + i)
         text = "\n".join(lines)
     if results.excluded:
-        text += (
-            f"\n\n{len(results.excluded)} autre(s) aide(s) écartée(s) car la commune ne remplit "
-            "pas leurs conditions : " + "; ".join(name for name, _ in results.excluded[:5]) + "."
-        )
+        text += "\n\n" + "\n".join(excluded_lines(results))
     if results.commune is None:
         text += (
             "\n\nChoisissez votre commune pour que l'éligibilité (population, territoire, "

@@ -9,14 +9,22 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from assistant.aides.catalogue import AideFilters, AideResults, closing_soon, find_aides
+from assistant.aides.catalogue import (
+    AideFilters,
+    AideResults,
+    closing_soon,
+    find_aides,
+    programme_id,
+)
 from assistant.aides.listing import Deadlines
 from assistant.aides.precedents import PrecedentReport, ProjectTable, similar_projects
 from assistant.communes import CommuneProfile
+from assistant.rag.intents import project_words
 from assistant.rag.retrieval import Retriever
 from plume.errors import PlumeError
 
 log = logging.getLogger(__name__)
+DEFAULT_LIMIT = 10  # aids listed for a project, on every edge
 
 
 @dataclass
@@ -32,12 +40,17 @@ class AidesService:
         project: str,
         filters: AideFilters | None = None,
         commune: CommuneProfile | None = None,
-        limit: int = 10,
+        limit: int = DEFAULT_LIMIT,
     ) -> AideResults:
         """The aids of the catalogue for `project`, within the filters and the commune's
-        territory, each with its eligibility verdict."""
+        territory, each with its eligibility verdict. `project` may be the whole question
+        (« Quelles aides pour refaire le toit de l'école ? »): only the project's words are
+        searched, so the chat, `/v1/aides` and `plume aides` give one list."""
         filters = filters or AideFilters.build()
-        return find_aides(self.retriever, project, filters, commune, limit=limit)
+        words = project_words(project) or project
+        report = self.precedents_for(words) if words.strip() else None
+        funded = [programme_id(name) for name in report.by_programme] if report else []
+        return find_aides(self.retriever, words, filters, commune, limit=limit, funded=funded)
 
     def deadlines(
         self, commune: CommuneProfile | None, within_days: int, on: date | None = None
