@@ -2,8 +2,9 @@
 
 `compare` sets two snapshots of one code side by side (the earlier and the later
 legi-data package); `changes_since` reads, inside one snapshot, the article versions that
-came into force after a date. Articles are identified by their number within a code, a
-version by its LEGIARTI id.
+came into force after a date (`opening_changes`: those of the months before the snapshot's
+date, when a code is first indexed). Articles are identified by their number within a
+code, a version by its LEGIARTI id.
 
 Each `Change` carries a word-level diff: a list of `(op, words)` pairs, `op` being "="
 (kept), "-" (removed) or "+" (added), the words joined by single spaces (line breaks
@@ -11,11 +12,14 @@ are not kept). It is empty for a new or a repealed article: its text says it all
 
 `ChangeJournal` keeps the changes in `<data_dir>/journal/legi.jsonl`, one JSON object a
 line. Appending is idempotent and atomic: the whole file is rewritten to a temporary file
-then renamed over the old one, so a crash never leaves a half-written journal.
+then renamed over the old one, so a crash never leaves a half-written journal. A version
+is recorded once however it was found: read inside one snapshot (no former text), then
+found again by comparing two snapshots, it takes the former text and the diff.
 """
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import json
 import re
@@ -53,9 +57,12 @@ class Change:
     snapshot_to: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str | None, str | None]:
-        """What makes two records the same change (the journal keeps one)."""
-        return (self.code_id, self.num, self.kind, self.old_article_id, self.new_article_id)
+    def key(self) -> tuple[str, str, str | None]:
+        """What makes two records the same change (the journal keeps one): a version of an
+        article coming into force (its id), or the repeal of one."""
+        if self.kind == "abroge":
+            return (self.code_id, "abroge", self.old_article_id or self.new_article_id)
+        return (self.code_id, "version", self.new_article_id)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -203,6 +210,30 @@ def changes_since(code: CodeText, since: date, version: str) -> list[Change]:
     return changes
 
 
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def snapshot_day(code: CodeText) -> date:
+    """The day a snapshot of a code is up to: its last modification (Légifrance's
+    `dateModif`), else the start of its latest version that is not in the future."""
+    if code.code.snapshot:
+        return date.fromisoformat(code.code.snapshot)
+    today = date.today().isoformat()
+    starts = [
+        a.in_force_from for a in code.articles if a.in_force_from and a.in_force_from <= today
+    ]
+    return date.fromisoformat(max(starts)) if starts else date.today()
+
+
+def opening_changes(code: CodeText, version: str, months: int) -> list[Change]:
+    """A code first read from one snapshot, with no earlier one to compare it with: the
+    article versions in force since `months` before the snapshot's date."""
+    return changes_since(code, months_before(snapshot_day(code), months), version)
+
+
 def history_changes(code: CodeText, since: date, version: str) -> list[Change]:
     """A code read with its history (LexHub): every version that came into force on or
     after `since`, against the version before it (word diff), and the articles repealed
@@ -243,17 +274,24 @@ class ChangeJournal:
         return [Change.from_dict(json.loads(line)) for line in lines if line.strip()]
 
     def append(self, changes: Iterable[Change]) -> int:
-        """Record the changes not yet in the journal; how many were new."""
+        """Record the changes not yet in the journal; how many were new. One recorded
+        without its former version (read inside one snapshot) takes the former version and
+        the diff when found again by a comparison of two snapshots, in its place."""
         recorded = self._load()
-        known = {c.key for c in recorded}
-        fresh = []
+        where = {c.key: i for i, c in enumerate(recorded)}
+        new, enriched = 0, False
         for change in changes:
-            if change.key not in known:
-                known.add(change.key)
-                fresh.append(change)
-        if fresh:
-            self._write([*recorded, *fresh])
-        return len(fresh)
+            i = where.get(change.key)
+            if i is None:
+                where[change.key] = len(recorded)
+                recorded.append(change)
+                new += 1
+            elif recorded[i].old_article_id is None and change.old_article_id is not None:
+                recorded[i] = change
+                enriched = True
+        if new or enriched:
+            self._write(recorded)
+        return new
 
     def _write(self, changes: list[Change]) -> None:
         lines = (json.dumps(c.as_dict(), ensure_ascii=False) + "\n" for c in changes)
@@ -272,6 +310,13 @@ class ChangeJournal:
     def codes(self) -> dict[str, str]:
         """The codes the journal holds changes of: id → title."""
         return {c.code_id: c.code_title for c in self._load()}
+
+    def size(self) -> int:
+        """How many changes are recorded (the lines, not parsed)."""
+        if not self.path.is_file():
+            return 0
+        with self.path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
 
 
 def load_code(path: Path) -> CodeText:

@@ -53,7 +53,9 @@ class IngestSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     finished_at: str = ""
-    journal_changes: int = 0  # legal changes recorded against the previous snapshot
+    # changes the legal watch's journal gained: codes read for the first time, histories,
+    # or the previous snapshot compared with this one
+    journal_changes: int = 0
     archived: int = 0  # chunks of past versions kept (closed), for questions `as_of` a date
 
     def as_dict(self) -> dict[str, object]:

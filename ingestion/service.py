@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion import lexhub, npm, sync_log
-from ingestion.legi import listed_codes
+from ingestion.journal import ChangeJournal, history_changes, journal_packages, opening_changes
+from ingestion.legi import CodeText, listed_codes
 from plume import packages, term_stats
 from plume.documents import SOURCES, french_date, payload_index_text
 from plume.embedding import Embedder
@@ -82,21 +83,37 @@ def _legi(
         return legi.lexhub_items(root, pin, since=since, on_code=journal), None
     # the package: the codes of corpus/legi.toml (--all: every code it has); --path: all
     codes = None if local or everything else legi.default_codes(settings.corpus_dir)
-    items = legi.items(root, version=version, codes=codes)  # counting = parsing
+    first_reading = _journal_opening(settings, version)
+    items = legi.items(root, version=version, codes=codes, on_code=first_reading)
     history = lexhub.fetched(settings.packages_dir, pin) if pin and not local else None
     if pin is not None and history is not None:  # and the LexHub codes, when fetched
         journal = _journal_history(settings, pin)
         more = legi.lexhub_items(history, pin, since=since, on_code=journal)
         items = itertools.chain(items, more)
-    return items, None
+    return items, None  # no total: counting = parsing
+
+
+def _journal_opening(settings: Settings, version: str) -> Callable[[CodeText], None]:
+    """Fill the change journal from a code read from one snapshot (legi-data, or a file of
+    that shape) as it is read for indexing, when the journal holds nothing of that code
+    yet (its first ingestion): the versions in force since `veille_window_months` before
+    the snapshot's date, so `plume veille --since …` lists real changes right after
+    `make run`. A later snapshot is compared with the previous one (`journal_upgrade`)."""
+    journal = ChangeJournal(settings.data_dir)
+    held = set(journal.codes())
+    months = settings.veille_window_months
+
+    def record(code: CodeText) -> None:
+        if code.code.id not in held:
+            journal.append(opening_changes(code, version, months))
+
+    return record
 
 
 def _journal_history(settings: Settings, pin: lexhub.Pin) -> Callable[[lexhub.CodeHistory], None]:
     """Fill the change journal from a code's history as it is read for indexing: the
     versions in force since `veille_history_since`, so `plume veille --since …` is never
     silently empty on the codes read from LexHub. Idempotent (the journal keeps one of each)."""
-    from ingestion.journal import ChangeJournal, history_changes
-
     since = date.fromisoformat(settings.veille_history_since)
 
     def record(history: lexhub.CodeHistory) -> None:
@@ -194,6 +211,8 @@ def ingest_source(
 
     check_source(source)
     previous = sync_log.read(settings.data_dir).get(source, {}).get("version")
+    journal = ChangeJournal(settings.data_dir)
+    journaled = journal.size() if source == "legi" else 0
     if path is not None:
         root, version = path, f"local:{path.name}"
     elif source == "programmes":
@@ -224,8 +243,11 @@ def ingest_source(
         history=source == "legi",  # codes: past versions stay searchable by date
     )
     term_stats.save(settings.data_dir, source, source_term_stats(store, source, FrenchAnalyzer()))
-    if source == "legi" and path is None and previous and previous != version:
-        summary.journal_changes = journal_upgrade(settings, str(previous), root, version)
+    if source == "legi":
+        if path is None and previous and previous != version:
+            journal_upgrade(settings, str(previous), root, version)
+        # from the codes' reading (a first ingestion, a history) and the snapshots compared
+        summary.journal_changes = journal.size() - journaled
     sync_log.record(settings.data_dir, summary)
     return summary
 
@@ -239,7 +261,6 @@ def journal_upgrade(
 ) -> int:
     """A newer legi-data snapshot was ingested: record what changed in the change journal,
     code by code, if the previous snapshot is still on disk. Returns the new entries."""
-    from ingestion.journal import journal_packages
     from ingestion.sources import legi
 
     pkg = packages.pinned(settings.corpus_dir, "legi")

@@ -216,6 +216,15 @@ class Settings(BaseSettings):
         description="The legal watch's journal is filled, when the codes read with their "
         "history (LexHub) are indexed, with the changes in force since this day.",
     )
+    veille_window_months: int = Field(
+        12,
+        ge=1,
+        le=120,
+        description="The legal watch's journal is filled, when a code read from one snapshot "
+        "(legi-data) is indexed for the first time, with the article versions in force since "
+        "this many months before the snapshot's date; later snapshots are compared with the "
+        "previous one.",
+    )
     lexhub_url: str | None = Field(
         None,
         description="Where `plume corpus fetch lexhub` clones the LexHub history from when no "

@@ -1,8 +1,10 @@
 """The digest of the legal watch: the journal's changes, read for a town hall.
 
-Grouped by code then section, one line per change saying what it is (« Nouvel article
-R5311-3-12, en vigueur le 27/03/2026 : « … » »), the amending text, then the word-level
-diff with long unchanged stretches elided; with a model, a summary it wrote opens the
+What concerns a town hall first (`town_hall.py`: communes, état civil, elections, public
+agents, urbanism, rural matters…), then the rest; each part grouped by code then section,
+one line per change saying what it is (« Nouvel article R5311-3-12, en vigueur le
+27/03/2026 : « … » »), the amending text, then the word-level diff with long unchanged
+stretches elided; with a model, a summary it wrote from the changes in that order opens the
 digest. Markdown, HTML (every value escaped) or JSON. With a commune, the digest ends on
 the aids closing soon for it (same digest: legal watch and grant deadlines).
 """
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from assistant.veille.headlines import headline
 from assistant.veille.profiles import ProfileStore, VeilleProfile
+from assistant.veille.town_hall import LEAD, REST, TITLE, matter, place
 from ingestion.journal import Change, ChangeJournal, DiffOp
 from ingestion.legi import listed_codes
 from plume.errors import InvalidWatchRequest, UnknownFilterValue
@@ -32,6 +35,7 @@ FORMATS: tuple[Format, ...] = ("md", "html", "json")
 _CONTEXT = 6  # words kept on each side of a change
 _MAX_OPS = 12  # changed stretches shown per article; the journal keeps them all
 _MAX_WORDS = 60  # words shown of one changed stretch
+NOTHING = "Aucun changement relevé sur la période."
 
 
 def _shortened(ops: Iterable[DiffOp]) -> list[DiffOp]:
@@ -63,12 +67,24 @@ def compact_diff(ops: Iterable[DiffOp]) -> str:
     return " ".join(marks[op].format(words) for op, words in _shortened(ops))
 
 
-def _grouped(changes: list[Change]) -> dict[str, dict[str, list[Change]]]:
-    groups: dict[str, dict[str, list[Change]]] = {}
+Groups = dict[str, dict[str, list[Change]]]  # code → section → changes
+
+
+def _grouped(changes: list[Change]) -> Groups:
+    groups: Groups = {}
     for change in changes:
         code = f"{change.code_title} ({change.code_id})"
         groups.setdefault(code, {}).setdefault(change.section or "Sans section", []).append(change)
     return groups
+
+
+def _parts(changes: list[Change]) -> list[tuple[str, Groups]]:
+    """What concerns a town hall, by its matter's place, then the rest (a part with no
+    change left out), each grouped by code then section."""
+    placed = [(p, c) for c in changes if (p := place(c)) is not None]
+    first = [c for _, c in sorted(placed, key=lambda pc: pc[0])]  # stable: same place, same order
+    rest = [c for c in changes if place(c) is None]
+    return [(title, _grouped(part)) for title, part in ((TITLE, first), (REST, rest)) if part]
 
 
 def _title(since: date, count: int) -> str:
@@ -76,34 +92,45 @@ def _title(since: date, count: int) -> str:
 
 
 def ordered(changes: list[Change]) -> list[Change]:
-    """The changes in the digest's order (by code, then section): [n] numbers them."""
+    """The changes in the digest's order — what concerns a town hall first, then the rest,
+    each by code then section: [n] numbers them, and the model's summary reads them so."""
     return [
-        c for sections in _grouped(changes).values() for items in sections.values() for c in items
+        c
+        for _, groups in _parts(changes)
+        for sections in groups.values()
+        for items in sections.values()
+        for c in items
     ]
 
 
 def _markdown(
-    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+    changes: list[Change],
+    since: date,
+    summary: Summary | None,
+    deadlines: Deadlines | None,
+    empty: str,
 ) -> str:
     lines = [f"# {_title(since, len(changes))}", ""]
     if summary is not None:
         lines += ["## Ce qui change pour la commune (synthèse rédigée par le modèle)", ""]
         lines += [summary.text, ""]
     n = 0
-    for code, sections in _grouped(changes).items():
-        lines += [f"## {code}", ""]
-        for section, items in sections.items():
-            lines += [f"### {section}", ""]
-            for c in items:
-                n += 1
-                lines.append(f"- [{n}] {headline(c)}")
-                if c.amended_by:
-                    lines.append(f"  - Texte : {'; '.join(c.amended_by)}")
-                if c.diff:
-                    lines.append(f"  - Modification : {compact_diff(c.diff)}")
-            lines.append("")
+    for part, groups in _parts(changes):
+        lines += [f"## {part}", ""] + ([f"_{LEAD}_", ""] if part == TITLE else [])
+        for code, sections in groups.items():
+            lines += [f"### {code}", ""]
+            for section, items in sections.items():
+                lines += [f"#### {section}", ""]
+                for c in items:
+                    n += 1
+                    lines.append(f"- [{n}] {headline(c)}")
+                    if c.amended_by:
+                        lines.append(f"  - Texte : {'; '.join(c.amended_by)}")
+                    if c.diff:
+                        lines.append(f"  - Modification : {compact_diff(c.diff)}")
+                lines.append("")
     if not changes:
-        lines += ["Aucun changement relevé sur la période.", ""]
+        lines += [empty, ""]
     if deadlines is not None:
         lines += [f"## {deadlines.title}", "", *deadlines.lines()]
     return "\n".join(lines).rstrip() + "\n"
@@ -115,7 +142,11 @@ def _html_diff(ops: Iterable[DiffOp]) -> str:
 
 
 def _html(
-    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+    changes: list[Change],
+    since: date,
+    summary: Summary | None,
+    deadlines: Deadlines | None,
+    empty: str,
 ) -> str:
     e = html.escape
     out = [f"<h1>{e(_title(since, len(changes)))}</h1>"]
@@ -123,21 +154,25 @@ def _html(
         out.append("<h2>Ce qui change pour la commune (synthèse rédigée par le modèle)</h2>")
         out += [f"<p>{e(line)}</p>" for line in summary.text.splitlines() if line.strip()]
     n = 0
-    for code, sections in _grouped(changes).items():
-        out.append(f"<h2>{e(code)}</h2>")
-        for section, items in sections.items():
-            out += [f"<h3>{e(section)}</h3>", "<ul>"]
-            for c in items:
-                n += 1
-                item = f"<li><p>[{n}] {e(headline(c))}</p>"
-                if c.amended_by:
-                    item += f"<p>Texte : {e('; '.join(c.amended_by))}</p>"
-                if c.diff:
-                    item += f"<p>Modification : {_html_diff(c.diff)}</p>"
-                out.append(item + "</li>")
-            out.append("</ul>")
+    for part, groups in _parts(changes):
+        out.append(f"<h2>{e(part)}</h2>")
+        if part == TITLE:
+            out.append(f"<p><em>{e(LEAD)}</em></p>")
+        for code, sections in groups.items():
+            out.append(f"<h3>{e(code)}</h3>")
+            for section, items in sections.items():
+                out += [f"<h4>{e(section)}</h4>", "<ul>"]
+                for c in items:
+                    n += 1
+                    item = f"<li><p>[{n}] {e(headline(c))}</p>"
+                    if c.amended_by:
+                        item += f"<p>Texte : {e('; '.join(c.amended_by))}</p>"
+                    if c.diff:
+                        item += f"<p>Modification : {_html_diff(c.diff)}</p>"
+                    out.append(item + "</li>")
+                out.append("</ul>")
     if not changes:
-        out.append("<p>Aucun changement relevé sur la période.</p>")
+        out.append(f"<p>{e(empty)}</p>")
     if deadlines is not None:
         out += [f"<h2>{e(deadlines.title)}</h2>", "<ul>"]
         out += [f"<li>{e(line.strip().removeprefix('- '))}</li>" for line in deadlines.lines()]
@@ -146,10 +181,19 @@ def _html(
 
 
 def _json(
-    changes: list[Change], since: date, summary: Summary | None, deadlines: Deadlines | None
+    changes: list[Change],
+    since: date,
+    summary: Summary | None,
+    deadlines: Deadlines | None,
+    empty: str,
 ) -> str:
-    rows = [{"n": n, **c.as_dict(), "headline": headline(c)} for n, c in enumerate(changes, 1)]
+    rows = [
+        {"n": n, **c.as_dict(), "headline": headline(c), "town_hall": matter(c)}
+        for n, c in enumerate(changes, 1)
+    ]
     body: dict[str, object] = {"since": since.isoformat(), "changes": rows}
+    if not rows:
+        body["message"] = empty
     if summary is not None:
         body["summary"] = {
             "text": summary.text,
@@ -168,9 +212,11 @@ def digest(
     profile: VeilleProfile | None = None,
     llm: Generator | None = None,
     deadlines: Deadlines | None = None,
+    empty: str = NOTHING,
 ) -> str:
     """The digest of `changes` since `since`, as Markdown, HTML or JSON; of a profile's only.
-    With a model, it opens on a summary the model wrote from the numbered changes."""
+    With a model, it opens on a summary the model wrote from the numbered changes. `empty`:
+    what it says when there is none."""
     if profile is not None:
         changes = [c for c in changes if profile.matches(c)]
     changes = ordered(changes)
@@ -180,7 +226,7 @@ def digest(
 
         summary = summarize(changes, since, llm)
     render = {"md": _markdown, "html": _html, "json": _json}[fmt]
-    return render(changes, since, summary, deadlines)
+    return render(changes, since, summary, deadlines, empty)
 
 
 # --- the use case, shared by the CLI and the API ----------------------------------------------
@@ -230,5 +276,22 @@ def veille_digest(
     if unknown:
         listed = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
         raise UnknownFilterValue(f"Code inconnu : {', '.join(unknown)}. Codes connus : {listed}.")
-    changes = journal.read(day, set(codes) if codes else None)
-    return digest(changes, day, form, followed, llm, deadlines)
+    wanted = set(codes) if codes else None
+    changes = journal.read(day, wanted)
+    empty = NOTHING if changes else f"{NOTHING} {_coverage(journal, wanted)}"
+    return digest(changes, day, form, followed, llm, deadlines, empty)
+
+
+def _coverage(journal: ChangeJournal, codes: set[str] | None) -> str:
+    """Why nothing came: the journal is empty, or holds only changes older than asked."""
+    dates = [c.effective for c in journal.read(None, codes) if c.effective]
+    if not dates:
+        return (
+            "Le journal des modifications est vide : il se remplit quand les codes sont "
+            "indexés (plume ingest legi) ou avec plume veille journal."
+        )
+    latest = date.fromisoformat(max(dates)).strftime("%d/%m/%Y")
+    return (
+        f"Le changement le plus récent que le journal connaît est en vigueur le {latest} : "
+        "choisissez une date antérieure."
+    )

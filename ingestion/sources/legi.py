@@ -170,13 +170,21 @@ def lexhub_items(
 
 
 def items(
-    root: Path, *, version: str, codes: Collection[str] | None = None
+    root: Path,
+    *,
+    version: str,
+    codes: Collection[str] | None = None,
+    on_code: Callable[[CodeText], None] | None = None,
 ) -> Iterator[SourceItem]:
-    """Parse each code under `root` (a file, or a folder) and yield its articles' nodes."""
+    """Parse each code under `root` (a file, or a folder) and yield its articles' nodes;
+    `on_code` sees each code once parsed (the change journal is filled from the same
+    reading)."""
     for path in code_files(root, codes):
         try:
             parsed = _read(path)
         except MalformedDocument as exc:
             yield SourceItem(f"legi/{path.stem}", error=f"{path.name} : {exc.message}")
             continue
+        if on_code is not None:
+            on_code(parsed)
         yield from _code_items(parsed, version)
