@@ -4,6 +4,7 @@
     plume eval check --dataset FILE                # every line valid, every gold id indexed
     plume eval gate                                # offline release gate (eval/gate.toml)
     plume eval piaf                                # convert PIAF's questions (external set)
+    plume eval suivis --dataset FILE               # follow-ups without a model (eval.followups)
 
 Everything runs on the evaluation index (`<data_dir>/eval-index`), built on first use from
 the default corpora and the shared test data, then reused.
@@ -212,6 +213,32 @@ def eval_gate(
     if reasons:
         raise typer.Exit(1)
     out.print("Seuils de publication respectés.")
+
+
+@eval_app.command("suivis")
+def eval_followups(
+    dataset: DatasetOpt = REPO_ROOT / "eval" / "datasets" / "followups_dev.jsonl",
+    index: IndexOpt = None,
+    details: Annotated[bool, typer.Option("--details", help="Une ligne par paire.")] = False,
+) -> None:
+    """Questions de suite sans modèle (« et pour un mariage ? ») : la suite cite-t-elle ce
+    que cite la question réécrite en entier, ou répète-t-elle la réponse précédente ?"""
+    from assistant.rag.retrieval import build_filter
+    from eval.followups import load_pairs, run, summary
+
+    with domain_errors():
+        pairs = load_pairs(dataset)
+    with _eval_runtime(_offline(load_settings()), index) as (runtime, _), domain_errors():
+        where = build_filter()
+        results = run(pairs, lambda q, cid: runtime.assistant.ask(q, where, cid))
+    if details:
+        for r in results:
+            mark = "suit" if r.follows else ("répète" if r.repeats else "ailleurs")
+            out.print(f"{r.id} {mark:8} {escape(r.followup)} → {escape(r.searched)}")
+    table = Table("paires", "n", "suit", "répète", title=f"Suites : {dataset.name}")
+    for kind, row in summary(results).items():
+        table.add_row(kind, *(f"{row[k]:g}" for k in ("paires", "suit", "répète")))
+    out.print(table)
 
 
 @eval_app.command("piaf")

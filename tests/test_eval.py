@@ -307,9 +307,15 @@ class ReversedRetriever(Retriever):
     """Deliberately degraded retrieval: the best passages come last."""
 
     def search(
-        self, question: str, where: SearchFilter, limit: int = 8, *, place: Place | None = None
+        self,
+        question: str,
+        where: SearchFilter,
+        limit: int = 8,
+        *,
+        place: Place | None = None,
+        context: str = "",
     ) -> list[Passage]:
-        found = super().search(question, where, limit, place=place)
+        found = super().search(question, where, limit, place=place, context=context)
         return [Passage(n, p.score, p.hit) for n, p in enumerate(reversed(found), start=1)]
 
 

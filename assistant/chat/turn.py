@@ -29,7 +29,7 @@ class Turn:
     message_id: str
     new_conversation: bool
     question: str
-    standalone: str
+    standalone: str  # the question made to stand alone: what is judged, shown, scored
     passages: list[Passage]
     memory: ChatMemoryBuffer
     usage: dict[str, int] = field(
@@ -50,6 +50,9 @@ class Turn:
     found_aides: AideResults | None = None  # an aids question the catalogue answers
     precedents: PrecedentReport | None = None  # similar funded projects, when there are some
     answer: Answer | None = None  # the answer once its events are out
+    # a follow-up no model rewrote: searched as `search`, its previous question as context
+    search: str = ""
+    context: str = ""
 
 
 COFINANCING_DOC = "aide/programme-territoires-d-ia"

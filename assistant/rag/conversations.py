@@ -55,13 +55,26 @@ class Conversations:
             return cid, memory, True
 
     @staticmethod
-    def remember(memory: ChatMemoryBuffer, question: str, answer: str) -> None:
+    def remember(
+        memory: ChatMemoryBuffer, question: str, answer: str, searched: str | None = None
+    ) -> None:
+        """`searched`: the question as it was searched (a follow-up made to stand alone),
+        what the next follow-up builds on when no model rewrites it."""
         from llama_index.core.llms import ChatMessage, MessageRole
 
-        memory.put(ChatMessage(role=MessageRole.USER, content=question))
+        kwargs = {"searched": searched} if searched and searched != question else {}
+        memory.put(ChatMessage(role=MessageRole.USER, content=question, additional_kwargs=kwargs))
         memory.put(ChatMessage(role=MessageRole.ASSISTANT, content=answer))
 
     @staticmethod
     def history(memory: ChatMemoryBuffer) -> list[Message]:
         """The turns the memory keeps (within its token limit), oldest first."""
         return [Message(cast(Role, m.role.value), str(m.content or "")) for m in memory.get()]
+
+    @staticmethod
+    def last_searched(memory: ChatMemoryBuffer) -> str:
+        """The last question of the conversation as it was searched."""
+        for m in reversed(memory.get()):
+            if m.role.value == "user":
+                return str(m.additional_kwargs.get("searched") or m.content or "")
+        return ""

@@ -52,6 +52,10 @@ def _check_values(label: str, values: Sequence[str] | None, allowed: Sequence[st
 # What answers a question by default: funded projects (`projet`) are figures for the
 # precedents report, not sources to quote; ask for them by kind.
 ANSWER_KINDS = tuple(k for k in KINDS if k != "projet")
+# a follow-up's previous question: its words keep the subject, the follow-up's own words
+# lead (« et pour un mariage ? » after a PACS question finds the marriage fiches);
+# tuned on eval/datasets/followups_dev.jsonl (eval.followups)
+CONTEXT_WEIGHT = 0.3
 
 
 def build_filter(
@@ -139,13 +143,24 @@ class Retriever:
         return found
 
     def search(
-        self, question: str, where: SearchFilter, limit: int = 8, *, place: Place | None = None
+        self,
+        question: str,
+        where: SearchFilter,
+        limit: int = 8,
+        *,
+        place: Place | None = None,
+        context: str = "",
     ) -> list[Passage]:
         """The best passages, at most `max_per_doc` per document. `place`: the user's
-        commune, whose special regime (Alsace-Moselle…) is then not weighed down."""
+        commune, whose special regime (Alsace-Moselle…) is then not weighed down.
+        `context`: what a follow-up builds on (the previous question), whose words weigh
+        less than the question's own (CONTEXT_WEIGHT)."""
         question = check_question(question, self.max_query_chars)
         query = self.expander.expand(question) if self.expander else Query(question)
         texts = query.weighted_texts()
+        if context:
+            texts.append((context, CONTEXT_WEIGHT))
+            question = f"{context} {question}"  # what the vectors and the ranks read
         expansion = self.rewriter.expand(question) if self.rewriter else None
         if expansion is not None:  # the model's legal words, or its hypothetical answer
             texts += expansion.texts
