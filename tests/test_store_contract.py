@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from plume.documents import SHARED_TENANT, point_id
 from plume.errors import StoreLocked
-from plume.store import LOCAL_DIM, SearchFilter, Store, StoredPoint
+from plume.store import LOCAL_DIM, SearchFilter, SourceStats, Store, StoredPoint
+from plume.store.cache import SourceStatsCache
 from plume.store.edge import EdgeStore
 from plume.store.server import ServerStore
 from plume.text import Bm25Encoder
@@ -193,6 +195,76 @@ def test_list_sources(filled: Store) -> None:
     assert (sp.documents, sp.chunks, sp.versions) == (5, 6, {"1.0": 6})
     # documents per part of their ids (per code for `legi/<code>/<num>`; here per commune)
     assert sp.parts == {"doc/a": 1, "doc/b": 1}
+
+
+def test_list_sources_is_kept_until_a_write_changes_it(filled: Store) -> None:
+    cache = filled.source_stats  # type: ignore[attr-defined]
+
+    def figures() -> dict[str, tuple[int, int, dict[str, int]]]:
+        return {s.source: (s.documents, s.chunks, s.versions) for s in filled.list_sources()}
+
+    before = figures()
+    assert figures() == before and cache.computations == 1  # read again: not recomputed
+    filled.set_local({point_id("vdd/F1", 0): [1.0] * LOCAL_DIM})  # e5 vectors: no count moves
+    assert figures() == before and cache.computations == 1
+    filled.upsert([chunk("vdd/F9", 0, "Recensement citoyen"), chunk("vdd/F9", 1, "à 16 ans")])
+    assert figures()["service-public"] == (6, 8, {"1.0": 8})
+    filled.set_payload([point_id("vdd/F9", 1)], {"source_version": "1.1"})
+    assert figures()["service-public"][2] == {"1.0": 7, "1.1": 1}
+    filled.delete(SearchFilter(doc_ids=["vdd/F9"]))
+    assert figures() == before
+    filled.delete_ids([point_id("aide/toit", 0)])
+    assert set(figures()) == {"service-public"}
+    assert cache.computations == 5  # once per write
+
+
+def test_source_figures_are_computed_by_one_reader_at_a_time() -> None:
+    cache = SourceStatsCache()
+    started, release = threading.Event(), threading.Event()
+    old, new = [SourceStats("a", 1, 1)], [SourceStats("a", 2, 2)]
+
+    def slow() -> list[SourceStats]:
+        started.set()
+        release.wait(5)
+        return new
+
+    assert cache.get(lambda: old) == old
+    cache.stale()
+    first = threading.Thread(target=cache.get, args=(slow,))
+    first.start()
+    assert started.wait(5)
+    # while one reader computes, the others get the previous figures at once
+    assert cache.get(lambda: pytest.fail("a second scan")) == old
+    release.set()
+    first.join(5)
+    assert cache.get(lambda: pytest.fail("figures still fresh")) == new
+    assert cache.computations == 2
+
+
+def test_a_costly_computation_waits_while_writes_keep_coming() -> None:
+    now = [0.0]
+    cache = SourceStatsCache(clock=lambda: now[0])
+    counts = iter(range(1, 10))
+
+    def costly() -> list[SourceStats]:  # the scan of a large index: 2 s
+        now[0] += 2.0
+        n = next(counts)
+        return [SourceStats("a", n, n)]
+
+    assert cache.get(costly)[0].documents == 1  # from 0 to 2 s
+    cache.stale()  # an ingestion writes on
+    now[0] = 9.0  # less than 5 × 2 s after the last scan began: the previous figures
+    assert cache.get(costly)[0].documents == 1
+    now[0] = 10.0
+    assert cache.get(costly)[0].documents == 2
+    cache.stale()
+    now[0] = 30.0  # the ingestion is over: the next reader gets exact figures
+    assert cache.get(costly)[0].documents == 3
+    assert cache.get(costly)[0].documents == 3 and cache.computations == 3
+    quick = SourceStatsCache(clock=lambda: now[0])  # a small index is always exact
+    assert quick.get(lambda: [SourceStats("a", 1, 1)])[0].documents == 1
+    quick.stale()
+    assert quick.get(lambda: [SourceStats("a", 2, 2)])[0].documents == 2
 
 
 def test_edge_store_persists_across_reopen(tmp_path: Path) -> None:

@@ -121,6 +121,8 @@ def sources_from_facets(facet: Facet) -> list[SourceStats]:
     """`list_sources` for any backend, given its facet counts (field, within a source)."""
     stats = []
     for source, chunks in sorted(facet("source", None).items()):
+        if not chunks:  # every passage deleted: qdrant-edge may still name the value
+            continue
         doc_ids = facet("doc_id", source)
         parts: dict[str, int] = {}
         for doc_id in doc_ids:

@@ -36,6 +36,7 @@ from plume.store import (
     fusion_weights,
     sources_from_facets,
 )
+from plume.store.cache import SourceStatsCache
 from plume.text import SparseVec
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class EdgeStore:
         self.path = Path(path)
         self.dense_dim = dense_dim
         self._write_lock = threading.Lock()
+        # one process owns the shard: every write is seen, the figures kept until the next
+        self.source_stats = SourceStatsCache()
         self._shard = self._open()
 
     def _config(self, *, local: bool = True) -> q.EdgeConfig:
@@ -205,6 +208,7 @@ class EdgeStore:
             batch.append(q.Point(id=p.id, vector=vector, payload=p.payload))
         with self._write_lock:
             self._shard.update(q.UpdateOperation.upsert_points(batch))
+        self.source_stats.stale()
 
     def set_local(self, vectors: Mapping[str, list[float]]) -> None:
         if vectors:
@@ -216,11 +220,13 @@ class EdgeStore:
         if ids:
             with self._write_lock:
                 self._shard.update(q.UpdateOperation.delete_points(list(ids)))
+            self.source_stats.stale()
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
             with self._write_lock:
                 self._shard.update(q.UpdateOperation.set_payload(list(ids), payload))
+            self.source_stats.stale()
 
     def delete(self, where: SearchFilter) -> int:
         flt = _filter(where)
@@ -228,6 +234,7 @@ class EdgeStore:
         if n and flt is not None:
             with self._write_lock:
                 self._shard.update(q.UpdateOperation.delete_points_by_filter(flt))
+            self.source_stats.stale()
         return n
 
     def query(
@@ -315,7 +322,7 @@ class EdgeStore:
         return {str(h.value): int(h.count) for h in self._shard.facet(request).hits}
 
     def list_sources(self) -> list[SourceStats]:
-        return sources_from_facets(self._facet)
+        return self.source_stats.get(lambda: sources_from_facets(self._facet))
 
     def flush(self) -> None:
         with self._write_lock:

@@ -29,9 +29,11 @@ from plume.store import (
     fusion_weights,
     sources_from_facets,
 )
+from plume.store.cache import SourceStatsCache
 from plume.text import SparseVec
 
 _FACET_ALL = 1_000_000
+SHARED_STATS_MAX_AGE_S = 60.0
 
 
 def _filter(where: SearchFilter | None) -> models.Filter | None:
@@ -80,6 +82,10 @@ class ServerStore:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=30)
         else:
             self._client = QdrantClient(path=url)
+        # a server may also be written by other processes (`plume ingest`, replicas): their
+        # writes show in the per-source figures within a minute
+        shared = url.startswith(("http://", "https://"))
+        self.source_stats = SourceStatsCache(max_age=SHARED_STATS_MAX_AGE_S if shared else None)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -141,6 +147,7 @@ class ServerStore:
                 vector[LOCAL] = p.local
             batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         self._call(self._client.upsert, self.collection, points=batch, wait=True)
+        self.source_stats.stale()
 
     def set_local(self, vectors: Mapping[str, list[float]]) -> None:
         if vectors:
@@ -155,6 +162,7 @@ class ServerStore:
                 points_selector=models.PointIdsList(points=list(ids)),
                 wait=True,
             )
+            self.source_stats.stale()
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -165,6 +173,7 @@ class ServerStore:
                 points=list(ids),
                 wait=True,
             )
+            self.source_stats.stale()
 
     def delete(self, where: SearchFilter) -> int:
         n = self.count(where)
@@ -176,6 +185,7 @@ class ServerStore:
                 points_selector=models.FilterSelector(filter=flt),
                 wait=True,
             )
+            self.source_stats.stale()
         return n
 
     def query(
@@ -287,7 +297,7 @@ class ServerStore:
         return {str(h.value): int(h.count) for h in resp.hits}
 
     def list_sources(self) -> list[SourceStats]:
-        return sources_from_facets(self._facet)
+        return self.source_stats.get(lambda: sources_from_facets(self._facet))
 
     def flush(self) -> None:
         """The server persists on its own; nothing to do."""
