@@ -5,16 +5,24 @@ default, in Redis when `PLUME_REDIS_URL` is set (shared by every process and rep
 Keys are counted by their public id (a hash): no secret reaches Redis. If Redis fails,
 requests go through (availability first) and a warning is logged. Calls bearing the
 right admin token are not counted.
+
+A request counts for its route's cost (`PLUME_RATE_LIMIT_COSTS`: a chat turn or the corpus
+figures weigh more than a search). The client's address is the connecting one, unless that
+is a trusted proxy (`PLUME_TRUSTED_PROXIES`, none by default): then the last address its
+X-Forwarded-For adds that is not itself a trusted proxy. `plume serve` gives uvicorn the
+same list (`server_options`), so a client cannot pick its own address from loopback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
 import secrets
 import threading
 import time
+from typing import Any
 
 import anyio
 from limits import RateLimitItemPerMinute
@@ -40,13 +48,24 @@ class RateLimits:
         self._limiter = FixedWindowRateLimiter(storage_from_string(uri))
         self._per_key = RateLimitItemPerMinute(settings.rate_limit_key_per_minute)
         self._per_ip = RateLimitItemPerMinute(settings.rate_limit_ip_per_minute)
+        # the longest route first: `/v1/aides/echeances` before `/v1/aides`
+        self._costs = sorted(settings.rate_limit_costs.items(), key=lambda c: -len(c[0]))
+        self.proxies = TrustedProxies(settings.trusted_proxies)
 
-    def retry_after(self, key: str | None, ip: str | None) -> int | None:
+    def cost(self, path: str) -> int:
+        """What a request to `path` counts for (1 unless its route is given a cost)."""
+        for route, cost in self._costs:
+            if path == route or path.startswith(route.rstrip("/") + "/"):
+                return cost
+        return 1
+
+    def retry_after(self, key: str | None, ip: str | None, cost: int = 1) -> int | None:
         checks = [(self._per_key, "cle", key_id(key)) if key else None]
         checks.append((self._per_ip, "ip", ip) if ip else None)
         for item, kind, who in filter(None, checks):
             try:
-                allowed = self._limiter.hit(item, NAMESPACE, kind, who)
+                # a cost above the limit would refuse the route for ever: it takes the window
+                allowed = self._limiter.hit(item, NAMESPACE, kind, who, cost=min(cost, item.amount))
                 if not allowed:
                     reset, _ = self._limiter.get_window_stats(item, NAMESPACE, kind, who)
                     return max(1, math.ceil(reset - time.time()))
@@ -61,6 +80,53 @@ class RateLimits:
         return bool(self._admin and authorization) and secrets.compare_digest(
             authorization or b"", self._admin or b""
         )
+
+
+class TrustedProxies:
+    """The reverse proxies whose X-Forwarded-For is believed: addresses, networks or `*`."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self.any = "*" in entries
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+
+    def __bool__(self) -> bool:
+        return self.any or bool(self.networks)
+
+    def __contains__(self, host: str) -> bool:
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, peer: str | None, forwarded: list[str]) -> str | None:
+        """The client's address: `peer` unless it is a trusted proxy; then the rightmost
+        hop of X-Forwarded-For not itself trusted (what a client writes on the left is
+        never believed), or the leftmost when every hop is."""
+        if peer is None or peer not in self:
+            return peer
+        hops = [_host(h) for value in forwarded for h in value.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in self:
+                return hop
+        return hops[0] if hops else peer
+
+
+def _host(hop: str) -> str:
+    """`1.2.3.4:5678` → `1.2.3.4`, `[::1]:80` → `::1`: a port never makes another client."""
+    hop = hop.strip()
+    if hop.startswith("[") and "]" in hop:
+        return hop[1 : hop.index("]")]
+    return hop.rsplit(":", 1)[0] if hop.count(":") == 1 else hop
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options for `plume serve`: the trusted proxies, and none by default
+    (uvicorn would otherwise believe any X-Forwarded-For sent from 127.0.0.1)."""
+    trusted = list(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _too_many(retry_after: int) -> tuple[dict[str, object], list[tuple[bytes, bytes]]]:
@@ -111,8 +177,11 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         key = headers.get(b"x-plume-key", b"").decode("latin-1").strip() or None
-        ip = scope["client"][0] if scope.get("client") else None
-        retry_after = await anyio.to_thread.run_sync(limits.retry_after, key, ip)
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+        ip = limits.proxies.client(peer, forwarded)
+        cost = limits.cost(path)
+        retry_after = await anyio.to_thread.run_sync(limits.retry_after, key, ip, cost)
         if retry_after is None:
             await self.app(scope, receive, send)
             return

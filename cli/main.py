@@ -61,6 +61,7 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from api.ratelimit import server_options
 
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
@@ -78,6 +79,7 @@ def serve(
             workers=1,
             log_level="info",
             access_log=False,  # no personal data in logs: client addresses, query strings
+            **server_options(settings),  # X-Forwarded-For only from PLUME_TRUSTED_PROXIES
         )
 
 

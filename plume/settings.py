@@ -6,15 +6,18 @@ Every field reads from an environment variable prefixed `PLUME_` (or from `.env`
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plume import REPO_ROOT
 
+RouteCosts = dict[Annotated[str, Field(pattern="^/v1/")], Annotated[int, Field(ge=1)]]
 WEAK_TOKENS = {"", "admin", "changeme", "change-me", "secret", "password", "plume", "dev-token"}
 
 
@@ -281,6 +284,19 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(
         300, ge=1, description="Requests per minute allowed per client IP address."
     )
+    rate_limit_costs: RouteCosts = Field(
+        {"/v1/chat": 5, "/v1/sources": 5},
+        description="What a request counts for against both limits, by route (that path and "
+        "the paths under it, the longest given wins; any other request counts 1): a chat "
+        "turn or the corpus figures weigh more than a search. JSON in the environment.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Reverse proxies in front of `plume serve` (addresses or networks, "
+        "comma-separated, e.g. `127.0.0.1,10.0.0.0/8`; `*`: any): only behind them does "
+        "X-Forwarded-For give the client's address (per-address limit, logs). Empty: none, "
+        "the connecting address counts.",
+    )
 
     # --- uploaded documents (issue 7) -------------------------------------------------------
     upload_max_mb: int = Field(
@@ -310,6 +326,20 @@ class Settings(BaseSettings):
         None, description="Bearer token for /v1/admin/*. Admin routes are closed without it."
     )
     max_query_chars: int = Field(2000, description="Longest accepted question.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        """Comma-separated or a JSON list; each an IP address, a network or `*`."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        entries = [str(v).strip() for v in value or [] if str(v).strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network("0.0.0.0/0" if entry == "*" else entry, strict=False)
+            except ValueError:
+                raise ValueError(f"« {entry[:60]} » n'est ni une adresse IP ni un réseau") from None
+        return entries
 
     @model_validator(mode="after")
     def _production_needs_strong_token(self) -> Settings:

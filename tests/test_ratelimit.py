@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.ratelimit import TrustedProxies, server_options
 from assistant.runtime import Runtime
 from plume.settings import Settings
 
@@ -34,6 +39,7 @@ def backend(request: pytest.FixtureRequest) -> str | None:
 
 @contextmanager
 def _serve(tmp_path: Path, ip: str, **limits: object) -> Iterator[TestClient]:
+    limits.setdefault("rate_limit_costs", {})  # each request counts 1 unless a test says
     settings = Settings(data_dir=tmp_path / "data", **limits)  # type: ignore[arg-type]
     runtime = Runtime.build(settings)
     try:
@@ -106,3 +112,77 @@ def test_the_administrator_is_not_limited_but_a_wrong_token_is(tmp_path: Path) -
         bad = {"Authorization": "Bearer devine"}
         statuses = [client.get("/v1/admin/usage", headers=bad).status_code for _ in range(3)]
         assert statuses == [401, 401, 429]
+
+
+def test_a_route_counts_its_cost(tmp_path: Path) -> None:
+    costs = {"/v1/sources": 4, "/v1/aides/echeances": 20}
+    with _serve(tmp_path, _ip(), rate_limit_ip_per_minute=10, rate_limit_costs=costs) as client:
+        assert [client.get("/v1/sources").status_code for _ in range(2)] == [200, 200]
+        # 8 of 10 spent: a search (cost 1) still goes through, twice; the figures no more
+        search = [client.post("/v1/search", json={"query": "état civil"}) for _ in range(3)]
+        assert [r.status_code for r in search] == [200, 200, 429]
+        assert client.get("/v1/sources").status_code == 429
+    with _serve(tmp_path / "b", _ip(), rate_limit_ip_per_minute=10, rate_limit_costs=costs) as c:
+        # a cost above the limit takes the whole window, it does not close the route for ever
+        assert [c.get("/v1/aides/echeances").status_code for _ in range(2)] == [200, 429]
+
+
+def test_trusted_proxies_believe_only_the_hops_they_add() -> None:
+    proxies = TrustedProxies(["127.0.0.1", "10.0.0.0/8"])
+    assert proxies.client("127.0.0.1", ["203.0.113.7"]) == "203.0.113.7"
+    # what the client wrote on the left is not believed; the proxies' own hops are skipped
+    assert proxies.client("127.0.0.1", ["6.6.6.6, 203.0.113.7, 10.1.2.3"]) == "203.0.113.7"
+    assert proxies.client("10.9.9.9", ["6.6.6.6", "203.0.113.7:5555"]) == "203.0.113.7"
+    assert proxies.client("127.0.0.1", ["[2001:db8::1]:443"]) == "2001:db8::1"
+    assert proxies.client("127.0.0.1", []) == "127.0.0.1"
+    assert proxies.client("198.51.100.2", ["203.0.113.7"]) == "198.51.100.2"  # not a proxy
+    assert TrustedProxies([]).client("127.0.0.1", ["203.0.113.7"]) == "127.0.0.1"
+    assert TrustedProxies(["*"]).client("198.51.100.2", ["203.0.113.7"]) == "203.0.113.7"
+
+
+@contextmanager
+def _uvicorn(tmp_path: Path, **options: object) -> Iterator[httpx.Client]:
+    """A real uvicorn on loopback with the proxy options `plume serve` gives it."""
+    settings = Settings(data_dir=tmp_path / "data", **options)  # type: ignore[arg-type]
+    runtime = Runtime.build(settings)
+    app = create_app(settings, runtime=runtime)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", **server_options(settings)
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        runtime.close()
+
+
+def test_a_rotating_forwarded_for_from_loopback_is_one_client(tmp_path: Path) -> None:
+    # no proxy trusted (the default): uvicorn no longer believes 127.0.0.1's X-Forwarded-For
+    with _uvicorn(tmp_path, rate_limit_ip_per_minute=3, rate_limit_costs={}) as client:
+        statuses = [
+            client.get("/v1/sources", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(1, 6)
+        ]
+        assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_a_trusted_proxy_forwarded_address_is_honoured(tmp_path: Path) -> None:
+    with _uvicorn(
+        tmp_path, rate_limit_ip_per_minute=2, rate_limit_costs={}, trusted_proxies="127.0.0.1"
+    ) as client:
+
+        def status(forwarded: str) -> int:
+            return client.get("/v1/sources", headers={"X-Forwarded-For": forwarded}).status_code
+
+        assert [status("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+        assert status("203.0.113.8") == 200  # another client behind the same proxy
+        assert status("6.6.6.6, 203.0.113.7") == 429  # a forged left hop changes nothing
