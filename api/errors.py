@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestion.runs import RunInProgress
-from plume import errors
+from plume import REPO_ROOT, errors
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,34 @@ STATUS = {
     errors.MalformedDocument: 422,
     errors.StoreUnavailable: 503,
     errors.DatabaseUnavailable: 503,
+    errors.DamagedDataFile: 503,
+    errors.InvalidText: 422,
     errors.RateLimited: 429,
     errors.SourceUnreachable: 502,
     errors.EmbeddingFailed: 503,
 }
+
+
+MAX_MESSAGE = 2000
+
+
+def bounded(message: str) -> str:
+    """A message cut at `MAX_MESSAGE` characters: the last guard against an input echoed
+    whole (each message already quotes at most `plume.errors.shown` of it)."""
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
+
+
+def without_paths(message: str, request: Request) -> str:
+    """The server's own folders (its data folder, the code's) never reach a caller: a
+    message naming a file there says « <dossier de données>/… » instead."""
+    runtime = getattr(request.app.state, "runtime", None)
+    folders = [(REPO_ROOT, "<plume>")]
+    if runtime is not None:  # first: it may lie inside the code's folder
+        folders.insert(0, (runtime.settings.data_dir, "<dossier de données>"))
+    for folder, name in folders:
+        for path in {str(folder.resolve()), str(folder)} - {"/", "."}:
+            message = message.replace(path, name)
+    return message
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -54,9 +78,10 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.PlumeError)
-    async def _domain(_: Request, exc: errors.PlumeError) -> JSONResponse:
+    async def _domain(request: Request, exc: errors.PlumeError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+        message = without_paths(bounded(exc.message), request)
+        return JSONResponse(error_body(exc.code, message), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from api import errors
-from api.middleware import FormLabelledJson
+from api.middleware import FormLabelledJson, ValidText
 from api.ratelimit import RateLimit
 from api.routes import (
     admin,
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(ValidText)  # inside the others: a refusal is counted, with CORS
     app.add_middleware(FormLabelledJson)
     app.add_middleware(RateLimit)  # inside the CORS layer: a 429 keeps its CORS headers
     app.add_middleware(widget.WidgetCors)

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from plume.documents import INSEE_PATTERN
 
+# a filter's value: a name of a few words (a longer one is refused, never echoed whole)
+FilterValue = Annotated[str, Field(max_length=100)]
+
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[str] | None = Field(None, description="Sources, e.g. `service-public`.")
-    audiences: list[str] | None = Field(
-        None, description="Publics: `Particuliers`, `Professionnels`, `Associations`."
+    sources: list[FilterValue] | None = Field(
+        None, max_length=50, description="Sources, e.g. `service-public`."
     )
-    kinds: list[str] | None = Field(None, description="`fiche`, `article`, `aide`, `document`.")
+    audiences: list[FilterValue] | None = Field(
+        None,
+        max_length=50,
+        description="Publics: `Particuliers`, `Professionnels`, `Associations`.",
+    )
+    kinds: list[FilterValue] | None = Field(
+        None, max_length=50, description="`fiche`, `article`, `aide`, `document`."
+    )
     as_of: date | None = Field(
         None,
         description="Répondre avec les textes en vigueur à cette date (AAAA-MM-JJ) ; "

@@ -40,7 +40,12 @@ def add(
     ],
     origine: Annotated[
         list[str] | None,
-        typer.Option("--origine", help="Site autorisé à l'utiliser, ex. https://mairie.fr."),
+        typer.Option(
+            "--origine",
+            help="Site autorisé à l'utiliser depuis un navigateur (le widget), ex. "
+            "https://mairie.fr ; sans --origine : une clé de serveur à serveur, refusée "
+            "des pages web.",
+        ),
     ] = None,
     libelle: Annotated[str, typer.Option("--libelle", help="À quoi sert la clé.")] = "",
     as_json: AsJson = False,

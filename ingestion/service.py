@@ -15,7 +15,7 @@ from ingestion.legi import CodeText, listed_codes
 from plume import packages, term_stats
 from plume.documents import SOURCES, french_date, payload_index_text
 from plume.embedding import Embedder
-from plume.errors import PlumeError, SourcePathRequired, SourceUnauthorized, UnknownSource
+from plume.errors import PlumeError, SourcePathRequired, SourceUnauthorized, UnknownSource, shown
 from plume.settings import Settings
 from plume.store import SearchFilter, SourceStats, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer, term_index
@@ -29,7 +29,7 @@ _Reader = Callable[[Settings, Path, str, bool, bool], "tuple[Iterable[SourceItem
 def check_source(name: str) -> str:
     if name not in SOURCES:
         raise UnknownSource(
-            f"Source inconnue : « {name} ». Sources disponibles : {', '.join(SOURCES)}."
+            f"Source inconnue : « {shown(name)} ». Sources disponibles : {', '.join(SOURCES)}."
         )
     return name
 

@@ -6,6 +6,15 @@ clients can rely on. Nothing here knows about HTTP.
 
 from __future__ import annotations
 
+ECHO_LIMIT = 100
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """What a message may quote of a caller's input: at most `limit` characters (an id of
+    100 KB is not sent back whole)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class PlumeError(Exception):
     """Base class: `message` is safe to show to a user, in French."""
@@ -49,6 +58,19 @@ class SourceUnauthorized(SourceUnreachable):
 
 class MalformedDocument(PlumeError):
     code = "document_invalide"
+
+
+class DamagedDataFile(PlumeError):
+    """A file of the data folder (keys, profiles) that cannot be read: the server's fault,
+    not the caller's; the message names the file, never its path (that goes to the log)."""
+
+    code = "fichier_de_donnees_illisible"
+
+
+class InvalidText(PlumeError):
+    """Text that is not valid Unicode (a lone UTF-16 surrogate such as « \\ud800 »)."""
+
+    code = "texte_invalide"
 
 
 class SourcePathRequired(PlumeError):

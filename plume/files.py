@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from plume.errors import MalformedDocument
+from plume.errors import DamagedDataFile
+
+log = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, text: str) -> Path:
@@ -32,7 +35,9 @@ def write_atomically(path: Path, text: str) -> Path:
 
 def read_table(path: Path, key: str, what: str) -> dict[str, Any]:
     """The mapping under `key` of a JSON file written by `write_table` ({} if there is no
-    file yet); a damaged file is a French error naming `what`, never a silent reset."""
+    file yet); a damaged file is a French error naming `what` and the file, never a silent
+    reset. Its path (the server's folders) goes to the log, not into the message, which a
+    caller of the API may read."""
     if not path.is_file():
         return {}
     try:
@@ -40,7 +45,12 @@ def read_table(path: Path, key: str, what: str) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise TypeError
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MalformedDocument(f"{path} : fichier {what} illisible.") from exc
+        log.error("%s : fichier %s illisible (%s)", path, what, exc)
+        raise DamagedDataFile(
+            f"Le fichier {what} ({path.name}, dans le dossier de données) est illisible : "
+            "restaurez-le depuis une sauvegarde, ou corrigez-le ; son chemin complet est dans le "
+            "journal."
+        ) from exc
     return table
 
 

@@ -56,7 +56,12 @@ def check_origin(origin: str) -> str:
         )
     if parts.query or parts.fragment or parts.username:
         raise InvalidApiKey(f"Origine invalide « {origin[:80]} ».")
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # « :99999 », « :abc »
+        raise InvalidApiKey(
+            f"Origine invalide « {origin[:80]} » : le port est un nombre de 1 à 65535."
+        ) from None
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
@@ -82,8 +87,10 @@ class ApiKey:
     created: str = ""
 
     def allows_origin(self, origin: str | None) -> bool:
-        """Whether a browser page at `origin` may use this key (no origins: any, server side)."""
-        return not self.origins or (origin is not None and origin in self.origins)
+        """Whether a call from `origin` may use this key: a server's call (no `Origin`)
+        always; a browser page's only if its origin is listed. A key with no origins is
+        thus a server-to-server key, usable from no web page."""
+        return origin is None or origin in self.origins
 
     def as_dict(self) -> dict[str, object]:
         return {

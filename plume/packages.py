@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from plume.errors import CorpusNotFetched, UnknownSource
+from plume.errors import CorpusNotFetched, UnknownSource, shown
 
 COMPLETE = ".plume-complete"
 
@@ -47,7 +47,9 @@ def pinned(corpus_dir: Path, source: str) -> PinnedPackage:
     manifest = load_manifest(corpus_dir)
     if source not in manifest:
         known = ", ".join(sorted(manifest))
-        raise UnknownSource(f"Source inconnue : « {source} ». Sources disponibles : {known}.")
+        raise UnknownSource(
+            f"Source inconnue : « {shown(source)} ». Sources disponibles : {known}."
+        )
     return manifest[source]
 
 

@@ -16,9 +16,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plume import REPO_ROOT
+from plume.token_strength import weakness
 
 RouteCosts = dict[Annotated[str, Field(pattern="^/v1/")], Annotated[int, Field(ge=1)]]
-WEAK_TOKENS = {"", "admin", "changeme", "change-me", "secret", "password", "plume", "dev-token"}
 
 
 class Environment(StrEnum):
@@ -345,11 +345,8 @@ class Settings(BaseSettings):
     def _production_needs_strong_token(self) -> Settings:
         if self.env is Environment.production:
             token = self.admin_token.get_secret_value() if self.admin_token else ""
-            if len(token) < 24 or token.lower() in WEAK_TOKENS:
-                raise ValueError(
-                    "PLUME_ADMIN_TOKEN doit être un secret fort (24 caractères ou plus) "
-                    "quand PLUME_ENV=production"
-                )
+            if (why := weakness(token)) is not None:  # judged by its estimated entropy
+                raise ValueError(why)
         if self.store_backend is StoreBackend.server and not self.qdrant_url:
             raise ValueError("PLUME_QDRANT_URL est obligatoire avec PLUME_STORE_BACKEND=server")
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,8 +246,27 @@ def test_admin_disabled_without_token(mini_corpus: Path, tmp_path: Path) -> None
     runtime.close()
 
 
-@pytest.mark.parametrize("token", [None, "changeme", "short-token"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "changeme",
+        "short-token",
+        "a" * 64,  # long, and one character
+        "changemechangemechangeme",  # a word, three times
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL",  # a run of consecutive ones
+        "Password-Admin-Plume-2026-Password-Admin-Plume",  # common words
+        TOKEN,  # the tests' own: fine in development, not in production
+    ],
+)
 def test_production_refuses_a_weak_admin_token(token: str | None, tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="PLUME_ADMIN_TOKEN"):
+    with pytest.raises(ValidationError, match="PLUME_ADMIN_TOKEN est trop faible") as caught:
         Settings(env="production", admin_token=token, data_dir=tmp_path)
-    Settings(env="production", admin_token="x" * 32, data_dir=tmp_path)
+    assert "secrets.token_urlsafe(32)" in str(caught.value)  # how to make one
+
+
+def test_production_accepts_a_random_admin_token(tmp_path: Path) -> None:
+    for _ in range(200):
+        for token in (secrets.token_urlsafe(32), secrets.token_hex(32)):
+            Settings(env="production", admin_token=token, data_dir=tmp_path)
+    Settings(env="development", admin_token="a" * 64, data_dir=tmp_path)  # not judged there

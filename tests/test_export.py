@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -64,6 +65,9 @@ def _instance(root: Path, url: str) -> Instance:
     return Instance(Settings(data_dir=root, database_url=url, admin_token=TOKEN))
 
 
+KEY = "X-Plume-Key"
+
+
 def _ask(client: TestClient, key: str) -> list[dict[str, Any]]:
     return [
         client.post("/v1/chat", json={"question": q}, headers={"X-Plume-Key": key}).json()
@@ -110,7 +114,8 @@ def trip(
         client = next(clients)
         before = _ask(client, key)
         ids = {k: before[0][k] for k in ("conversation_id", "message_id")}
-        assert client.post("/v1/feedback", json={**ids, "rating": "up"}).status_code == 201
+        rated = client.post("/v1/feedback", json={**ids, "rating": "up"}, headers={KEY: key})
+        assert rated.status_code == 201
         put = client.put(
             "/v1/admin/deploiements/78003", json={"licences": 3, "users": 2}, headers=ADMIN
         )
@@ -138,6 +143,10 @@ def test_export_then_import_gives_the_same_answers(
         "indicators/indicators.csv",
         "corpus/sources.csv",
     } <= set(files)
+    # messages and every commune's documents: the owner's only, however it is copied
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [trip.folder, *trip.folder.rglob("*")]}
+    assert {m for p, m in modes.items() if p.is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if p.is_file()} == {0o600}
     point = json.loads((trip.folder / "corpus/points.jsonl").open().readline())
     assert point["payload"]["source_version"] and point["sparse"]["indices"]
 
@@ -154,7 +163,8 @@ def test_export_then_import_gives_the_same_answers(
         assert _cited(new) == _cited(old)
     assert {a["mode"] for a in after} >= {"extractive", "refusal"}
     ids = {k: trip.before[1][k] for k in ("conversation_id", "message_id")}
-    assert client.post("/v1/feedback", json={**ids, "rating": "down"}).status_code == 201
+    rated = client.post("/v1/feedback", json={**ids, "rating": "down"}, headers={KEY: trip.key})
+    assert rated.status_code == 201
     assert ProfileStore(trip.target.settings.data_dir).get("etat-civil").keywords == ("acte",)
     clients.close()
 

@@ -107,7 +107,7 @@ def _play(s: Session) -> Session:
         s.energy += (answer.get("impact") or {}).get("energy_kwh") or 0.0
         if rating:
             ids = {k: answer[k] for k in ("conversation_id", "message_id")}
-            r = s.client.post("/v1/feedback", json={**ids, "rating": rating})
+            r = s.client.post("/v1/feedback", json={**ids, "rating": rating}, headers=headers)
             assert r.status_code == 201
     return s
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import AdminDep, RunsDep, RuntimeDep
 from api.schemas import IngestRequest, IngestRun
 from ingestion import service
-from plume.errors import DocumentNotFound
+from plume.errors import DocumentNotFound, shown
 
 if TYPE_CHECKING:
     from ingestion.pipeline import IngestSummary
@@ -35,7 +35,7 @@ def start_ingest(body: IngestRequest, runtime: RuntimeDep, runs: RunsDep) -> Ing
 def ingest_status(run_id: str, runs: RunsDep) -> IngestRun:
     run = runs.get(run_id)
     if run is None:
-        raise DocumentNotFound(f"Aucune ingestion « {run_id} ».")
+        raise DocumentNotFound(f"Aucune ingestion « {shown(run_id)} ».")
     return IngestRun(
         id=run.id, source=run.source, status=run.status, summary=run.summary, error=run.error
     )
@@ -50,5 +50,5 @@ def usage(runtime: RuntimeDep) -> list[dict[str, object]]:
 def delete_document(doc_id: str, runtime: RuntimeDep) -> dict[str, object]:
     deleted = runtime.corpus.delete(doc_id)
     if not deleted:
-        raise DocumentNotFound(f"Le document « {doc_id} » n'est pas dans l'index.")
+        raise DocumentNotFound(f"Le document « {shown(doc_id)} » n'est pas dans l'index.")
     return {"doc_id": doc_id, "chunks_deleted": deleted}

@@ -28,7 +28,9 @@ INSEE = INSEE_PATTERN
 class GrantQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field("", max_length=2000, description="Le projet, en quelques mots.")
+    q: str = Field(
+        "", description="Le projet, en quelques mots (PLUME_MAX_QUERY_CHARS au plus, 2 000)."
+    )
     commune: str | None = Field(
         None, pattern=INSEE, description="Code INSEE : filtres et éligibilité de la commune."
     )

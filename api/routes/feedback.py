@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import RuntimeDep
+from api.deps import CallerDep, RuntimeDep, asker_of
 
 router = APIRouter(prefix="/v1", tags=["avis"])
 
@@ -30,8 +30,18 @@ class FeedbackResponse(BaseModel):
     response_model=FeedbackResponse,
     status_code=status.HTTP_201_CREATED,
     summary="Donner son avis sur une réponse",
-    responses={404: {"description": "Réponse inconnue (ou conversation effacée)."}},
+    responses={
+        404: {"description": "Réponse inconnue, d'une autre commune, ou conversation effacée."}
+    },
 )
-def feedback(body: FeedbackRequest, runtime: RuntimeDep) -> FeedbackResponse:
-    runtime.records.add_feedback(body.conversation_id, body.message_id, body.rating, body.comment)
+def feedback(body: FeedbackRequest, runtime: RuntimeDep, caller: CallerDep) -> FeedbackResponse:
+    # only the answer's commune may rate it (its key's commune, or no key for an answer
+    # given without one); another's answer is « introuvable », as one that does not exist
+    runtime.records.add_feedback(
+        body.conversation_id,
+        body.message_id,
+        body.rating,
+        body.comment,
+        asker=asker_of(caller),
+    )
     return FeedbackResponse()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, RuntimeDep
 from assistant.records.report import render_html
+from assistant.records.service import MAX_DECLARED
 from assistant.records.sovereignty import build_sheet
 from plume.documents import TENANT_PATTERN
 
@@ -41,9 +42,9 @@ class DeploymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("", max_length=256, description="Nom de la commune.")
-    licences: int = Field(..., ge=0, description="Licences acquises.")
-    users: int = Field(..., ge=0, description="Utilisateurs (agents) déclarés.")
-    trained: int = Field(0, ge=0, description="Utilisateurs formés (déclarés).")
+    licences: int = Field(..., ge=0, le=MAX_DECLARED, description="Licences acquises.")
+    users: int = Field(..., ge=0, le=MAX_DECLARED, description="Utilisateurs (agents) déclarés.")
+    trained: int = Field(0, ge=0, le=MAX_DECLARED, description="Utilisateurs formés (déclarés).")
 
 
 @router.put("/deploiements/{commune}", summary="Déclarer licences, utilisateurs et formés")

@@ -18,7 +18,9 @@ class KeyBody(BaseModel):
 
     tenant: str = Field(description="Commune : code INSEE (ex. 25176) ou identifiant.")
     origins: list[str] = Field(
-        default_factory=list, description="Sites autorisés (https://mairie.fr) ; vide : tous."
+        default_factory=list,
+        description="Sites autorisés à l'utiliser depuis un navigateur (https://mairie.fr) : "
+        "la clé du widget. Vide : aucun site, une clé pour les appels de serveur à serveur.",
     )
     label: str = Field("", max_length=200, description="À quoi sert la clé.")
 

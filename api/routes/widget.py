@@ -30,7 +30,7 @@ from api.deps import RuntimeDep
 from api.errors import error_body
 from assistant.models import AI_NOTICE
 from plume import packages
-from plume.errors import OriginNotAllowed, PlumeError, UnknownApiKey
+from plume.errors import DamagedDataFile, OriginNotAllowed, PlumeError, UnknownApiKey, shown
 from plume.keys import KeyStore
 from plume.settings import Settings
 
@@ -207,13 +207,13 @@ class WidgetCors:
     def _check(scope: Scope, headers: Headers, origin: str) -> JSONResponse | None:
         keys: KeyStore = scope["app"].state.runtime.keys
         refused = OriginNotAllowed(
-            f"Le site {origin[:100]} n'est pas autorisé à utiliser Plume : demandez à "
+            f"Le site {shown(origin)} n'est pas autorisé à utiliser Plume : demandez à "
             "l'administrateur d'ajouter son adresse à la clé du widget."
         )
-        if scope["method"] == "OPTIONS":  # a preflight carries no key: any key's origin
-            return None if origin in keys.origins() else _refusal(refused, 403, origin)
         key = headers.get("x-plume-key", "").strip()
         try:
+            if scope["method"] == "OPTIONS":  # a preflight carries no key: any key's origin
+                return None if origin in keys.origins() else _refusal(refused, 403, origin)
             if not key:
                 raise UnknownApiKey(
                     'Clé du widget manquante : ajoutez data-key="…" à la balise <script>.'
@@ -221,4 +221,14 @@ class WidgetCors:
             grants = keys.lookup(key)
         except UnknownApiKey as exc:
             return _refusal(exc, 401, origin)
-        return None if origin in grants.origins else _refusal(refused, 403, origin)
+        except DamagedDataFile as exc:  # logged where it was read; refused, never a 500
+            return _refusal(exc, 503, origin)
+        if grants.allows_origin(origin):
+            return None
+        if not grants.origins:
+            refused = OriginNotAllowed(
+                "Cette clé ne sert qu'aux appels de serveur à serveur : aucun site n'est "
+                f"autorisé à l'utiliser depuis un navigateur. Demandez à l'administrateur "
+                f"une clé de widget pour {shown(origin)} (plume cle ajouter … --origine …)."
+            )
+        return _refusal(refused, 403, origin)

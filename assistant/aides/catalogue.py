@@ -25,7 +25,7 @@ from assistant.communes import CommuneProfile
 from assistant.models import Citation, Passage
 from assistant.rag.retrieval import Retriever
 from plume.documents import UNKNOWN_PERIMETER, perimeter_key
-from plume.errors import InvalidAideRequest
+from plume.errors import InvalidAideRequest, shown
 from plume.store import Hit, SearchFilter
 from plume.text import fold_accents
 
@@ -112,7 +112,8 @@ def _vocabulary(values: Iterable[str], known: dict[str, str], what: str) -> tupl
         label = by_name.get(_fold(value))
         if label is None:
             raise InvalidAideRequest(
-                f"{what} inconnu : « {value} ». Valeurs possibles : {', '.join(known.values())}."
+                f"{what} inconnu : « {shown(value)} ». "
+                f"Valeurs possibles : {', '.join(known.values())}."
             )
         out.append(label)
     return tuple(dict.fromkeys(out))

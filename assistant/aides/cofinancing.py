@@ -31,6 +31,7 @@ MUTUALISED_SHARE = Decimal("0.10")
 MANY_LICENCES = 500
 QPV_SHARE = Decimal("0.40")
 DURATION = "1 an d'accès"
+MAX_AMOUNT = Decimal(10**9)  # a billion euros: far above any request, within exact cents
 
 
 def cents(value: Decimal) -> Decimal:
@@ -181,6 +182,10 @@ def _check(req: CofinancingRequest) -> None:
     ):
         if not amount.is_finite() or amount < 0:
             raise InvalidCofinancingRequest(f"{what} : un montant positif ou nul est attendu.")
+        if amount > MAX_AMOUNT:
+            raise InvalidCofinancingRequest(
+                f"{what} : au plus {euros(MAX_AMOUNT)} ; vérifiez le montant saisi."
+            )
         if amount != cents(amount):
             raise InvalidCofinancingRequest(f"{what} : indiquez le montant au centime près.")
     if req.licence_count < 0 or req.other_beneficiaries < 0:

@@ -27,7 +27,7 @@ from typing import Any
 from assistant.rag.retrieval import check_question
 from ingestion.precedents import FONDS_VERT, departement_code
 from plume.embedding import Embedder
-from plume.errors import EmbeddingFailed, MalformedDocument, UnknownFilterValue
+from plume.errors import EmbeddingFailed, MalformedDocument, UnknownFilterValue, shown
 from plume.store import SearchFilter, Store
 from plume.text import Bm25Encoder, FrenchAnalyzer
 
@@ -135,7 +135,7 @@ def check_programme(value: str | None) -> str | None:
         if programme.casefold() == wanted:
             return programme
     raise UnknownFilterValue(
-        f"Programme inconnu : « {value} ». Programmes possibles : {', '.join(PROGRAMMES)}."
+        f"Programme inconnu : « {shown(value)} ». Programmes possibles : {', '.join(PROGRAMMES)}."
     )
 
 
@@ -146,7 +146,7 @@ def check_departement(value: str | None) -> str | None:
         return departement_code(value)
     except MalformedDocument:
         raise UnknownFilterValue(
-            f"Département invalide : « {value} ». Indiquez son code : 01, 78, 2A, 971…"
+            f"Département invalide : « {shown(value)} ». Indiquez son code : 01, 78, 2A, 971…"
         ) from None
 
 

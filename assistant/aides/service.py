@@ -21,7 +21,7 @@ from assistant.aides.precedents import PrecedentReport, ProjectTable, similar_pr
 from assistant.communes import CommuneProfile
 from assistant.rag.intents import project_words
 from assistant.rag.retrieval import Retriever
-from plume.errors import PlumeError
+from plume.errors import InvalidAideRequest, PlumeError
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10  # aids listed for a project, on every edge
@@ -46,6 +46,11 @@ class AidesService:
         territory, each with its eligibility verdict. `project` may be the whole question
         (« Quelles aides pour refaire le toit de l'école ? »): only the project's words are
         searched, so the chat, `/v1/aides` and `plume aides` give one list."""
+        limit_chars = self.retriever.max_query_chars  # the search's own bound
+        if len(project) > limit_chars:
+            raise InvalidAideRequest(
+                f"Le projet est trop long ({len(project)} caractères, {limit_chars} au maximum)."
+            )
         filters = filters or AideFilters.build()
         words = project_words(project) or project
         report = self.precedents_for(words) if words.strip() else None

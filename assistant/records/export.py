@@ -1,4 +1,5 @@
-"""Reversibility: everything Plume holds, written in open formats, and read back.
+"""Reversibility: everything Plume holds, written in open formats, and read back. An
+export is its owner's only (files 0600, folders 0700): it holds messages and documents.
 
     <folder>/manifest.json           format, date, database revision, files (rows, sha256)
     <folder>/corpus/points.jsonl     every indexed passage: id, payload (text, source,
@@ -110,6 +111,7 @@ def export_all(
     if folder.exists() and any(folder.iterdir()):
         raise InvalidRecordsRequest(f"Le dossier {folder} n'est pas vide : choisissez-en un autre.")
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # from the start: no one else enters it while it is being written
     rows: dict[str, int] = {POINTS: _write_jsonl(folder / POINTS, _points(store))}
     with (folder / "corpus" / "sources.csv").open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter=";")
@@ -151,7 +153,16 @@ def export_all(
     (folder / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    _owner_only(folder)
     return Manifest(folder, files)
+
+
+def _owner_only(folder: Path) -> None:
+    """Every file 0600 and folder 0700: an export holds the messages and every commune's
+    documents, and keeps these modes when it is copied or archived elsewhere."""
+    for path in folder.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    folder.chmod(0o700)
 
 
 def _history(db: Database) -> tuple[date, date]:

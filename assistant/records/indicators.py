@@ -22,6 +22,9 @@ from plume.db.models import AnswerUsage, Deployment, Feedback
 from plume.errors import InvalidRecordsRequest
 
 DAYS_PER_MONTH = 365.25 / 12
+# the dates a period may span: Plume's records cannot be older, and 9999-12-31 + 1 day
+# does not exist
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 TOTAL = "total"
 
 
@@ -94,13 +97,15 @@ def period(start: str | date | None, end: str | date | None) -> tuple[date, date
     """The period asked for; by default the last 6 months up to today."""
     try:
         last = date.fromisoformat(end) if isinstance(end, str) else end or date.today()
-        first = (
-            date.fromisoformat(start)
-            if isinstance(start, str)
-            else start or last - timedelta(days=182)
-        )
+        first = date.fromisoformat(start) if isinstance(start, str) else start
     except ValueError:
         raise InvalidRecordsRequest("Date invalide : attendu AAAA-MM-JJ.") from None
+    if not all(EARLIEST <= day <= LATEST for day in (first or last, last)):
+        raise InvalidRecordsRequest(
+            f"Période hors limites : indiquez des dates entre le {EARLIEST:%d/%m/%Y} et le "
+            f"{LATEST:%d/%m/%Y}."
+        )
+    first = first or max(EARLIEST, last - timedelta(days=182))
     if first > last:
         raise InvalidRecordsRequest("La date de début est après la date de fin.")
     return first, last

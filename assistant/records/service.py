@@ -37,6 +37,7 @@ from plume.errors import DatabaseUnavailable, InvalidRecordsRequest, PlumeError,
 log = logging.getLogger(__name__)
 Event = tuple[str, dict[str, Any]]
 RATINGS = ("up", "down")
+MAX_DECLARED = 10_000_000  # licences, users, trained: a bound the database's integers hold
 
 
 class Summary(Protocol):
@@ -199,14 +200,22 @@ class Records:
         rating: str,
         comment: str | None = None,
         *,
+        asker: Asker | None = None,
         at: datetime | None = None,
     ) -> None:
-        """Rate a recorded answer (a second rating replaces the first)."""
+        """Rate a recorded answer (a second rating replaces the first). Only its commune
+        may: an answer given to another commune's key, or to a caller without a key when
+        `asker` has one, is « introuvable », exactly like one that does not exist."""
         if rating not in RATINGS:
             raise InvalidRecordsRequest("Note invalide : « up » ou « down ».")
+        asker = asker or Asker()
         with self.db.session() as s:
             message = s.get(Message, message_id)
-            if message is None or message.conversation_id != conversation_id:
+            if (
+                message is None
+                or message.conversation_id != conversation_id
+                or message.conversation.tenant != asker.tenant
+            ):
                 raise UnknownMessage(
                     "Réponse introuvable : identifiants de conversation et de message "
                     "inconnus, ou conversation effacée."
@@ -294,6 +303,10 @@ class Records:
         """A commune's declared licences, users and users trained (replaces the last)."""
         if min(licences, users, trained) < 0:
             raise InvalidRecordsRequest("Les nombres déclarés doivent être positifs ou nuls.")
+        if max(licences, users, trained) > MAX_DECLARED:
+            raise InvalidRecordsRequest(
+                "Les nombres déclarés sont d'au plus 10 millions : vérifiez la saisie."
+            )
         if trained > users:
             raise InvalidRecordsRequest(
                 "Il ne peut y avoir plus d'agents formés que d'utilisateurs déclarés."

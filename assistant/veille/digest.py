@@ -23,7 +23,7 @@ from assistant.veille.profiles import ProfileStore, VeilleProfile
 from assistant.veille.town_hall import LEAD, REST, TITLE, matter, place
 from ingestion.journal import Change, ChangeJournal, DiffOp
 from ingestion.legi import listed_codes
-from plume.errors import InvalidWatchRequest, UnknownFilterValue
+from plume.errors import InvalidWatchRequest, UnknownFilterValue, shown
 
 if TYPE_CHECKING:
     from assistant.aides.listing import Deadlines
@@ -237,7 +237,7 @@ def parse_since(text: str, today: date | None = None) -> date:
         day = date.fromisoformat(text)
     except ValueError:
         raise InvalidWatchRequest(
-            f"Date invalide « {text} » : attendu AAAA-MM-JJ (par exemple 2026-03-01)."
+            f"Date invalide « {shown(text)} » : attendu AAAA-MM-JJ (par exemple 2026-03-01)."
         ) from None
     if day > (today or date.today()):
         raise InvalidWatchRequest(
@@ -248,7 +248,7 @@ def parse_since(text: str, today: date | None = None) -> date:
 
 def parse_format(text: str) -> Format:
     if text not in FORMATS:
-        raise InvalidWatchRequest(f"Format inconnu « {text} » : md, html ou json.")
+        raise InvalidWatchRequest(f"Format inconnu « {shown(text)} » : md, html ou json.")
     return text
 
 

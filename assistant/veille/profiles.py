@@ -24,6 +24,7 @@ from plume.errors import (
     MalformedDocument,
     UnknownFilterValue,
     UnknownProfile,
+    shown,
 )
 from plume.files import read_table, write_table
 from plume.text import fold_accents
@@ -62,7 +63,7 @@ class VeilleProfile:
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
             raise InvalidWatchRequest(
-                f"Nom de profil invalide « {self.name} » : de 2 à 40 caractères parmi "
+                f"Nom de profil invalide « {shown(self.name)} » : de 2 à 40 caractères parmi "
                 "minuscules sans accent, chiffres et tirets (par exemple « urbanisme-eau »)."
             )
         codes = _clean(self.codes, "code")
@@ -153,7 +154,7 @@ class ProfileStore:
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "aucun"
             raise UnknownProfile(
-                f"Profil de veille inconnu « {name} ». Profils existants : {known}."
+                f"Profil de veille inconnu « {shown(name)} ». Profils existants : {known}."
             )
         return profiles[name]
 
@@ -170,7 +171,7 @@ class ProfileStore:
         with _LOCK:
             profiles = self._load()
             if name not in profiles:
-                raise UnknownProfile(f"Profil de veille inconnu « {name} ».")
+                raise UnknownProfile(f"Profil de veille inconnu « {shown(name)} ».")
             del profiles[name]
             self._write(profiles)
 

@@ -22,7 +22,7 @@ from ingestion.documents.pdf import OcrOptions
 from ingestion.pipeline import IngestSummary, index_signature, ingest
 from plume.documents import tenant_doc_id
 from plume.embedding import Embedder
-from plume.errors import DocumentNotFound, RejectedFile
+from plume.errors import DocumentNotFound, RejectedFile, shown
 from plume.keys import check_tenant
 from plume.settings import Settings
 from plume.store import SearchFilter, Store
@@ -233,7 +233,7 @@ def read_document(store: Store, doc_id: str, tenants: Sequence[str]) -> dict[str
         p for _, p in store.scan(where, [*_INFO_FIELDS, "chunk_index", "page", "section", "text"])
     ]
     if not rows:
-        raise DocumentNotFound(f"Document introuvable : « {doc_id} ».")
+        raise DocumentNotFound(f"Document introuvable : « {shown(doc_id)} ».")
     rows.sort(key=lambda p: int(p.get("chunk_index") or 0))
     first = rows[0]
     info = {k: first.get(k) for k in _INFO_FIELDS}
@@ -249,6 +249,6 @@ def delete_visible_document(store: Store, doc_id: str, tenants: Sequence[str]) -
     where = SearchFilter(sources=[SOURCE], doc_ids=[doc_id], tenants=list(tenants))
     deleted = store.delete(where)
     if not deleted:
-        raise DocumentNotFound(f"Document introuvable : « {doc_id} ».")
+        raise DocumentNotFound(f"Document introuvable : « {shown(doc_id)} ».")
     store.flush()
     return deleted

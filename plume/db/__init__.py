@@ -39,6 +39,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _refuse_an_emptied_file(path: Path) -> None:
+    """A SQLite file of 0 bytes is a database emptied by accident (a disk full, a copy cut
+    short, `> plume.db`), not a new one: SQLite would start it afresh, silently, and every
+    record would be gone. A new instance has no file at all."""
+    wal = path.with_name(path.name + "-wal")
+    if path.is_file() and path.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size):
+        raise DatabaseUnavailable(
+            f"La base des enregistrements {path} est vide (0 octet) : elle a été tronquée, "
+            "et Plume ne repart pas de zéro sans vous. Restaurez-la depuis une sauvegarde "
+            "(plume import <dossier>, dans un dossier de données vide), ou, pour une instance "
+            "neuve, supprimez ce fichier puis relancez."
+        )
+
+
 class Database:
     def __init__(self, url: str) -> None:
         try:
@@ -50,6 +64,7 @@ class Database:
                 "postgresql://utilisateur@hôte:5432/base."
             ) from None
         if self.url.get_backend_name() == "sqlite" and self.url.database:
+            _refuse_an_emptied_file(Path(self.url.database))
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
