@@ -100,10 +100,22 @@ class CorpusService:
         return indexed_codes(self.settings, self.stats())
 
     def plan(self, source: str, path: Path | None = None) -> IngestPlan:
-        """With `--if-empty`: a source already indexed is left alone — except the codes,
-        where a code added to the corpus since the last run is still indexed."""
-        if self.store.count(SearchFilter(sources=[source])) == 0:
+        """With `--if-empty`: a source whose last run completed is left alone — except the
+        codes, where a code added to the corpus since the last run is still indexed. A run
+        killed or failed midway left the source partial: it is resumed (ingestion is
+        incremental: what was written is kept, the rest is added)."""
+        if self.store.count(SearchFilter(sources=[source], every_tenant=True)) == 0:
             return IngestPlan(False)
+        data_dir = self.settings.data_dir
+        began = sync_log.unfinished(data_dir).get(source)
+        if began is not None:
+            when = began.replace("T", " à ").removesuffix("+00:00")
+            return IngestPlan(
+                False,
+                f"la dernière indexation (commencée le {when} UTC) ne s'est pas terminée, reprise",
+            )
+        if source not in sync_log.read(data_dir):
+            return IngestPlan(False, "aucune indexation complète enregistrée, reprise")
         missing = missing_codes(self.settings, self.stats()) if path is None else []
         if source != "legi" or not missing:
             return IngestPlan(True)

@@ -204,7 +204,8 @@ def ingest_source(
     progress: Callable[[int], None] | None = None,
     on_written: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Bring the store in line with `source` (the pinned package, or the files at `path`)."""
+    """Bring the store in line with `source` (the pinned package, or the files at `path`).
+    The run is noted as begun before it writes, and complete only at its end (`sync_log`)."""
     # imported here: llama-index (behind chunking) costs seconds, and the server only
     # needs it when an administrator starts a run
     from ingestion.pipeline import ingest
@@ -230,6 +231,7 @@ def ingest_source(
     items, total = _READERS[source](settings, root, version, everything, path is not None)
     if on_total and total is not None:
         on_total(total)
+    sync_log.begin(settings.data_dir, source)
     summary = ingest(
         items,
         store=store,

@@ -249,3 +249,81 @@ def test_vectors_are_recomputed_when_the_way_to_compute_them_changes(
     )
     assert hits  # every point now has a dense vector
     store.close()
+
+
+def test_a_killed_first_ingestion_is_resumed_by_if_empty(
+    vdd_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` runs `plume ingest … --if-empty`: a first run killed midway left a partial
+    index, which the next one completes (not « déjà indexée » forever); then it is a no-op."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    corpus = tmp_path / "corpus"
+    _copy_corpus(vdd_root, corpus, _selected_ids(vdd_root, 40))
+    ref_settings = Settings(data_dir=tmp_path / "ref")  # a clean run, in process
+    ref = open_edge(ref_settings)
+    ingest_source(ref_settings, ref, None, "service-public", path=corpus)
+    expected = snapshot(ref)
+    ref.close()
+
+    settings = Settings(data_dir=tmp_path / "live")
+    command = [PLUME, "ingest", "service-public", "--path", str(corpus), "--if-empty"]
+    proc = subprocess.Popen(
+        command,
+        env=_env(settings.data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    midway_line = next((line for line in proc.stderr if PROGRESS_LINE.match(line)), None)
+    assert midway_line, "the run ended before its first progress line: grow the corpus"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_edge(settings)
+    partial = store.count()
+    store.close()
+    assert 0 < partial < len(expected), "the kill did not leave a partial index"
+
+    monkeypatch.setenv("PLUME_DATA_DIR", str(settings.data_dir))
+    resumed = CliRunner().invoke(app, command[1:])  # the same command, in process
+    assert resumed.exit_code == 0, resumed.output
+    assert "ne s'est pas terminée, reprise" in resumed.output, resumed.output
+    store = open_edge(settings)
+    assert snapshot(store) == expected and store.count() == len(expected)
+    store.close()
+
+    again = CliRunner().invoke(app, command[1:])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == "service-public : déjà indexée, rien à faire."
+
+
+def test_a_run_failed_midway_leaves_its_source_to_resume(
+    mini_corpus: Path, settings: Settings
+) -> None:
+    """The sync log says complete only at a run's end: a later run that fails midway (after
+    a first complete one) leaves the source partial, and `--if-empty` goes on."""
+    from assistant.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    assert runtime.corpus.plan("service-public", mini_corpus).skip is False  # empty
+    runtime.corpus.ingest("service-public", path=mini_corpus)
+    assert runtime.corpus.plan("service-public", mini_corpus).skip is True
+
+    def broken_disk(n: int) -> None:
+        raise OSError("disque plein")
+
+    edit_fiche(
+        mini_corpus / "data" / "particuliers" / "F1427.json",
+        "La démarche est toujours gratuite.",
+        "La démarche coûte désormais 3 euros.",
+    )
+    with pytest.raises(OSError):
+        runtime.corpus.ingest("service-public", path=mini_corpus, on_written=broken_disk)
+    plan = runtime.corpus.plan("service-public", mini_corpus)
+    assert plan.skip is False and plan.reason and "ne s'est pas terminée" in plan.reason
+    runtime.corpus.ingest("service-public", path=mini_corpus)
+    assert runtime.corpus.plan("service-public", mini_corpus).skip is True
+    runtime.close()
