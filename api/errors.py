@@ -41,6 +41,8 @@ STATUS = {
     errors.CorruptPackage: 422,
     errors.MalformedDocument: 422,
     errors.StoreUnavailable: 503,
+    errors.StoreCorrupted: 503,
+    errors.StoreInconsistent: 503,
     errors.DatabaseUnavailable: 503,
     errors.DamagedDataFile: 503,
     errors.InvalidText: 422,

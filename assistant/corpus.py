@@ -1,9 +1,13 @@
 """The corpus as an administrator manages it, for both edges (`plume ingest/sources/delete/
 vectors`, `/v1/admin/ingest`, `/v1/sources`, `/healthz`): what is indexed, loading a source
-(recorded in the records database), removing a document, the semantic vectors' coverage."""
+(recorded in the records database), removing a document, the semantic vectors' coverage,
+and whether the index is sound (`health`, `check_index`, `set_aside_if_damaged`)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +25,16 @@ from ingestion.service import (
     missing_codes,
 )
 from plume.embedding import Embedder
+from plume.errors import PlumeError, StoreCorrupted, StoreInconsistent, StoreUnavailable
 from plume.settings import Settings
-from plume.store import SearchFilter, SourceStats, Store
+from plume.store import SearchFilter, SourceStats, Store, open_store
+from plume.store.damage import corrupted, repair_hint, set_aside_index
 
 if TYPE_CHECKING:
     from ingestion.pipeline import IngestSummary
+
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT_S = 5.0  # `/healthz` answers within this, whatever the index does
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,16 @@ class IngestPlan:
 
     skip: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """What `/healthz` says of the index: its passages, those of each source synced, and
+    what is wrong with it (`problem`: damaged, inconsistent, not answering), if anything."""
+
+    chunks: int | None = None
+    sources: dict[str, int] = field(default_factory=dict)
+    problem: PlumeError | None = None
 
 
 @dataclass
@@ -130,8 +149,10 @@ class CorpusService:
         on_total: Callable[[int], None] | None = None,
         progress: Callable[[int], None] | None = None,
         on_written: Callable[[int], None] | None = None,
+        rebuild: bool = False,
     ) -> IngestSummary:
-        """Bring the index in line with `source`; the run is recorded in the database."""
+        """Bring the index in line with `source`; the run is recorded in the database.
+        `rebuild`: the source's passages are dropped first and all written anew."""
         summary = self.records.track(
             source,
             lambda: ingest_source(
@@ -144,6 +165,7 @@ class CorpusService:
                 on_total=on_total,
                 progress=progress,
                 on_written=on_written,
+                rebuild=rebuild,
             ),
         )
         if self.on_ingested is not None:
@@ -157,6 +179,54 @@ class CorpusService:
     def count(self) -> int:
         return self.store.count()
 
+    def health(self, timeout: float = HEALTH_TIMEOUT_S) -> IndexHealth:
+        """Whether the index answers real reads within `timeout`: its passages counted,
+        overall and for each source synced, and one passage read back whole (a garbled page
+        fails there); a source the sync log says was indexed that the index lacks is an
+        inconsistency (its files deleted under it)."""
+        found: list[IndexHealth] = []
+        worker = threading.Thread(
+            target=lambda: found.append(self._health()), name="plume-health", daemon=True
+        )
+        worker.start()
+        worker.join(timeout)
+        if not found:  # the read goes on in its thread; the answer does not wait for it
+            seconds = f"{timeout:g}".replace(".", ",")
+            return IndexHealth(problem=StoreUnavailable(f"L'index ne répond pas en {seconds} s."))
+        return found[0]
+
+    def _health(self) -> IndexHealth:
+        synced = sync_log.read(self.settings.data_dir)
+        chunks, counts = None, {}
+        try:
+            chunks = self.store.count()
+            for source in synced:
+                counts[source] = self.store.count(SearchFilter(sources=[source], every_tenant=True))
+            next(iter(self.store.scan(SearchFilter(every_tenant=True), ["doc_id", "text"])), None)
+        except StoreCorrupted:
+            return IndexHealth(chunks, counts, corrupted(_rebuild_commands(synced)))
+        except PlumeError as exc:
+            return IndexHealth(chunks, counts, exc)
+        except Exception as exc:  # whatever the engine does, never « ok »
+            log.exception("health check failed")
+            error = StoreUnavailable(f"L'index ne répond pas correctement ({type(exc).__name__}).")
+            return IndexHealth(chunks, counts, error)
+        if getattr(self.store, "damage", None):  # a search or a write met damaged files
+            return IndexHealth(chunks, counts, corrupted(_rebuild_commands(synced)))
+        lost = {s: n for s, e in synced.items() if (n := sync_log.passages(e)) and not counts[s]}
+        return IndexHealth(chunks, counts, _inconsistency(lost, synced, chunks) if lost else None)
+
+    def check_index(self) -> None:
+        """For a search that found nothing: `StoreInconsistent` if the index is empty
+        although runs indexed passages (its files deleted under it), rather than « no
+        result » forever."""
+        if self.store.count() > 0:
+            return
+        synced = sync_log.read(self.settings.data_dir)
+        lost = {s: n for s, e in synced.items() if (n := sync_log.passages(e))}
+        if lost:
+            raise _inconsistency(lost, synced, 0)
+
     def coverage(self) -> Coverage:
         """How many passages have their e5 vector, of those that get one."""
         return coverage(self.store)
@@ -169,3 +239,54 @@ class CorpusService:
     def fill_vectors(self, progress: Callable[[Coverage], None] | None = None) -> int:
         """Compute the missing e5 vectors now; how many were done."""
         return self.vector_filler().run(progress=progress)
+
+
+def _rebuild_commands(synced: dict[str, dict[str, Any]]) -> list[str]:
+    """`plume ingest <source> --rebuild` for each source synced (with its file's name when
+    it was read from one, `--path`)."""
+    commands = []
+    for source, entry in synced.items():
+        version = str(entry.get("version") or "")
+        local = (
+            f" --path …/{version.removeprefix('local:')}" if version.startswith("local:") else ""
+        )
+        commands.append(f"plume ingest {source}{local} --rebuild")
+    return commands
+
+
+def _inconsistency(
+    lost: dict[str, int], synced: dict[str, dict[str, Any]], chunks: int | None
+) -> StoreInconsistent:
+    total = sum(lost.values())
+    if not chunks:
+        what = f"L'index est vide alors que {total} passages ont été indexés"
+    else:
+        names = ", ".join(lost)
+        what = f"L'index n'a plus aucun passage de {names} alors que {total} y ont été indexés"
+    commands = _rebuild_commands({s: synced[s] for s in lost})
+    return StoreInconsistent(f"{what} : {repair_hint(commands)}.")
+
+
+def synced_sources(settings: Settings) -> list[str]:
+    """The sources a run completed for, by the sync log."""
+    return list(sync_log.read(settings.data_dir))
+
+
+def set_aside_if_damaged(settings: Settings) -> Path | None:
+    """Before a rebuild (`plume ingest … --rebuild`): open the index and read every passage
+    back; a damaged one cannot be mended point by point (a deletion reads the payload it
+    removes), so it is moved aside whole (returned: where), and the next opening starts an
+    empty index. None: the index is sound."""
+    try:
+        store = open_store(settings)
+    except StoreCorrupted:
+        return set_aside_index(settings)
+    try:
+        for _ in store.scan(SearchFilter(every_tenant=True), ["doc_id"]):
+            pass
+    except StoreCorrupted:
+        with contextlib.suppress(Exception):
+            store.close()
+        return set_aside_index(settings)
+    store.close()
+    return None

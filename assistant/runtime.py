@@ -109,8 +109,8 @@ class Runtime:
         communes = CommuneRegistry(  # the geographic code loads on first use
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)
         )
-        assistant = Assistant(retriever, chat)
         corpus = CorpusService(settings, store, embedder, records)
+        assistant = Assistant(retriever, chat, check_index=corpus.check_index)
         runtime = cls(
             settings,
             store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from assistant.chat.service import ChatService
@@ -18,6 +18,8 @@ from plume.store import SearchFilter
 class Assistant:
     retriever: Retriever
     chat: ChatService
+    # when nothing is found: raises if the index lost what was indexed (CorpusService)
+    check_index: Callable[[], None] | None = None
 
     @property
     def semantic(self) -> bool:
@@ -31,7 +33,14 @@ class Assistant:
         limit: int = 8,
         commune: CommuneProfile | None = None,
     ) -> list[Passage]:
-        return self.retriever.search(question, where, limit, place=Place.of(commune))
+        found = self.retriever.search(question, where, limit, place=Place.of(commune))
+        if not found:
+            self._check_index()
+        return found
+
+    def _check_index(self) -> None:
+        if self.check_index is not None:
+            self.check_index()
 
     def history_gaps(
         self, question: str, where: SearchFilter, found: list[Passage]
@@ -45,7 +54,10 @@ class Assistant:
         conversation_id: str | None = None,
         commune: CommuneProfile | None = None,
     ) -> Answer:
-        return self.chat.answer(self.chat.prepare(question, where, conversation_id, commune))
+        turn = self.chat.prepare(question, where, conversation_id, commune)
+        if not turn.passages:
+            self._check_index()
+        return self.chat.answer(turn)
 
     def ask_streamed(
         self,
@@ -55,4 +67,7 @@ class Assistant:
         commune: CommuneProfile | None = None,
     ) -> Iterator[Event]:
         """Retrieval happens here, before the first event; generation as events are read."""
-        return self.chat.events(self.chat.prepare(question, where, conversation_id, commune))
+        turn = self.chat.prepare(question, where, conversation_id, commune)
+        if not turn.passages:
+            self._check_index()
+        return self.chat.events(turn)

@@ -29,6 +29,7 @@ from plume import packages
 
 if TYPE_CHECKING:
     from cli.remote import RemoteServer
+    from plume.settings import Settings
 
 corpus_app = typer.Typer(help="Corpus de référence (paquets épinglés).", no_args_is_help=True)
 
@@ -133,10 +134,24 @@ def ingest(
         ),
     ] = None,
     if_empty: Annotated[
-        bool, typer.Option("--if-empty", help="Ne rien faire si la source est déjà indexée.")
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Ne rien faire si la source est déjà indexée (une indexation interrompue "
+            "est reprise).",
+        ),
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Réindexer la source à neuf (ses passages supprimés puis réécrits) ; un index "
+            "endommagé est mis de côté et remplacé par un nouveau.",
+        ),
     ] = False,
 ) -> None:
     """Indexe une source de façon incrémentale (ajouts, mises à jour, suppressions)."""
+    from assistant.corpus import set_aside_if_damaged
     from ingestion.service import API_SOURCES, check_source
 
     if source == "files" or fichiers:
@@ -147,12 +162,17 @@ def ingest(
             raise typer.Exit(1)
         ingest_files_command(fichiers, tenant, par)
         return
+    if rebuild and if_empty:
+        err.print("[red]Erreur :[/red] --rebuild et --if-empty s'excluent.")
+        raise typer.Exit(1)
     settings = load_settings()
     run(lambda: check_source(source))
     if path is None and source not in API_SOURCES:  # say so before opening the store
         pkg = run(lambda: packages.pinned(settings.corpus_dir, source))
         run(lambda: packages.package_dir(settings.packages_dir, pkg))
     hint = "Pour indexer pendant qu'il tourne : POST /v1/admin/ingest (jeton d'administration)."
+    if rebuild:
+        _set_aside(settings, source, run(lambda: set_aside_if_damaged(settings)))
     with open_runtime(settings, if_locked=hint) as runtime:
         plan = runtime.corpus.plan(source, path) if if_empty else None
         if plan is not None and plan.skip:
@@ -181,6 +201,7 @@ def ingest(
                     on_total=on_total,
                     progress=progress,
                     on_written=None if err.is_terminal else log.written,
+                    rebuild=rebuild,
                 )
             )
         if not err.is_terminal:
@@ -203,6 +224,26 @@ def ingest(
         err.print(f"[yellow]rejeté :[/yellow] {escape(message)}")
     if summary.errors:
         raise typer.Exit(EXIT_ITEM_ERRORS)
+
+
+def _set_aside(settings: Settings, source: str, where: Path | None) -> None:
+    """Say that a damaged index was set aside, and what is left to index again."""
+    if where is None:
+        return
+    from assistant.corpus import synced_sources
+
+    others = [s for s in synced_sources(settings) if s != source]
+    err.print(
+        f"[yellow]Index endommagé mis de côté :[/yellow] {escape(str(where))} ; un nouvel "
+        f"index est créé pour {source}.",
+        soft_wrap=True,
+    )
+    if others:
+        err.print(
+            f"Sources à réindexer ensuite (plume ingest <source>) : {', '.join(others)} ; "
+            "les documents des communes, s'il y en avait, sont à déposer de nouveau.",
+            soft_wrap=True,
+        )
 
 
 def sources(

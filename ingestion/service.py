@@ -203,9 +203,11 @@ def ingest_source(
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
     on_written: Callable[[int], None] | None = None,
+    rebuild: bool = False,
 ) -> IngestSummary:
-    """Bring the store in line with `source` (the pinned package, or the files at `path`).
-    The run is noted as begun before it writes, and complete only at its end (`sync_log`)."""
+    """Bring the store in line with `source` (the pinned package, or the files at `path`);
+    `rebuild`: its passages are dropped first, and all written anew. The run is noted as
+    begun before it writes, and complete only at its end (`sync_log`)."""
     # imported here: llama-index (behind chunking) costs seconds, and the server only
     # needs it when an administrator starts a run
     from ingestion.pipeline import ingest
@@ -232,6 +234,8 @@ def ingest_source(
     if on_total and total is not None:
         on_total(total)
     sync_log.begin(settings.data_dir, source)
+    if rebuild:
+        store.delete(SearchFilter(sources=[source], every_tenant=True))
     summary = ingest(
         items,
         store=store,

@@ -89,6 +89,19 @@ class StoreUnavailable(PlumeError):
     code = "stockage_indisponible"
 
 
+class StoreCorrupted(PlumeError):
+    """The index's files are damaged (garbled pages, a poisoned write-ahead log): searches
+    cannot be answered until it is rebuilt (`plume ingest <source> --rebuild`)."""
+
+    code = "index_endommage"
+
+
+class StoreInconsistent(PlumeError):
+    """The index lacks what the sync log says was indexed (files deleted under it)."""
+
+    code = "index_incoherent"
+
+
 class DocumentNotFound(PlumeError):
     code = "document_introuvable"
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, RuntimeDep
+from api.errors import error_body
 from api.schemas import SourceOut
 
 router = APIRouter(tags=["sources"])
@@ -34,13 +36,28 @@ def sources(runtime: RuntimeDep, caller: CallerDep) -> list[SourceOut]:
     return out
 
 
-@router.get("/healthz", summary="État du service")
-def healthz(runtime: RuntimeDep) -> dict[str, Any]:
+@router.get(
+    "/healthz",
+    summary="État du service",
+    response_model=dict[str, Any],
+    responses={503: {"description": "Index endommagé, incohérent ou sans réponse"}},
+)
+def healthz(runtime: RuntimeDep) -> dict[str, Any] | JSONResponse:
+    # « ok » only when the index answers a real read in time and holds what was indexed;
+    # else a 503 saying what is wrong and how to repair it, with the counts read
     filler = runtime.filler
+    store = runtime.settings.store_backend.value
+    health = runtime.corpus.health()
+    if health.problem is not None:
+        problem = health.problem
+        body: dict[str, Any] = {"status": problem.code, "store": store, "chunks": health.chunks}
+        body |= {"sources": health.sources, **error_body(problem.code, problem.message)}
+        return JSONResponse(body, status_code=503)
     return {
         "status": "ok",
-        "store": runtime.settings.store_backend.value,
-        "chunks": runtime.corpus.count(),
+        "store": store,
+        "chunks": health.chunks,
+        "sources": health.sources,  # passages of each source synced
         "dense": runtime.embedder is not None,
         # semantic vectors: how many passages have theirs, and whether they are being filled
         "e5": {

@@ -37,6 +37,7 @@ from plume.store import (
     sources_from_facets,
 )
 from plume.store.cache import SourceStatsCache
+from plume.store.damage import guarded
 from plume.text import SparseVec
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def _stored(pid: str, payload: Any, vector: Any) -> StoredPoint:
     )
 
 
+@guarded
 class EdgeStore:
     def __init__(self, path: Path, *, dense_dim: int) -> None:
         self.path = Path(path)

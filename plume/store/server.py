@@ -30,6 +30,7 @@ from plume.store import (
     sources_from_facets,
 )
 from plume.store.cache import SourceStatsCache
+from plume.store.damage import guarded
 from plume.text import SparseVec
 
 _FACET_ALL = 1_000_000
@@ -70,6 +71,7 @@ def _sparse(vec: SparseVec) -> models.SparseVector:
     return models.SparseVector(indices=vec.indices, values=vec.values)
 
 
+@guarded
 class ServerStore:
     def __init__(
         self, url: str, *, api_key: str | None = None, collection: str = "plume", dense_dim: int
