@@ -62,10 +62,12 @@ def sources_of(body: dict[str, Any]) -> dict[int, tuple[str, str]]:
     prompt = last_user_text(body)
     context = prompt.split("Sources :", 1)[1].split("\n\nQuestion de la secrétaire", 1)[0]
     out: dict[int, tuple[str, str]] = {}
-    for block in re.split(r"\n\n(?=\[\d+\] )", context.strip()):
-        head = re.match(r"\[(\d+)\] [^\n]*\n\(([^,)\n]*)[^\n]*\n", block)
-        assert head, block[:200]
-        out[int(head[1])] = (head[2].rsplit("/", 1)[-1], block[head.end() :])
+    for block in re.split(r"\n\n(?=<source )", context.strip()):
+        head = re.match(
+            r'<source n="(\d+)" kind="\w+">\n\[\1\] [^\n]*\n\(([^,)\n]*)[^\n]*\n', block
+        )
+        assert head and block.endswith("\n</source>"), block[:200]
+        out[int(head[1])] = (head[2].rsplit("/", 1)[-1], block[head.end() : -len("\n</source>")])
     return out
 
 

@@ -10,6 +10,7 @@ breaker, prompts and reliability model, and fall back on its answers without a m
 from __future__ import annotations
 
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -79,8 +80,28 @@ def _without_signal(text: str) -> str:
     return text.replace(DECLINE, "").strip()
 
 
+# Sources are data (prompts/system.v3.md): each sits between <source n="…" kind="…"> and
+# </source>; what a passage holds can neither close its block nor open another (its angle
+# brackets become ‹ ›) and its own « [1] » reads « (1) », never a number the model cites.
+_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+_MARKER_IN_DATA = re.compile(r"\[\s*(\d+)\s*\]")
+_KIND = re.compile(r"[^a-z_]")
+
+
+def as_data(text: str) -> str:
+    """A source's text as the model reads it: no tag, no citation marker of its own."""
+    return _MARKER_IN_DATA.sub(r"(\1)", text.translate(_ANGLES))
+
+
+def _source(n: int, passage: Passage, head: str, meta: str) -> str:
+    kind = _KIND.sub("", str(passage.field("kind") or "").lower()) or "texte"
+    body = "\n".join(as_data(x) for x in (head, f"({meta})", passage.text))
+    return f'<source n="{n}" kind="{kind}">\n[{n}] {body}\n</source>'
+
+
 def context_block(passages: list[Passage]) -> str:
-    """The numbered sources the model reads; [n] is what it cites."""
+    """The numbered sources the model reads, each delimited (`_source`); [n] is what it
+    cites."""
     blocks = []
     for n, p in enumerate(passages, start=1):
         heading = " — ".join(
@@ -94,7 +115,7 @@ def context_block(passages: list[Passage]) -> str:
         if p.field("text_date"):
             dates.append(f"texte à jour au {french_date(p.field('text_date'))}")
         meta = ", ".join([str(p.field("url") or ""), *dates])
-        blocks.append(f"[{n}] {heading}\n({meta})\n{p.text}")
+        blocks.append(_source(n, p, heading, meta))
     return "\n\n".join(blocks)
 
 
