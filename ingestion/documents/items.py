@@ -2,18 +2,20 @@
 
 Chunks follow the document's structure: a title element opens a section (its heading
 stays on the chunk), elements are gathered up to `max_chars`, and a chunk never spans
-two pages, so each one cites its page (« p. 3 »). Doc ids are `doc/<tenant>/<hash>`:
+two pages, so each one cites its page (« p. 3 »); each element is first cleaned of
+citation markers and forged source headers (`clean`). Doc ids are `doc/<tenant>/<hash>`:
 the same bytes uploaded twice are the same document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
+from ingestion.documents.clean import clean
 from ingestion.documents.parse import ParsedDocument
 from ingestion.documents.partition import Element
 from ingestion.pipeline import SourceItem
@@ -105,8 +107,10 @@ def document_nodes(
         "uploaded_at": who.uploaded_at,
         "size": len(upload.data),
     }
+    # a document's own « [1] » markers and forged source headers go (documents/clean.py)
+    elements = [replace(el, text=t) for el in parsed.elements if (t := clean(el.text))]
     nodes = []
-    for index, (page, heading, text) in enumerate(_pieces(parsed.elements, max_chars)):
+    for index, (page, heading, text) in enumerate(_pieces(elements, max_chars)):
         payload = {**meta.as_payload(), **extra, "section": heading, "page": page}
         payload["chunk_index"] = index
         payload["content_hash"] = content_hash(
