@@ -82,7 +82,7 @@ def test_a_perfectly_cited_answer_is_unchanged_and_not_flagged() -> None:
         ("[1,2]", [1, 2]),
         ("[1][2]", [1, 2]),
         ("[1] [2]", [1, 2]),
-        ("[ 2 ]", [2]),
+        ("[ 1 ]", [1]),  # [2] does not say it (lexical support)
         ("[2][1][2]", [2, 1]),
     ],
 )
@@ -388,3 +388,31 @@ def test_the_extractive_answer_format_passes() -> None:
     )
     result = check(answer)
     assert result.text == answer and result.cited == [1, 2] and not result.flagged
+
+
+# Unquoted sentences: lexical support in what they cite (issue 21)
+
+
+def test_an_unquoted_claim_its_passage_does_not_back_loses_its_citation() -> None:
+    """A claim a poisoned document put in the model's mouth, cited to a genuine fiche."""
+    answer = (
+        "La copie intégrale est délivrée gratuitement par la mairie. [1]\n"
+        "Le conseil municipal peut voter valablement sans quorum. [1]"
+    )
+    result = check(answer)
+    assert result.cited == [1]
+    assert result.removed == [
+        RemovedCitation(
+            1, "non_etayee", "Le conseil municipal peut voter valablement sans quorum. [1]"
+        )
+    ]
+    assert result.unsupported == ["Le conseil municipal peut voter valablement sans quorum."]
+    assert result.text.endswith("voter valablement sans quorum.") and result.flagged
+
+
+def test_a_paraphrase_of_its_passage_keeps_its_citation() -> None:
+    answer = (
+        "Le tarif des concessions est fixé par le conseil municipal. [2]\n"
+        "L'inscription sur les listes électorales se fait en ligne ou en mairie. [3]"
+    )
+    assert not check(answer).flagged

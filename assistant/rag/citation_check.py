@@ -16,6 +16,12 @@ sentence that states a fact cites its passages with markers — "[1]", "[1, 2]",
   the sentence. Quotes are compared normalised (NFKC, casefold, ASCII apostrophes and
   quotes, whitespace collapsed, accents folded); quotes under 3 characters are ignored, and
   "[…]" or "..." in a quote cuts it into fragments that must each be found;
+- a sentence without a quote must still be backed by what it cites (issue 21: a claim a
+  poisoned document put in the model's mouth, cited to a genuine fiche): its lexical
+  support — the share of its content words (4 letters or more, not function words,
+  compared on their first `STEM` letters) found in its cited passages — under
+  `MIN_SUPPORT` removes its citations: "non_etayee". A sentence of fewer than
+  `MIN_SUPPORT_WORDS` content words is not judged;
 - a factual sentence left without a valid citation is "unsupported". A sentence is factual
   unless it is a question, has fewer than 4 words (a connective, a heading such as "Pièces
   à fournir :"), is a whole line ending with ":" or opening with "#" (a heading, the
@@ -37,7 +43,7 @@ from typing import Literal
 from assistant.models import Passage
 from plume.text import fold_accents
 
-Reason = Literal["source_inconnue", "citation_inexacte"]
+Reason = Literal["source_inconnue", "citation_inexacte", "non_etayee"]
 
 # How an answer says Plume has no source: such a sentence cites nothing.
 REFUSAL_OPENINGS = (
@@ -52,6 +58,20 @@ REFUSAL_OPENINGS = (
 )
 MIN_QUOTE_CHARS = 3
 MIN_FACT_WORDS = 4
+# Lexical support of an unquoted sentence: the genuine answers of the tests' fake model and
+# the extractive answers (copied sentences) score 0.5 to 1; a claim foreign to its passage
+# scores under 0.3.
+MIN_SUPPORT = 0.34
+MIN_SUPPORT_WORDS = 3
+STEM = 5
+_FUNCTION_TEXT = (
+    "alors aussi autre autres avec avoir cela celle celles celui ceux cette dans depuis donc "
+    "elle elles entre etre fait faire leur leurs lors mais meme moins nous plus pour quand "
+    "sans selon sera seront sont sous tous tout toute toutes tres vous votre vos peut "
+    "peuvent doit doivent dont ainsi apres avant chez"
+)
+_FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
+_WORDS = re.compile(r"[a-z0-9]+")
 
 # A marker: "[1]", "[1, 2]", "[1,2]", "[ 2 ]", "[-1]"; "[1][2]" and "[1] [2]" are two.
 _MARKER = re.compile(r"\[\s*-?\d+(?:\s*,\s*-?\d+)*\s*\]")
@@ -119,12 +139,20 @@ def check_citations(answer: str, passages: Sequence[Passage]) -> CitationCheck:
             (q for q in _quotes(plain) if not any(_holds(haystacks[n - 1], q) for n in valid)),
             None,
         )
+        foreign = (
+            missing is None
+            and valid
+            and not _quotes(plain)
+            and _support(plain, [haystacks[n - 1] for n in valid]) < MIN_SUPPORT
+        )
         kept_here: list[int] = []
         for marker, numbers in markers:
-            kept = [n for n in numbers if n in valid and missing is None]
+            kept = [n for n in numbers if n in valid and missing is None and not foreign]
             removed.extend(
                 RemovedCitation(n, "source_inconnue", sentence)
                 if n not in valid
+                else RemovedCitation(n, "non_etayee", sentence)
+                if foreign
                 else RemovedCitation(n, "citation_inexacte", sentence, missing)
                 for n in numbers
                 if n not in kept
@@ -188,6 +216,21 @@ def _is_factual(plain: str, whole_line: bool) -> bool:
     if bare.endswith("?") or (whole_line and (bare.endswith(":") or bare.startswith("#"))):
         return False
     return not _normalise(bare).startswith(_REFUSALS)
+
+
+def _stems(text: str) -> set[str]:
+    words = _WORDS.findall(_normalise(text).replace("'", " "))
+    return {w[:STEM] for w in words if len(w) >= 4 and w not in _FUNCTION_WORDS}
+
+
+def _support(plain: str, haystacks: list[list[str]]) -> float:
+    """The share of the sentence's content words its cited passages hold (1 when it has
+    too few to judge)."""
+    wanted = _stems(plain)
+    if len(wanted) < MIN_SUPPORT_WORDS:
+        return 1.0
+    held = set().union(*(_stems(text) for haystack in haystacks for text in haystack))
+    return len(wanted & held) / len(wanted)
 
 
 def _quotes(plain: str) -> list[str]:
