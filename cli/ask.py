@@ -116,7 +116,7 @@ def ask(
     out.print(f"[dim]{escape(answer.notice)}[/dim]\n")
     if answer.warning:
         out.print(f"[yellow]{escape(answer.warning)}[/yellow]\n")
-    out.print(answer.text, markup=False, highlight=False)
+    out.print(answer.text.replace("**", ""), markup=False, highlight=False)  # the widget's bold
     if answer.reliability:
         level = answer.reliability
         colour = {"elevee": "green", "moyenne": "yellow"}.get(str(level["level"]), "cyan")

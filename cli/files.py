@@ -17,7 +17,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.common import EXIT_ITEM_ERRORS, domain_errors, err, load_settings, open_runtime, out
+from cli.common import (
+    EXIT_ITEM_ERRORS,
+    domain_errors,
+    err,
+    load_settings,
+    open_runtime,
+    out,
+    server_for,
+)
 from cli.tables import fit
 
 STATUS_LABELS = {
@@ -71,7 +79,8 @@ def ingest_files_command(paths: list[Path], tenant: str, by: str | None) -> None
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with open_runtime(settings) as runtime, Progress(*columns, console=err) as bar:
+    hint = "Pour déposer des documents pendant qu'il tourne : POST /v1/admin/documents."
+    with open_runtime(settings, if_locked=hint) as runtime, Progress(*columns, console=err) as bar:
         task = bar.add_task(f"Documents de {tenant}", total=len(files))
 
         def done(result: FileResult) -> None:
@@ -123,6 +132,7 @@ def list_tenant_documents(tenant: str, as_json: bool) -> None:
     settings = load_settings()
     with domain_errors():
         check_tenant(tenant)
+    server_for(settings, tenant)  # a running server: its API, with the commune's key
     with open_runtime(settings) as runtime, domain_errors():
         docs = runtime.documents.list([tenant])
     if as_json:

@@ -1,9 +1,10 @@
 """A running `plume serve` holds the embedded index: the read commands then go through its API.
 
 `plume serve` announces itself in `<data_dir>/serveur.json` (its address and process id)
-and removes the file when it stops. `plume search`, `ask`, `sources`, `precedents` and
-`aides` look for it first: when a live server holds the index, they send the same request
-to its public API (as a caller without a key: the shared corpus) and print the same way.
+and removes the file when it stops. `plume search`, `ask`, `sources`, `precedents`, `aides`
+and `veille --commune` look for it first: when a live server holds the index, they send the
+same request to its public API (as a caller without a key: the shared corpus) and print the
+same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from plume.errors import PlumeError
 
 if TYPE_CHECKING:
+    import httpx
+
     from plume.settings import Settings
 
 SERVER_FILE = "serveur.json"
@@ -71,16 +74,21 @@ class RemoteServer:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx
 
         try:
-            response = httpx.request(method, self.url + path, timeout=120, **kwargs)
+            return httpx.request(method, self.url + path, timeout=120, **kwargs)
         except httpx.HTTPError as exc:
             raise ServerUnreachable(
                 f"Le serveur Plume annoncé à {self.url} ne répond pas ({type(exc).__name__}) : "
                 "relancez `plume serve`, ou arrêtez-le pour lire l'index directement."
             ) from exc
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._decode(self._send(method, path, **kwargs))
+
+    def _decode(self, response: httpx.Response) -> Any:
         try:
             body = response.json()
         except ValueError:
@@ -115,6 +123,14 @@ class RemoteServer:
         query = {k: v for k, v in params.items() if v is not None}
         result: dict[str, Any] = self._call("GET", "/v1/precedents", params=query)
         return result
+
+    def veille(self, **params: Any) -> str:
+        """The legal watch's digest as the server writes it (md, html or json)."""
+        query = {k: v for k, v in params.items() if v not in (None, [])}
+        response = self._send("GET", "/v1/veille", params=query)
+        if response.status_code >= 400:
+            self._decode(response)  # raises the server's message
+        return response.text
 
     def aides(self, **body: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(

@@ -19,6 +19,7 @@ from cli.common import (
     open_runtime,
     out,
     run,
+    server_for,
 )
 from cli.tables import fit
 
@@ -114,13 +115,15 @@ def veille_journal(
 
 
 @contextmanager
-def _veille(settings: Settings, *, index: bool, model: bool = True) -> Iterator[VeilleService]:
+def _veille(
+    settings: Settings, *, index: bool, model: bool = True, if_locked: str | None = None
+) -> Iterator[VeilleService]:
     """The runtime's watch when the index is needed (a commune's aids, a profile's codes),
     else the journal alone: then it works while a server holds the index."""
     from assistant.veille.service import VeilleService
 
     if index:
-        with open_runtime(settings) as runtime:
+        with open_runtime(settings, if_locked=if_locked) as runtime:
             yield runtime.veille
     else:
         yield VeilleService.journal_only(settings, model=model)
@@ -137,8 +140,15 @@ def veille_digest(
 ) -> None:
     """Affiche la synthèse de veille depuis une date, à partir du journal ; avec --commune,
     suivie des aides qui ferment dans les --echeances jours."""
-    with _veille(load_settings(), index=bool(commune)) as veille:
-        text = run(lambda: veille.digest(since, code, fmt, profil, commune, echeances))
+    settings = load_settings()
+    # a commune's aids are read in the index: while a server holds it, through its API
+    server = server_for(settings) if commune else None
+    if server is not None:
+        params = {"since": since, "code": code, "format": fmt, "profil": profil}
+        text = run(lambda: server.veille(**params, commune=commune, echeances=echeances))
+    else:
+        with _veille(settings, index=bool(commune)) as veille:
+            text = run(lambda: veille.digest(since, code, fmt, profil, commune, echeances))
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -171,7 +181,11 @@ def profil_ajouter(
             keywords=tuple(mot_cle or ()),
             description=description,
         )
-    with _veille(load_settings(), index=bool(profile.codes), model=False) as veille:
+    settings = load_settings()
+    with _veille(settings, index=False, model=False) as journal:
+        index = journal.profile_needs_index(profile)  # codes the change journal does not know
+    hint = f"Pour le créer pendant qu'il tourne : PUT /v1/admin/veille/profils/{name}."
+    with _veille(settings, index=index, model=False, if_locked=hint) as veille:
         created = run(lambda: veille.put_profile(profile))
     out.print(f"Profil « {escape(name)} » {'créé' if created else 'remplacé'}.")
 

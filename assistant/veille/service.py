@@ -82,9 +82,16 @@ class VeilleService:
     def list_profiles(self) -> list[VeilleProfile]:
         return self.profiles.list()
 
+    def profile_needs_index(self, profile: VeilleProfile) -> bool:
+        """Whether checking the profile's codes needs the index: not when the change journal
+        knows them all (then it works while a server holds the index)."""
+        known = ChangeJournal(self.settings.data_dir).codes()
+        return any(code not in known for code in profile.codes)
+
     def put_profile(self, profile: VeilleProfile) -> bool:
-        """Create or replace; True when created. A code the index does not hold is refused."""
-        if profile.codes:
+        """Create or replace; True when created. A code neither indexed nor in the change
+        journal is refused."""
+        if self.profile_needs_index(profile):
             if self.corpus is None:
                 raise RuntimeError("VeilleService built without the index: use the runtime's")
             refuse_unindexed(profile, self.corpus.indexed_codes(), self.settings.data_dir)
