@@ -5,6 +5,7 @@ services: `assistant` (search and chat), `aides`, `veille`, `corpus`, `documents
 
 from __future__ import annotations
 
+import _imp
 import importlib
 import threading
 from dataclasses import dataclass
@@ -159,4 +160,11 @@ class Runtime:
 
 
 def _load_chat_memory() -> None:
-    importlib.import_module("llama_index.core.memory")
+    # Other threads' new imports wait meanwhile: llama-index's package, imported from two
+    # threads at once, hands one of them a half-initialised module (KeyError, ImportError:
+    # an admin ingestion started right after the server failed so, 3 times out of 4).
+    _imp.acquire_lock()
+    try:
+        importlib.import_module("llama_index.core.memory")
+    finally:
+        _imp.release_lock()
