@@ -382,6 +382,76 @@ def test_real_files_are_found_by_their_content_for_their_tenant_only(
     ]
 
 
+# --- answers from a commune's minutes (issue 20, item 3) ------------------------------------------
+
+MINUTES_QUESTION = "Qu'a décidé le conseil municipal du 19 mai 2021 ?"
+QUORUM = "legi/LEGITEXT000006070633/L2121-17"
+
+
+def quoted(text: str) -> list[str]:
+    """The sentences an extractive answer quotes, without their « - » and [n]."""
+    return [line[2:].rsplit(" [", 1)[0] for line in text.splitlines() if line.startswith("- ")]
+
+
+def test_real_minutes_answer_with_their_decisions_not_their_headings(
+    real_library: tuple[Settings, object],
+) -> None:
+    from assistant.rag.retrieval import build_filter
+
+    _, runtime = real_library
+    reports: dict[str, FilesReport] = runtime.reports  # type: ignore[attr-defined]
+    minutes_of_may = next(f.doc_id for f in reports[FLAUX].files if f.format == "pdf")
+    answer = runtime.assistant.ask(MINUTES_QUESTION, build_filter(tenants=[FLAUX]))  # type: ignore[attr-defined]
+    assert answer.mode == "extractive" and "sources officielles" not in answer.text
+    assert answer.text.startswith(
+        "D'après les documents de votre commune (compte rendu du conseil municipal du 19 mai "
+        "2021, chargé le "
+    )
+    from assistant.rag import minutes  # what carries a decision
+
+    lines = quoted(answer.text)
+    assert lines and all(minutes.decision(line) for line in lines), lines
+    assert not [line for line in lines if len(line.split()) < 6 or line.endswith("19 mai 2021")]
+    assert [c.doc_id for c in answer.citations] == [minutes_of_may]
+
+
+@pytest.fixture(scope="module")
+def flaux_and_the_code(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The minutes of Flaux of 19 May 2021 beside the whole CGCT (2015, ../shared/data/legi)."""
+    from assistant.runtime import Runtime
+    from ingestion.service import ingest_source
+
+    cgct = SHARED_DATA / "legi" / "LEGITEXT000006070633.json"
+    if not cgct.is_file():
+        pytest.skip(f"{cgct} absent (../shared/data): the CGCT is needed")
+    pdf = real("flaux_gard", "comptes_rendus", "20210519 - compte rendu 19 Mai 2021.pdf")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("code") / "data")
+    runtime = Runtime.build(settings)
+    ingest_files(settings, runtime.store, None, [Upload(pdf.name, pdf.read_bytes())], FLAUX, "t")
+    ingest_source(settings, runtime.store, None, "legi", path=cgct)
+    runtime.refresh_stats()
+    yield runtime
+    runtime.close()
+
+
+@pytest.mark.slow
+def test_without_a_key_minutes_need_the_communes_documents_and_the_law_comes_from_the_code(
+    flaux_and_the_code: object,
+) -> None:
+    from assistant.rag import extractive
+    from assistant.rag.retrieval import build_filter
+    from assistant.rag.scope import NEEDS_DOCUMENTS
+
+    ask = flaux_and_the_code.assistant.ask  # type: ignore[attr-defined]
+    alone = ask(MINUTES_QUESTION, build_filter())  # no commune key: no articles of the codes
+    assert alone.mode == "refusal" and alone.flags == ["documents_commune_requis"]
+    assert alone.text == NEEDS_DOCUMENTS and alone.citations == []
+    for where in (build_filter(), build_filter(tenants=[FLAUX])):  # the law of councils
+        quorum = ask("quorum du conseil municipal", where)
+        assert quorum.mode == "extractive" and quorum.text.startswith(extractive.INTRO)
+        assert quorum.citations[0].doc_id == QUORUM
+
+
 # --- the command line -------------------------------------------------------------------------
 
 

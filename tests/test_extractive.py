@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from assistant.models import Passage
-from assistant.rag import extractive
+from assistant.rag import extractive, meetings, minutes
 from assistant.rag.evidence import Evidence, gather, units
 from assistant.rag.facets import asked, given
 from assistant.rag.query import Lexicon, Term
@@ -227,3 +227,109 @@ def test_pistes_show_each_closest_text_with_its_key_sentence_date_and_link() -> 
 def test_no_passage_no_answer() -> None:
     assert extractive.answer(evidence("acte de naissance", [])).mode == "refusal"
     assert extractive.pistes(evidence("acte de naissance", [])).mode == "refusal"
+
+
+# --- a commune's own documents (assistant.rag.minutes) -----------------------------------------
+
+# laid out as the real minutes of Flaux read once parsed (../shared/data, 19 Mai 2021.pdf)
+MINUTES = """REPUBLIQUE FRANCAISE
+DEPARTEMENT du GARD
+Compte rendu
+conseil municipal du
+19 mai 2021
+Séance du 19 mai 2021
+Présents : Denis JUVIN - Catherine MARTEL - Patricia MICHOT - Muriel NIGGEL
+Rapport sur le Prix et la Qualité du Service public (RPQS) Eau Potable — Exercice 2020
+Monsieur le Maire présente le Rapport sur le Prix et la Qualité du Service en eau potable
+Personne ne prenant la parole, il est passé au vote
+Vote : à l'unanimité
+Monsieur le Maire informe les membres du Conseil municipal que le SICTOMU a mis en place \
+une colonne textile au tri sélectif.
+2° - autorise Monsieur Le Maire à solliciter auprès de l'Etat et de l'Agence de l'eau
+les subventions nécessaires à son financement.
+1/3"""
+FLAUX_MINUTES = {
+    "title": "20210519 - compte rendu 19 Mai 2021",
+    "kind": "document",
+    "tenant": "30110",
+    "uploaded_at": "2026-12-07T09:30:00+00:00",
+}
+
+
+def test_minutes_headings_are_never_quoted_and_an_outcome_keeps_its_item() -> None:
+    assert minutes.units(MINUTES) == [
+        minutes.Unit(
+            "Rapport sur le Prix et la Qualité du Service public (RPQS) Eau Potable — Exercice "
+            "2020 — Vote : à l'unanimité",
+            True,
+        ),
+        minutes.Unit(
+            "Monsieur le Maire présente le Rapport sur le Prix et la Qualité du Service en eau "
+            "potable",
+            False,
+        ),
+        minutes.Unit(
+            "Monsieur le Maire informe les membres du Conseil municipal que le SICTOMU a mis en "
+            "place une colonne textile au tri sélectif.",
+            False,
+        ),
+        minutes.Unit(
+            "2° - autorise Monsieur Le Maire à solliciter auprès de l'Etat et de l'Agence de "
+            "l'eau les subventions nécessaires à son financement.",
+            True,
+        ),
+    ]
+    assert meetings.describe(FLAUX_MINUTES["title"], FLAUX_MINUTES["uploaded_at"]) == (
+        "compte rendu du conseil municipal du 19 mai 2021, chargé le 7 décembre 2026"
+    )
+    assert meetings.meeting_date("CR reunion 20210129") == (29, 1, 2021)
+    assert meetings.meeting_date("2014-05-22-0000072116") == (22, 5, 2014)
+    assert meetings.meeting_date("compte rendu du 24 sept 21") == (24, 9, 2021)
+    # a figure is a line to quote, not a title (« Coop scolaire 400€ »)
+    assert minutes.units("Subventions 2022\nCoop scolaire 400€") == [
+        minutes.Unit("Coop scolaire 400€", False)
+    ]
+
+
+def test_what_a_question_asks_of_a_communes_minutes() -> None:
+    assert meetings.meeting_days("Qu'a décidé le conseil de Couthenans le 24 février 2023 ?") == [
+        (24, 2, 2023)
+    ]
+    assert meetings.meeting_days("décisions de la séance du 24/02/2023") == [(24, 2, 2023)]
+    assert meetings.meeting_days("le déficit de l'assainissement au 1er janvier 2021 ?") == []
+    assert meetings.asks_decision("quels prix le conseil a-t-il fixés pour les maisons fleuries ?")
+    assert not meetings.asks_decision("si on vote le pacte fiscal, combien touche la commune ?")
+    assert not meetings.asks_decision("la délibération est-elle exécutoire ?")
+
+
+def test_a_communes_minutes_answer_with_their_decisions_under_what_they_are() -> None:
+    other_day = (
+        "Approbation du compte rendu du Conseil Municipal du 19 mai 2021\n"
+        "Le compte rendu du Conseil Municipal du 19 mai 2021 est validé à l'unanimité."
+    )
+    found = [
+        passage(1, "doc/30110/a", MINUTES, **FLAUX_MINUTES),  # type: ignore[arg-type]
+        passage(2, "doc/30110/b", other_day, **{**FLAUX_MINUTES, "title": "PV du 16 juin 2021"}),  # type: ignore[arg-type]
+    ]
+    reply = extractive.answer(evidence("Qu'a décidé le conseil municipal du 19 mai 2021 ?", found))
+    lines = reply.text.splitlines()
+    assert lines[0] == (
+        "D'après les documents de votre commune (compte rendu du conseil municipal du 19 mai "
+        "2021, chargé le 7 décembre 2026) :"
+    )
+    assert "sources officielles" not in reply.text
+    quoted = [line.removeprefix("- ").rsplit(" [", 1)[0] for line in lines[1:]]
+    assert quoted and all(minutes.decision(q) for q in quoted), quoted
+    assert (
+        "Rapport sur le Prix et la Qualité du Service public (RPQS) Eau Potable — Exercice 2020 "
+        "— Vote : à l'unanimité"
+    ) in quoted
+    assert [c.doc_id for c in reply.citations] == ["doc/30110/a"]  # not the next meeting's
+
+
+def test_official_texts_keep_their_introduction() -> None:
+    found = [
+        passage(1, "vdd/F1", "Le conseil municipal se réunit au moins une fois par trimestre.")
+    ]
+    reply = extractive.answer(evidence("le conseil municipal se réunit quand ?", found))
+    assert reply.text.splitlines()[0] == extractive.INTRO

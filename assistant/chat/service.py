@@ -38,7 +38,7 @@ from assistant.llm.calls import counting
 from assistant.llm.generator import Generator
 from assistant.llm.prompts import PromptBook
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Passage
-from assistant.rag import extractive
+from assistant.rag import extractive, meetings
 from assistant.rag.caveats import Caveats
 from assistant.rag.conversations import Conversations
 from assistant.rag.evidence import Evidence, gather
@@ -134,6 +134,7 @@ class ChatService(ModelSteps):
                 turn.refusal = NEEDS_DOCUMENTS
                 return turn
             where = replace(where, kinds=["document"], fields={**where.fields, "tenant": tenants})
+            where = self._meeting_of_the_day(turn.standalone, where)
             turn.documents_only = True
         with counting() as spent:  # the retrieval's model calls, when switched on
             turn.passages = self.retriever.search(
@@ -148,6 +149,18 @@ class ChatService(ModelSteps):
         turn.siblings = self._siblings(turn.passages, where)
         turn.evidence = self._gather(turn)
         return turn
+
+    def _meeting_of_the_day(self, question: str, where: SearchFilter) -> SearchFilter:
+        """A meeting named by its day (« le conseil du 19 mai 2021 »): the commune's
+        documents of that day, when it has some — its other minutes share every other word
+        of the question (« conseil », « municipal », « décidé »)."""
+        days = meetings.meeting_days(question)
+        if not days:
+            return where
+        found = self.retriever.store.scan(where, ("doc_id", "title"))
+        titles = {str(p.get("doc_id")): str(p.get("title") or "") for _, p in found}
+        same = meetings.of_the_day(days, titles)
+        return replace(where, doc_ids=same) if same else where
 
     def _siblings(self, passages: list[Passage], where: SearchFilter) -> list[Passage]:
         """The other passages of the first document found: the sentence that answers is
@@ -237,7 +250,7 @@ class ChatService(ModelSteps):
         if turn.found_aides is not None:
             answer = self._aides_list(turn, turn.found_aides)
         else:
-            answer = extractive.answer(turn.evidence, documents=turn.documents_only)
+            answer = extractive.answer(turn.evidence)
         return answer, signals(turn.evidence, quoted)
 
     def _extractive(self, turn: Turn) -> Answer:

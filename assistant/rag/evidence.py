@@ -11,6 +11,17 @@ always the first ones. Each sentence (a list stays with the line that opens it) 
 - its passage's **rank** in the search, which already weighs the lexicon, the law ↔ fiche
   links and the special regimes.
 
+A commune's own documents (kind `document`: minutes, deliberations, orders) are read by
+assistant.rag.minutes: their headings, dates alone and letterheads are never sentences,
+an outcome alone (« Vote : à l'unanimité ») is read with the title of what it decides. When
+the question asks what was decided, a sentence that carries a decision on what the question
+names (« les taux », « l'ACCDM »; anything, for « qu'a décidé le conseil du 19 mai ? »)
+gains `DECISION_WEIGHT` (half of it when only its document names it), one on another
+subject counts half, and so does one that decides nothing when the question names no
+subject (the list of those present, the mayor's news);
+when it names the day of a meeting, the documents of another day count half
+(assistant.rag.meetings).
+
 `Evidence` keeps the scored sentences and the retrieval's signals; the extractive answer,
 the `pistes` and the reliability level are all read from it.
 """
@@ -22,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant.models import Passage
+from assistant.rag import meetings, minutes
 from assistant.rag.facets import Facet, asked, given
 from plume.term_stats import TermStats
 from plume.text import FrenchAnalyzer, split_sentences, term_index
@@ -37,6 +49,7 @@ WORDS_WEIGHT = 1.0
 CONTEXT_WEIGHT = 0.35  # the words of the passage's title and headings, read with the sentence
 FACET_WEIGHT = 0.25
 RANK_WEIGHT = 2.0
+DECISION_WEIGHT = 0.5  # a commune's document: a decision, for a question on what was decided
 _LIST_ITEM = re.compile(r"^\s*- ")
 _SAME = re.compile(r"[\W_]+")  # what two copies of a sentence may differ by
 
@@ -104,6 +117,45 @@ def shorten(unit: str) -> str:
     return unit[:MAX_UNIT_CHARS].rsplit(" ", 1)[0] + " …"
 
 
+def units_of(passage: Passage) -> list[tuple[str, bool]]:
+    """(sentence, carries a decision) of a passage: a commune's document is read as such."""
+    if passage.field("kind") == "document":
+        return [(u.text, u.decision) for u in minutes.units(passage.text)]
+    return [(text, False) for text in units(passage.text)]
+
+
+def _other_day(passage: Passage, days: list[meetings.Day]) -> bool:
+    """A commune's document of another day than the meeting the question names."""
+    if not days or passage.field("kind") != "document":
+        return False
+    day = meetings.meeting_date(str(passage.field("title") or ""), [passage.text])
+    return day is not None and not any(meetings.same_day(day, d) for d in days)
+
+
+def _on(subject: TermWeights, text: str, passage: Passage, documents: set[str]) -> str:
+    """Where a document's sentence meets what the question's decision is about: « meeting »
+    when the question names nothing but the meeting (« qu'a décidé le conseil du 19 mai
+    ? »), else in the « sentence » itself, in its « document » only, or nowhere (« »)."""
+    if not subject.wanted:
+        return "meeting"
+    if subject.found(text):
+        return "sentence"
+    return "document" if passage.doc_id in documents else ""
+
+
+def _as_decision(score: float, decides: bool, on: str) -> float:
+    """A decision on what is asked gains `DECISION_WEIGHT` (half when only its document is
+    on it: a deliberation's « A été élu : Fabien ABERT »); a sentence off the subject, or
+    one that decides nothing when only the meeting is named, counts half."""
+    if decides and on in ("meeting", "sentence"):
+        return score + DECISION_WEIGHT
+    if decides and on == "document":
+        return score + DECISION_WEIGHT / 2
+    if on in ("", "meeting"):
+        return score * 0.5  # the mayor's news, those present, another item's vote
+    return score
+
+
 def headings(passage: Passage) -> str:
     return " ".join(str(passage.field(k) or "") for k in ("title", "section"))
 
@@ -117,6 +169,7 @@ class Sentence:
     context: float  # … in the sentence read with its passage's title and headings
     facets: frozenset[Facet]  # the question's facets it gives
     score: float
+    decision: bool = False  # a decision of a commune's document, asked for (assistant.rag.minutes)
 
     @property
     def doc_id(self) -> str:
@@ -200,17 +253,25 @@ def gather(
     seen: set[str] = set()
     said: list[frozenset[str]] = []  # the words of the sentences kept
     extra = {id(m) for m in more}
+    decisions = meetings.asks_decision(question)
+    days = meetings.meeting_days(question)
+    # what the decision asked for is about, if the question says (« les taux », « l'ACCDM »),
+    # and the documents that speak of it
+    subject = TermWeights(analyzer, meetings.subject_of(question), stats, equivalents)
+    on_subject = {p.doc_id for p in [*passages, *more] if subject.found(f"{headings(p)} {p.text}")}
     for passage in [*passages, *(m for m in more if m.doc_id in priors)]:
         head = headings(passage)
         section = str(passage.field("section") or "")
         prior = priors[passage.doc_id]
-        for position, text in enumerate(units(passage.text)):
+        document = passage.field("kind") == "document"
+        other_day = _other_day(passage, days)
+        for position, (text, decides) in enumerate(units_of(passage)):
             key = _SAME.sub("", text.casefold())
             words_of = frozenset(_SAME.split(text.casefold())) - {""}
             if key in seen or any(_alike(words_of, other) for other in said):
                 continue  # fiches repeat each other, word for word or nearly
             gives = given(text, facets, section)
-            if id(passage) in extra and not gives:
+            if id(passage) in extra and not gives and not (decisions and decides):
                 continue  # another section of the document: only for what the question asks
             seen.add(key)
             said.append(words_of)
@@ -223,10 +284,16 @@ def gather(
                 + FACET_WEIGHT * facet_share
                 + RANK_WEIGHT * prior
             )
-            if words == 0 and not gives:
+            if document and decisions:  # what was decided: its decisions answer
+                score = _as_decision(score, decides, _on(subject, text, passage, on_subject))
+            elif words == 0 and not gives:
                 score *= 0.5  # a sentence that neither names the subject nor answers
+            if other_day:
+                score *= 0.5
             evidence.sentences.append(
-                Sentence(text, passage, position, words, context, gives, score)
+                Sentence(
+                    text, passage, position, words, context, gives, score, decisions and decides
+                )
             )
     evidence.sentences.sort(key=lambda s: (-s.score, s.passage.rank, s.position))
     return evidence
