@@ -32,6 +32,7 @@ from assistant.rag.extractive import PISTES_INTRO
 from assistant.rag.retrieval import build_filter
 from assistant.rag.scope import OUT_OF_SCOPE
 from assistant.runtime import Runtime
+from ingestion.documents.items import Upload
 from ingestion.service import ingest_source
 from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
@@ -249,7 +250,7 @@ def test_streamed_answer_is_cited_and_accounted(rt: Runtime, fake: FakeMistral) 
     assert cites["answer"] == raw and cites["removed"] == []
     assert done["answer"] == raw
     assert done["mode"] == "generative" and done["flags"] == [] and done["warning"] is None
-    assert done["prompt_version"] == "answer.v2" and done["model"] == "mistral-small-latest"
+    assert done["prompt_version"] == "answer.v3" and done["model"] == "mistral-small-latest"
     assert done["conversation_id"] == meta["conversation_id"]
     assert done["question"] == BIRTH
     assert done["usage"]["prompt_tokens"] > 100 and done["usage"]["completion_tokens"] > 0
@@ -313,7 +314,7 @@ def test_an_unsourced_answer_is_replaced_by_the_sources(rt: Runtime, fake: FakeM
     assert done["answer"].startswith("Voici ce que disent les sources officielles")
     assert "préfet" not in done["answer"]
     assert done["mode"] == "extractive" and "reponse_non_sourcee" in done["flags"]
-    assert done["model"] == "mistral-small-latest" and done["prompt_version"] == "answer.v2"
+    assert done["model"] == "mistral-small-latest" and done["prompt_version"] == "answer.v3"
     assert "vdd/F1427" in [c["doc_id"] for c in cites["citations"]]
 
 
@@ -544,6 +545,39 @@ def test_out_of_scope_is_refused_without_a_model_call(rt: Runtime, fake: FakeMis
     assert fake.chat_calls == []
 
 
+def test_a_communes_minutes_are_named_as_its_own_documents_to_the_model(
+    rt: Runtime, fake: FakeMistral
+) -> None:
+    """A council's minutes are not an official source: the model reads what the document is
+    (its kind, its meeting's day, when it was loaded), and the prompt says so (answer.v3)."""
+    text = (
+        "Compte rendu du conseil municipal\nSéance du 19 mai 2021\n"
+        "Rapport sur le Prix et la Qualité du Service public (RPQS) Eau Potable\n"
+        "Vote : à l'unanimité\n"
+    )
+    name = "20210519 - compte rendu 19 Mai 2021.txt"
+    (uploaded,) = rt.documents.upload([Upload(name, text.encode())], "30110", "test").files
+    fake.chat_reply = lambda body: "Le conseil a approuvé le rapport sur l'eau potable. [1]"
+    try:
+        events = list(
+            rt.assistant.ask_streamed(
+                "Qu'a décidé le conseil municipal du 19 mai 2021 ?", build_filter(tenants=["30110"])
+            )
+        )
+    finally:
+        rt.documents.delete(str(uploaded.doc_id), ["30110"])
+    (call,) = answer_calls(fake)
+    prompt = last_user_text(call.body)
+    assert (
+        "[1] Document de votre commune, pas un texte officiel : compte rendu du conseil "
+        "municipal du 19 mai 2021, chargé le "
+    ) in prompt
+    assert "ce n'est pas un texte officiel" in prompt and "D'après les documents de votre" in prompt
+    cites, done = final(events)
+    assert done["mode"] == "generative" and done["prompt_version"] == "answer.v3"
+    assert [c["doc_id"] for c in cites["citations"]] == [uploaded.doc_id]
+
+
 # --- a model EcoLogits and llama-index do not know ----------------------------------------------------
 
 
@@ -590,7 +624,7 @@ def test_api_streams_the_answer(client: TestClient, fake: FakeMistral) -> None:
     assert names(events) == ["notice", "meta", "delta", "citations", "done"]
     cites, done = final(events)
     assert deltas(events) == citing("F1427")(fake.chat_calls[0].body) == done["answer"]
-    assert done["mode"] == "generative" and done["prompt_version"] == "answer.v2"
+    assert done["mode"] == "generative" and done["prompt_version"] == "answer.v3"
     assert "vdd/F1427" in [c["doc_id"] for c in cites["citations"]]
     assert done["conversation_id"] == events[1][1]["conversation_id"]
 
@@ -619,7 +653,7 @@ def test_api_answers_and_follows_up(client: TestClient, fake: FakeMistral) -> No
     assert resp.status_code == 200
     body = resp.json()
     assert body["mode"] == "generative" and body["flags"] == []
-    assert body["conversation_id"] and body["prompt_version"] == "answer.v2"
+    assert body["conversation_id"] and body["prompt_version"] == "answer.v3"
     assert body["usage"]["completion_tokens"] > 0 and body["impact"]["energy_kwh"] > 0
 
     follow = client.post(

@@ -93,6 +93,10 @@ def as_data(text: str) -> str:
     return _MARKER_IN_DATA.sub(r"(\1)", text.translate(_ANGLES))
 
 
+# a commune's document, as the model reads it (prompts/answer.v3.md says what to do with it)
+COMMUNE_DOCUMENT = "Document de votre commune, pas un texte officiel"
+
+
 def _source(n: int, passage: Passage, head: str, meta: str) -> str:
     kind = _KIND.sub("", str(passage.field("kind") or "").lower()) or "texte"
     body = "\n".join(as_data(x) for x in (head, f"({meta})", passage.text))
@@ -101,9 +105,16 @@ def _source(n: int, passage: Passage, head: str, meta: str) -> str:
 
 def context_block(passages: list[Passage]) -> str:
     """The numbered sources the model reads, each delimited (`_source`); [n] is what it
-    cites."""
+    cites. A commune's document is named as such, with what it is (« compte rendu du
+    conseil municipal du 19 mai 2021, chargé le … »): a council's minutes are not a source
+    of law."""
     blocks = []
     for n, p in enumerate(passages, start=1):
+        if p.field("kind") == "document":
+            what = extractive.describe(p)
+            head = f"{COMMUNE_DOCUMENT} : {what}"
+            blocks.append(_source(n, p, head, str(p.field("url") or "")))
+            continue
         heading = " — ".join(
             x for x in (str(p.field("title") or ""), str(p.field("section") or "")) if x
         )
