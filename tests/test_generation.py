@@ -452,15 +452,20 @@ def test_a_follow_up_is_rewritten_with_the_history(rt: Runtime, fake: FakeMistra
     assert done["usage"]["prompt_tokens"] > first.usage["prompt_tokens"]  # type: ignore[index]
 
 
-def test_without_a_model_a_follow_up_searches_both_questions(
+def test_without_a_model_a_follow_up_moves_to_its_new_subject(
     rt: Runtime, fake: FakeMistral, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rt.assistant.chat, "llm", None)
     first = rt.assistant.ask(BIRTH, build_filter())
     assert first.mode == "extractive" and first.model is None and first.flags == []
+    assert first.citations[0].doc_id == "vdd/F1427"  # the birth certificate's fiche
     second = rt.assistant.ask(FOLLOW_UP, build_filter(), first.conversation_id)
-    assert second.question == f"{BIRTH} {FOLLOW_UP}"
-    assert second.mode == "extractive" and second.citations
+    assert second.question == f"{BIRTH} {FOLLOW_UP}"  # judged and shown with its context
+    # ... but searched with its own words first: the marriage certificate, not the birth one
+    assert second.mode == "extractive" and second.citations[0].doc_id == "vdd/F1432"
+    # a follow-up of the follow-up builds on it
+    third = rt.assistant.ask("et un acte de décès ?", build_filter(), first.conversation_id)
+    assert "décès" in third.citations[0].title.lower(), third.citations[0].title
     assert fake.chat_calls == []
 
 

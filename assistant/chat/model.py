@@ -31,7 +31,7 @@ from assistant.llm.calls import usage_of
 from assistant.llm.generator import Generator, Message
 from assistant.llm.prompts import PromptBook
 from assistant.models import Answer, Citation, Passage
-from assistant.rag import extractive
+from assistant.rag import extractive, followup
 from assistant.rag.citation_check import check_citations
 from assistant.rag.conversations import Conversations
 from assistant.rag.evidence import Evidence, Sentence
@@ -171,12 +171,13 @@ class ModelSteps(ABC):
     def _judge(self, evidence: Evidence, quoted: list[Sentence]) -> Reliability:
         return self.reliability.judge(signals(evidence, quoted))
 
-    def _rewrite(self, turn: Turn, history: list[Message]) -> str:
-        """ "et pour un mariage ?" → a question that stands alone."""
-        last_question = next((m.content for m in reversed(history) if m.role == "user"), "")
-        fallback = f"{last_question} {turn.question}".strip()
+    def _rewrite(self, turn: Turn, history: list[Message]) -> None:
+        """ "et pour un mariage ?" → a question that stands alone (`turn.standalone`); without
+        a model, the follow-up is searched with its previous question as context."""
+        alone = followup.rewrite(Conversations.last_searched(turn.memory), turn.question)
+        turn.standalone, turn.search, turn.context = alone.question, alone.search, alone.context
         if self.llm is None or not self.breaker.allow():
-            return fallback  # without a model, the previous question gives the topic
+            return
         lines = [
             f"{'Secrétaire' if m.role == 'user' else 'Assistant'} : {m.content}"
             for m in history[-6:]
@@ -188,12 +189,13 @@ class ModelSteps(ABC):
         except Exception as exc:  # any model failure: keep going without it
             self.breaker.failure()
             log.warning("follow-up rewrite failed: %s", type(exc).__name__)
-            return fallback
+            return
         self.breaker.success()
         turn.model_seconds += time.perf_counter() - started
         self._add_usage(turn, response.raw)
         rewritten = response.text.strip().splitlines()
-        return rewritten[0].strip(' «»"') if rewritten and rewritten[0].strip() else fallback
+        if rewritten and rewritten[0].strip(' «»"'):
+            turn.standalone, turn.search, turn.context = rewritten[0].strip(' «»"'), "", ""
 
     @staticmethod
     def _add_usage(turn: Turn, raw: Any) -> None:

@@ -104,7 +104,7 @@ class ChatService(ModelSteps):
         turn.commune = commune
         history = Conversations.history(memory)
         if history:
-            turn.standalone = self._rewrite(turn, history)
+            self._rewrite(turn, history)
         turn.intent = detect(turn.standalone)
         if scope is not None:
             turn.scope = scope
@@ -119,7 +119,7 @@ class ChatService(ModelSteps):
         if turn.intent == "precedents" and turn.precedents is not None:
             return turn
         if turn.intent == "aides":  # the catalogue, within the commune's filters
-            results = self.aides.find(turn.standalone, commune=commune, limit=5)
+            results = self.aides.find(turn.standalone, commune=commune)
             if results.aides:
                 turn.found_aides = results
                 turn.passages = [
@@ -138,7 +138,11 @@ class ChatService(ModelSteps):
             turn.documents_only = True
         with counting() as spent:  # the retrieval's model calls, when switched on
             turn.passages = self.retriever.search(
-                turn.standalone, where, self.search_depth, place=Place.of(commune)
+                turn.search or turn.standalone,
+                where,
+                self.search_depth,
+                place=Place.of(commune),
+                context=turn.context,
             )
         turn.usage["prompt_tokens"] += spent.prompt_tokens
         turn.usage["completion_tokens"] += spent.completion_tokens
@@ -299,7 +303,7 @@ class ChatService(ModelSteps):
                 zone=self.zone,
             )
             answer.impact = impact.as_dict()
-        Conversations.remember(turn.memory, turn.question, answer.text)
+        Conversations.remember(turn.memory, turn.question, answer.text, turn.standalone)
         if answer.mode in ("extractive", "generative") and turn.evidence is not None:
             cited = {c.doc_id for c in answer.citations}
             answer.see_also = extractive.see_also(turn.evidence, cited)
