@@ -2,10 +2,10 @@
 order, with the server running where the README implies it, each outcome checked.
 
 `WALK` maps the README's commands one by one, in order: a README command that is not the
-walk's next step, or a step left without its command, fails (`test_the_walk_follows_the
-_readme`) — the README and this walk cannot drift apart. Each step says how it runs, with
-which placeholder stands for what (`given`, `files`), in which state the server must be,
-and what its outcome must hold; a step not run says why (`skip`).
+walk's next step, or a step left without its command, fails at once — the README and this
+walk cannot drift apart. Each step says how it runs, what stands for its placeholders
+(`given`, `files`), in which state the server must be and what its outcome must hold
+(tests/walk/outcomes.py); a step not run says why (`skip`).
 
 The environment (tests/walk/shell.py) imitates `make run` on a folder of its own: the
 fiches are the tests' mini corpus, the codes, their history, the grants and the funded
@@ -293,9 +293,10 @@ def test_the_walk_follows_the_readme() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_readme_walks(shell: Shell) -> None:
-    took = []
+    took, skipped = [], []
     for command, step in follow(README.read_text(encoding="utf-8")):
         if step.skip:
+            skipped.append(f"not run: {command.words} — {step.skip}")
             continue
         text = substituted(step, command, shell)
         if step.server == "up" and not shell.serving:
@@ -312,4 +313,5 @@ def test_the_readme_walks(shell: Shell) -> None:
             except AssertionError as exc:
                 raise AssertionError(f"{where}: {exc}\n{done}") from exc
         took.append((done.seconds, command.words))
-    print("\n".join(f"{s:6.1f} s  {words}" for s, words in sorted(took, reverse=True)[:12]))
+    slowest = [f"{s:6.1f} s  {words}" for s, words in sorted(took, reverse=True)[:12]]
+    print("\n".join([*slowest, *skipped]))
