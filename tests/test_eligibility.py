@@ -203,7 +203,14 @@ def test_an_unknown_perimeter_is_to_be_checked() -> None:
     payload = {**drome_aid(), "perimeter": "Bassin versant de la Drôme"}
     v = assess(payload, RURAL, TODAY)
     assert v.status == "a_verifier" and ASK_FUNDER in text(v)
-    assert assess({**payload, "perimeter": ""}, RURAL, TODAY).status == "a_verifier"
+    # no perimeter: a national funder says nothing of the territory …
+    no_perimeter = {**payload, "perimeter": "", "funders": ["ADEME"]}
+    assert assess(no_perimeter, RURAL, TODAY).status == "a_verifier"
+    # … the Drôme's chamber of agriculture does (assistant.aides.territories)
+    chamber = {**payload, "perimeter": "", "funders": ["Chambre d’agriculture de la Drôme"]}
+    assert assess(chamber, RURAL, TODAY).status == "eligible"
+    manche = replace(RURAL, departement="50", departement_name="Manche", region_name="Normandie")
+    assert assess(chamber, manche, TODAY).status == "non_eligible"
     # the commune's intercommunality, region, France métropolitaine: all contain it
     for name in ("CC du Val de Drôme", "auvergne-rhone-alpes", "France métropolitaine"):
         assert assess({**payload, "perimeter": name}, RURAL, TODAY).status == "eligible"

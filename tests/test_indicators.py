@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,6 +29,7 @@ from plume.settings import Settings
 from tests.conftest import make_mini_corpus, package_root
 from tests.databases import KINDS, fresh_database
 from tests.fakes.mistral import FakeMistral
+from tests.test_generation import last_user_text, sources_of
 
 TOKEN = "test-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -49,10 +51,21 @@ class Session:
     energy: float = 0.0
 
 
+def _first_sentence_cited(body: dict[str, Any]) -> str:
+    """A model that answers with its first source's first sentence, cited: an answer the
+    citation check keeps (its words are its passage's)."""
+    if "Sources :" not in last_user_text(body):
+        return "La demande se fait auprès de la mairie. [1]"  # not an answer prompt
+    sources = sources_of(body)
+    n = min(sources)
+    first = re.split(r"(?<=[.!?])\s", sources[n][1].strip(), maxsplit=1)[0]
+    return f"{first[:300]} [{n}]"
+
+
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeMistral]:
     with FakeMistral() as server:
-        server.chat_reply = "La demande se fait auprès de la mairie compétente. [1]"
+        server.chat_reply = _first_sentence_cited
         yield server
 
 
