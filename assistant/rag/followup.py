@@ -9,8 +9,10 @@ Three shapes, tried in order:
 - a new subject that fits no phrase (« et pour la convocation ? » after a question on the
   quorum): the follow-up's own words lead the search, the previous question's words weigh
   less (`context`, assistant.rag.retrieval.CONTEXT_WEIGHT).
-- anything else (« dans quel délai ? », « et s'il a oublié ? »): the same subject, another
-  aspect: the previous question then the follow-up.
+- anything else (« dans quel délai ? », « et s'il a oublié ? »), and any follow-up of a
+  situation told at length (over SHORT_QUESTION words: its phrases are no frame to fill,
+  measured on the blind sets of eval/datasets/followups_*): the previous question then
+  the follow-up, searched together.
 With a model, the model rewrites instead (assistant.chat.model); this is its fallback.
 """
 
@@ -117,7 +119,7 @@ class Rewrite:
     context: str = ""
 
 
-def rewrite(previous: str, followup: str, *, mode: str = "") -> Rewrite:
+def rewrite(previous: str, followup: str) -> Rewrite:
     """`followup`, asked after `previous` (the previous question as it was searched)."""
     previous = " ".join(previous.replace("’", "'").split())
     followup = " ".join(followup.replace("’", "'").split())
