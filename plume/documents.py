@@ -46,7 +46,7 @@ def day_number(iso: str | None, default: int) -> int:
     return (date.fromisoformat(iso[:10]) - _EPOCH).days
 
 
-_MONTHS = [
+MONTHS = [  # French month names, January first
     "janvier",
     "février",
     "mars",
@@ -69,7 +69,7 @@ def french_date(iso: str | None) -> str:
     except ValueError:
         return str(iso or "")
     first = "1er" if day.day == 1 else str(day.day)
-    return f"{first} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{first} {MONTHS[day.month - 1]} {day.year}"
 
 
 def vdd_doc_id(fiche_id: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from types import EllipsisType
 
 from assistant.aides.catalogue import (
     AideFilters,
@@ -41,11 +42,14 @@ class AidesService:
         filters: AideFilters | None = None,
         commune: CommuneProfile | None = None,
         limit: int = DEFAULT_LIMIT,
+        precedents: PrecedentReport | EllipsisType | None = ...,
     ) -> AideResults:
         """The aids of the catalogue for `project`, within the filters and the commune's
         territory, each with its eligibility verdict. `project` may be the whole question
         (« Quelles aides pour refaire le toit de l'école ? »): only the project's words are
-        searched, so the chat, `/v1/aides` and `plume aides` give one list."""
+        searched, so the chat, `/v1/aides` and `plume aides` give one list. `precedents`:
+        the comparable funded projects when the caller has already looked them up (the
+        chat shows them too), None when there are none."""
         limit_chars = self.retriever.max_query_chars  # the search's own bound
         if len(project) > limit_chars:
             raise InvalidAideRequest(
@@ -53,7 +57,9 @@ class AidesService:
             )
         filters = filters or AideFilters.build()
         words = project_words(project) or project
-        report = self.precedents_for(words) if words.strip() else None
+        if precedents is ...:
+            precedents = self.precedents_for(words) if words.strip() else None
+        report = precedents
         funded = [programme_id(name) for name in report.by_programme] if report else []
         return find_aides(self.retriever, words, filters, commune, limit=limit, funded=funded)
 

@@ -119,7 +119,7 @@ class ChatService(ModelSteps):
         if turn.intent == "precedents" and turn.precedents is not None:
             return turn
         if turn.intent == "aides":  # the catalogue, within the commune's filters
-            results = self.aides.find(turn.standalone, commune=commune)
+            results = self.aides.find(turn.standalone, commune=commune, precedents=turn.precedents)
             if results.aides:
                 turn.found_aides = results
                 turn.passages = [

@@ -17,15 +17,13 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from plume.documents import MONTHS as FRENCH_MONTHS
 from plume.documents import french_date
 from plume.text import fold_accents
 
 Day = tuple[int, int, int | None]  # (day, month, year or None)
 
-MONTHS = (
-    *("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout"),
-    *("septembre", "octobre", "novembre", "decembre"),
-)
+MONTHS = tuple(fold_accents(m) for m in FRENCH_MONTHS)  # folded: « fevrier », « aout »
 _SHORT_MONTHS = {"janv": 1, "fev": 2, "fevr": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10}
 _SHORT_MONTHS |= {"nov": 11, "dec": 12}
 MONTH = "|".join([*MONTHS, *_SHORT_MONTHS])

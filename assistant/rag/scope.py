@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from plume.documents import MONTHS
 from plume.embedding import Embedder
 from plume.text import fold_accents
 
@@ -83,9 +84,7 @@ ADMIN = Verdict("admin", {"admin": 1.0, "local": 0.0, "hors_champ": 0.0})
 RECORDS = Verdict("local", {"admin": 0.0, "local": 1.0, "hors_champ": 0.0})
 
 # --- the rule: what a council decided (see above) -----------------------------------------------
-_MONTHS = (
-    r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
-)
+_MONTHS = "(?:" + "|".join(fold_accents(m) for m in MONTHS) + ")"
 _COUNCIL = (
     r"(?:conseil(?! (?:d etat|constitutionnel|departemental|regional|general|des ministres"
     r"|de l europe|superieur|de prud\w*|d administration|communautaire|de discipline|medical"

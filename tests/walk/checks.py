@@ -8,24 +8,11 @@ import re
 from datetime import date
 from typing import Any
 
+from plume.documents import MONTHS
 from tests.walk.readme import blocks
 from tests.walk.shell import Done, Shell
 
 CURL_STATUS = " -sS -w '\\nHTTP %{http_code}'"  # appended to the README's curl lines
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 
 def curl(shell: Shell, text: str) -> Done:
