@@ -20,6 +20,7 @@ from assistant.llm.breaker import CircuitBreaker
 from assistant.llm.client import build_llm
 from assistant.llm.levers import build_model_levers
 from assistant.llm.prompts import PromptBook
+from assistant.llm.support import build_support_judge
 from assistant.rag.caveats import Caveats
 from assistant.rag.conversations import Conversations
 from assistant.rag.query import QueryExpander
@@ -106,6 +107,7 @@ class Runtime:
             reliability=ReliabilityModel.load(settings.corpus_dir),
             zone=settings.electricity_mix_zone,
             caveats=Caveats.load(settings.corpus_dir),  # changes the texts do not hold yet
+            support=build_support_judge(settings, llm, breaker, prompts),  # off: None
         )
         communes = CommuneRegistry(  # the geographic code loads on first use
             settings.data_dir, Territory(settings.packages_dir, settings.corpus_dir)

@@ -178,6 +178,15 @@ class Settings(BaseSettings):
         description="Time-out of one rewriting or reranking call, in seconds: beyond, the "
         "search goes on without the model.",
     )
+    citation_judge: bool = Field(
+        True,
+        description="With a model: it also judges, in one call per answer, whether each "
+        "unquoted sentence is backed by the passages it cites (issue 21); a sentence it "
+        "refuses, or every one when its reply is unusable, loses its citations and is not shown.",
+    )
+    citation_judge_timeout_s: float = Field(
+        10.0, ge=0.5, description="Time-out of the citation judgement's call, in seconds."
+    )
     embedding_model: str = Field("mistral-embed", description="Model for dense vectors.")
     embedding_dim: int = Field(1024, description="Dimension of the embedding model's vectors.")
     embedding_batch: int = Field(64, ge=1, le=512, description="Texts sent per embedding call.")

@@ -283,11 +283,10 @@ def test_invented_and_inexact_citations_are_removed(rt: Runtime, fake: FakeMistr
     cites, done = final(events)
     text = done["answer"]
     assert cites["answer"] == text != raw
+    # the sentences left without a source are not shown (issue 21: a claim a poisoned
+    # document put in the model's mouth is neither cited nor shown)
     assert text.splitlines() == [
         f"La demande se fait auprès de la mairie qui détient l'acte. [{n}]",
-        "La copie est délivrée par le préfet de région.",
-        raw.splitlines()[2].removesuffix(f" [{n}]"),
-        "La mairie répond « sous quarante-huit heures ouvrées ».",
     ]
     assert "[9]" not in text
     assert done["mode"] == "generative"

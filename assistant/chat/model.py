@@ -14,6 +14,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from assistant.aides.cofinancing import CofinancingRequest
@@ -27,12 +28,14 @@ from assistant.aides.tools import (
 )
 from assistant.chat.turn import COFINANCING_DOC, Event, Turn
 from assistant.llm.breaker import CircuitBreaker
-from assistant.llm.calls import usage_of
+from assistant.llm.calls import counting, usage_of
 from assistant.llm.generator import Generator, Message
 from assistant.llm.prompts import PromptBook
+from assistant.llm.support import SupportJudge
 from assistant.models import Answer, Citation, Passage
 from assistant.rag import extractive, followup
-from assistant.rag.citation_check import check_citations
+from assistant.rag.authority import attributed, rests_on_documents
+from assistant.rag.citation_check import ClaimJudge, check_citations
 from assistant.rag.conversations import Conversations
 from assistant.rag.evidence import Evidence, Sentence
 from assistant.rag.reliability import Reliability, ReliabilityModel, signals
@@ -147,6 +150,7 @@ class ModelSteps(ABC):
     prompts: PromptBook
     reliability: ReliabilityModel
     passages_per_answer: int
+    support: SupportJudge | None  # the model's judgement of unquoted sentences (issue 21)
 
     @property
     def model_name(self) -> str | None:
@@ -317,13 +321,29 @@ class ModelSteps(ABC):
                 yield "reset", {"reason": answer.flags[-1] if answer.flags else answer.mode}
             yield from self._finish(turn, answer)
 
+    def _judge_of(self, context: list[Passage]) -> ClaimJudge | None:
+        """The model's judgement of the answer's unquoted sentences against `context`."""
+        support = self.support
+        if support is None:
+            return None
+        sources = [
+            f"{p.field('title') or ''} — {p.field('section') or ''}\n{p.text}" for p in context
+        ]
+        return lambda claims: support.judge([(c.sentence, c.cited) for c in claims], sources)
+
     def _checked(self, turn: Turn, text: str, prompt_version: str) -> Answer:
         """The model's text after the citation check. When it declines (the signal, or only
         « the sources do not say »), the closest texts; when nothing it said is tied to a
         source, the answer read from the evidence."""
         assert turn.evidence is not None
         context = turn.passages[: self.passages_per_answer]
-        check = check_citations(_without_signal(text), context)
+        with counting() as spent:  # the judgement's call, when there is one
+            check = check_citations(
+                _without_signal(text), context, judge=self._judge_of(context), drop_unsupported=True
+            )
+        turn.usage["prompt_tokens"] += spent.prompt_tokens
+        turn.usage["completion_tokens"] += spent.completion_tokens
+        turn.model_seconds += spent.seconds
         flags = []
         if check.removed:
             flags.append("citation_retiree")
@@ -354,6 +374,9 @@ class ModelSteps(ABC):
                 reliability.score,
                 ["une citation du modèle a été retirée", *reliability.reasons],
             )
+        if rests_on_documents(cited):  # it says so (issue 21)
+            intro = extractive.documents_introduction(cited, turn.evidence)
+            check = replace(check, text=attributed(check.text, intro))
         answer = Answer(
             text=check.text,
             mode="generative",

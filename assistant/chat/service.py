@@ -37,8 +37,9 @@ from assistant.llm.breaker import CircuitBreaker
 from assistant.llm.calls import counting
 from assistant.llm.generator import Generator
 from assistant.llm.prompts import PromptBook
+from assistant.llm.support import SupportJudge
 from assistant.models import AI_NOTICE, MODEL_UNAVAILABLE, Answer, Passage
-from assistant.rag import extractive, meetings
+from assistant.rag import authority, extractive, meetings
 from assistant.rag.caveats import Caveats
 from assistant.rag.conversations import Conversations
 from assistant.rag.evidence import Evidence, gather
@@ -71,6 +72,7 @@ class ChatService(ModelSteps):
         search_depth: int = 10,
         zone: str | None = None,
         caveats: Caveats | None = None,
+        support: SupportJudge | None = None,
     ) -> None:
         self.retriever = retriever
         self.aides = aides  # the catalogue, funded projects and the calculator
@@ -85,6 +87,7 @@ class ChatService(ModelSteps):
         self.search_depth = search_depth  # what the evidence and the pistes are read from
         self.zone = zone
         self.caveats = caveats or Caveats()  # changes of the law the texts do not hold yet
+        self.support = support  # the model's judgement of unquoted sentences (issue 21)
 
     # --- before the stream ---------------------------------------------------------------
 
@@ -147,6 +150,9 @@ class ChatService(ModelSteps):
         turn.usage["prompt_tokens"] += spent.prompt_tokens
         turn.usage["completion_tokens"] += spent.completion_tokens
         turn.model_seconds += spent.seconds
+        # on a question of law, the official texts found outrank the commune's documents
+        law = authority.law_question(turn.scope, turn.documents_only)
+        turn.passages = authority.official_first(turn.passages, law=law)
         if turn.documents_only and not turn.passages:
             turn.refusal = NEEDS_DOCUMENTS
             return turn

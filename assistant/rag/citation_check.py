@@ -21,7 +21,11 @@ sentence that states a fact cites its passages with markers — "[1]", "[1, 2]",
   support — the share of its content words (4 letters or more, not function words,
   compared on their first `STEM` letters) found in its cited passages — under
   `MIN_SUPPORT` removes its citations: "non_etayee". A sentence of fewer than
-  `MIN_SUPPORT_WORDS` content words is not judged;
+  `MIN_SUPPORT_WORDS` content words is not judged. With a model configured, the unquoted
+  cited sentences the lexical check lets through are also judged by it, all in one call
+  (assistant.llm.support, prompts/support.v*.md): a sentence it does not find backed by
+  what it cites is "non_etayee" too, and so is every one of them when its judgement
+  cannot be had or read (fail closed);
 - a factual sentence left without a valid citation is "unsupported". A sentence is factual
   unless it is a question, has fewer than 4 words (a connective, a heading such as "Pièces
   à fournir :"), is a whole line ending with ":" or opening with "#" (a heading, the
@@ -29,14 +33,16 @@ sentence that states a fact cites its passages with markers — "[1]", "[1, 2]",
   assistant.rag.extractive.NOT_FOUND and its invitation to rephrase): a refusal has nothing to
   cite.
 
-The answer is flagged when a citation was removed or a sentence is unsupported.
+The answer is flagged when a citation was removed or a sentence is unsupported. The chat
+cuts the unsupported sentences from what it shows (`drop_unsupported`): a claim that a
+poisoned document put in the model's mouth is neither cited nor shown.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -117,19 +123,51 @@ class CitationCheck:
         return bool(self.removed or self.unsupported)
 
 
-def check_citations(answer: str, passages: Sequence[Passage]) -> CitationCheck:
-    """Removes the citations `passages` do not back, and lists the unsupported sentences."""
+@dataclass(frozen=True)
+class Claim:
+    """An unquoted sentence and the passages it cites, for a model's judgement."""
+
+    sentence: str  # markers stripped
+    cited: tuple[int, ...]  # passage numbers, 1-based
+
+
+# A model's judgement of claims: for each, whether its cited passages back it; None when
+# there is no usable judgement (a failed call, a garbled reply): every claim is refused.
+ClaimJudge = Callable[[Sequence[Claim]], Sequence[bool] | None]
+
+
+@dataclass
+class _Read:
+    start: int
+    end: int
+    whole_line: bool
+    plain: str
+    markers: list[tuple[re.Match[str], list[int]]]
+    valid: set[int]
+    missing: str | None
+    foreign: bool
+
+
+def check_citations(
+    answer: str,
+    passages: Sequence[Passage],
+    *,
+    judge: ClaimJudge | None = None,
+    drop_unsupported: bool = False,
+) -> CitationCheck:
+    """Removes the citations `passages` do not back, and lists the unsupported sentences.
+
+    `judge`: a model's judgement of the unquoted sentences the lexical check let through,
+    one call for all (a sentence it refuses is "non_etayee"; no usable judgement refuses
+    them all). `drop_unsupported`: the unsupported sentences are also cut from the text
+    (what the chat shows: a claim no source backs is not shown)."""
     haystacks = [
         [_normalise(str(x or "")) for x in (p.text, p.field("title"), p.field("section"))]
         for p in passages
     ]
-    cited: list[int] = []
-    removed: list[RemovedCitation] = []
-    unsupported: list[str] = []
-    edits: list[tuple[int, int, list[int]]] = []  # markers to rewrite with the numbers kept
+    read: list[_Read] = []
     for start, end, whole_line in _sentences(answer):
-        sentence = answer[start:end]
-        plain = _strip_markers(sentence)
+        plain = _strip_markers(answer[start:end])
         markers = [
             (m, [int(x) for x in re.findall(r"-?\d+", m.group())])
             for m in _MARKER.finditer(answer, start, end)
@@ -139,31 +177,63 @@ def check_citations(answer: str, passages: Sequence[Passage]) -> CitationCheck:
             (q for q in _quotes(plain) if not any(_holds(haystacks[n - 1], q) for n in valid)),
             None,
         )
-        foreign = (
+        foreign = bool(
             missing is None
             and valid
             and not _quotes(plain)
             and _support(plain, [haystacks[n - 1] for n in valid]) < MIN_SUPPORT
         )
+        read.append(_Read(start, end, whole_line, plain, markers, valid, missing, foreign))
+    if judge is not None:
+        _judged(read, judge)
+    cited: list[int] = []
+    removed: list[RemovedCitation] = []
+    unsupported: list[str] = []
+    edits: list[tuple[int, int, list[int] | None]] = []  # markers to rewrite; None: cut
+    for r in read:
+        sentence = answer[r.start : r.end]
         kept_here: list[int] = []
-        for marker, numbers in markers:
-            kept = [n for n in numbers if n in valid and missing is None and not foreign]
+        marker_edits: list[tuple[int, int, list[int] | None]] = []
+        for marker, numbers in r.markers:
+            kept = [n for n in numbers if n in r.valid and r.missing is None and not r.foreign]
             removed.extend(
                 RemovedCitation(n, "source_inconnue", sentence)
-                if n not in valid
+                if n not in r.valid
                 else RemovedCitation(n, "non_etayee", sentence)
-                if foreign
-                else RemovedCitation(n, "citation_inexacte", sentence, missing)
+                if r.foreign
+                else RemovedCitation(n, "citation_inexacte", sentence, r.missing)
                 for n in numbers
                 if n not in kept
             )
             if len(kept) < len(numbers):
-                edits.append((marker.start(), marker.end(), kept))
+                marker_edits.append((marker.start(), marker.end(), kept))
             kept_here.extend(kept)
         cited.extend(n for n in dict.fromkeys(kept_here) if n not in cited)
-        if not kept_here and _is_factual(plain, whole_line):
-            unsupported.append(plain)
+        if not kept_here and _is_factual(r.plain, r.whole_line):
+            unsupported.append(r.plain)
+            if drop_unsupported:
+                edits.append((r.start, r.end, None))
+                continue
+        edits.extend(marker_edits)
     return CitationCheck(_apply(answer, edits), cited, removed, unsupported)
+
+
+def _judged(read: list[_Read], judge: ClaimJudge) -> None:
+    """The model's judgement of the unquoted, cited sentences still standing: those it
+    refuses — all of them when its judgement is unusable — become foreign (fail closed)."""
+    asked = [
+        r for r in read if r.valid and r.missing is None and not r.foreign and not _quotes(r.plain)
+    ]
+    if not asked:
+        return
+    try:
+        verdicts = judge([Claim(r.plain, tuple(sorted(r.valid))) for r in asked])
+    except Exception:  # a judge that breaks refuses: nothing unchecked passes
+        verdicts = None
+    if verdicts is None or len(verdicts) != len(asked):
+        verdicts = [False] * len(asked)
+    for r, backed in zip(asked, verdicts, strict=True):
+        r.foreign = r.foreign or not backed
 
 
 def _sentences(answer: str) -> list[tuple[int, int, bool]]:
@@ -256,12 +326,16 @@ def _strip_markers(sentence: str) -> str:
     return re.sub(rf"[ \t\u00a0\u202f]*{_MARKER.pattern}", "", sentence).strip()
 
 
-def _apply(answer: str, edits: list[tuple[int, int, list[int]]]) -> str:
+def _apply(answer: str, edits: list[tuple[int, int, list[int] | None]]) -> str:
     """Rewrites markers from the last: "[1, 3]" → "[1]"; a marker left empty goes with the
     space before it (unless a marker follows: "x [7][1]" → "x [1]"), or after it at the
-    start of a line."""
+    start of a line. A sentence cut (None) goes with the spaces after it, and its line
+    with it when nothing but a list's bullet is left."""
     text = answer
-    for start, end, kept in reversed(edits):
+    for start, end, kept in sorted(edits, key=lambda e: e[0], reverse=True):
+        if kept is None:
+            text = _cut(text, start, end)
+            continue
         if kept:
             text = f"{text[:start]}[{', '.join(map(str, kept))}]{text[end:]}"
             continue
@@ -272,3 +346,18 @@ def _apply(answer: str, edits: list[tuple[int, int, list[int]]]) -> str:
                 end += 1
         text = text[:start] + text[end:]
     return text
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    while end < len(text) and text[end] in " \t\u00a0\u202f":
+        end += 1
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    rest = text[line_start:start] + text[end:line_end]
+    if not _BULLET.sub("", rest).strip():
+        # the whole line goes, with one of its line breaks
+        if line_end < len(text):
+            return text[:line_start] + text[line_end + 1 :]
+        return text[: max(line_start - 1, 0)]
+    return text[:start] + text[end:]

@@ -86,14 +86,23 @@ def introduction(sentences: list[Sentence], evidence: Evidence) -> str:
     documents = [s.passage for s in sentences if _is_document(s.passage)]
     if not documents:
         return INTRO
+    template = INTRO_DOCUMENTS if len(documents) == len(sentences) else INTRO_BOTH
+    return template.format(documents=_named(documents, evidence))
+
+
+def documents_introduction(documents: list[Passage], evidence: Evidence) -> str:
+    """« D'après les documents de votre commune (…) : », naming `documents` (issue 21: a
+    generated answer resting only on them opens so)."""
+    return INTRO_DOCUMENTS.format(documents=_named(documents, evidence))
+
+
+def _named(documents: list[Passage], evidence: Evidence) -> str:
     found = [*evidence.passages, *(s.passage for s in evidence.sentences)]
-    named = "; ".join(
+    return "; ".join(
         dict.fromkeys(
             describe(p, [q.text for q in found if q.doc_id == p.doc_id]) for p in documents
         )
     )
-    template = INTRO_DOCUMENTS if len(documents) == len(sentences) else INTRO_BOTH
-    return template.format(documents=named)
 
 
 def _numbered(sentences: list[Sentence]) -> tuple[dict[str, int], list[Citation]]:

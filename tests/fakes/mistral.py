@@ -19,6 +19,12 @@ The chat endpoint can also misbehave or answer otherwise, for the generation tes
     fake.delay_s = 5                     # wait before answering (time-outs)
     fake.break_stream_after = 3          # abort a stream after 3 content chunks
     fake.tool_calls = [ToolCallSpec("search", {"q": "mariage"})]  # answer with a tool call
+    fake.judge_reply = '{"1": "non"}'    # the citation judgement's reply (prompts/support)
+
+A citation judgement (prompts/support.v*.md, recognised by its « Phrases à vérifier : »)
+is answered apart: `judge_reply` (a string or a function of the body), by default « oui »
+for every sentence — a judge that agrees; such calls are in `judge_calls`, not
+`chat_calls`.
 
 `reset()` puts every knob back and forgets requests and pending failures.
 
@@ -176,6 +182,27 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
+JUDGEMENT = "Phrases à vérifier :"  # what opens the sentences of prompts/support.v*.md
+
+
+def is_judgement(body: Any) -> bool:
+    """A citation judgement's request (prompts/support.v*.md)."""
+    users = [m for m in (body or {}).get("messages") or [] if m.get("role") == "user"]
+    return bool(users) and JUDGEMENT in message_text(users[-1])
+
+
+def judged_sentences(body: dict[str, Any]) -> list[str]:
+    """The sentences a citation judgement asks about, in order, without their « (cite …) »."""
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    text = message_text(users[-1]).split(JUDGEMENT, 1)[1]
+    return re.findall(r"^\d+\. (.*) \(cite : [\d, ]+\)$", text, flags=re.MULTILINE)
+
+
+def agree(body: dict[str, Any]) -> str:
+    """A judge that finds every sentence backed."""
+    return json.dumps({str(n): "oui" for n in range(1, len(judged_sentences(body)) + 1)})
+
+
 class FakeMistral(LoopbackServer):
     name = "fake-mistral"
 
@@ -198,6 +225,7 @@ class FakeMistral(LoopbackServer):
         # "" ends a stream cleanly with [DONE] but without any finish reason)
         self.finish_reason: str | None = None
         self.tool_calls: list[ToolCallSpec] | None = None  # chat: answer with these calls
+        self.judge_reply: ChatReply | None = None  # a citation judgement; None: all « oui »
         self._requests: list[ReceivedRequest] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
@@ -219,7 +247,12 @@ class FakeMistral(LoopbackServer):
 
     @property
     def chat_calls(self) -> list[ReceivedRequest]:
-        return self.calls(CHAT)
+        """The chat requests, the citation judgements aside (`judge_calls`)."""
+        return [r for r in self.calls(CHAT) if not is_judgement(r.body)]
+
+    @property
+    def judge_calls(self) -> list[ReceivedRequest]:
+        return [r for r in self.calls(CHAT) if is_judgement(r.body)]
 
     def clear(self) -> None:
         """Forget the requests received so far (failures still pending stay)."""
@@ -256,6 +289,7 @@ class FakeMistral(LoopbackServer):
         self.break_stream_after = None
         self.finish_reason = None
         self.tool_calls = None
+        self.judge_reply = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -337,6 +371,9 @@ class FakeMistral(LoopbackServer):
         tool_calls = [t.wire(i) for i, t in enumerate(self.tool_calls)] if self.tool_calls else None
         if tool_calls is not None:
             reply = ""
+        elif is_judgement(body):
+            judged = self.judge_reply
+            reply = (judged(body) if callable(judged) else judged) if judged else agree(body)
         else:
             reply = self.chat_reply(body) if callable(self.chat_reply) else self.chat_reply
         finish: str | None = "tool_calls" if tool_calls is not None else "stop"
