@@ -284,6 +284,13 @@ class Settings(BaseSettings):
         description='Declared country of other hosts, e.g. {"llm.example.eu": "DE"} '
         "(sovereignty sheet); JSON in the environment.",
     )
+    image_registry: str | None = Field(
+        None,
+        description="Registry the deployment pulls its container images from (Plume, "
+        "Qdrant, PostgreSQL, Redis, the proxy), e.g. registry.example.fr/dockerhub: declared "
+        "by deploy/compose.yaml and the Helm chart, for the sovereignty sheet; unset: not "
+        "deployed from images.",
+    )
     redis_url: SecretStr | None = Field(
         None, description="Redis URL for rate limiting across processes; in memory when unset."
     )

@@ -36,6 +36,13 @@ def sources(runtime: RuntimeDep, caller: CallerDep) -> list[SourceOut]:
     return out
 
 
+@router.get("/livez", summary="Le processus répond", response_model=dict[str, str])
+def livez() -> dict[str, str]:
+    # liveness: the process serves HTTP, the index is not read (a damaged index is /healthz's
+    # 503, for readiness: restarting the process would not repair it)
+    return {"status": "ok"}
+
+
 @router.get(
     "/healthz",
     summary="État du service",

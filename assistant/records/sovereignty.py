@@ -56,11 +56,21 @@ KNOWN_HOSTS = {
     "api.mistral.ai": ("Mistral AI SAS (France)", "FR"),
     ".gouv.fr": ("État français (DILA, ministères)", "FR"),
     "registry.npmjs.org": ("npm, Inc. (GitHub, Microsoft — États-Unis)", "US"),
+    # container registries: Docker Hub (its official images), GitHub's, Red Hat's
+    "docker.io": ("Docker, Inc. (Docker Hub — États-Unis)", "US"),
+    "registry-1.docker.io": ("Docker, Inc. (Docker Hub — États-Unis)", "US"),
+    "index.docker.io": ("Docker, Inc. (Docker Hub — États-Unis)", "US"),
+    "ghcr.io": ("GitHub, Inc. (Microsoft — États-Unis)", "US"),
+    "quay.io": ("Red Hat, Inc. (IBM — États-Unis)", "US"),
+    "rg.fr-par.scw.cloud": ("Scaleway SAS (France), Paris", "FR"),
+    "rg.nl-ams.scw.cloud": ("Scaleway SAS (France), Amsterdam", "NL"),
+    "rg.pl-waw.scw.cloud": ("Scaleway SAS (France), Varsovie", "PL"),
     "api.openai.com": ("OpenAI (États-Unis)", "US"),
     "api.anthropic.com": ("Anthropic (États-Unis)", "US"),
     "generativelanguage.googleapis.com": ("Google (États-Unis)", "US"),
 }
 COUNTRY_NAMES = {"FR": "France", "US": "États-Unis", "DE": "Allemagne", "SE": "Suède"}
+IMAGES_ROLE = "Images des conteneurs (Plume, Qdrant, PostgreSQL, Redis, Caddy)"
 EU_LAW = "RGPD et droit de l'Union ; en France, loi Informatique et libertés (CNIL)"
 US_LAW = "Droit des États-Unis (CLOUD Act, FISA section 702) : accès extraterritorial possible"
 
@@ -205,6 +215,10 @@ def build_sheet(settings: Settings) -> SovereigntySheet:
         origin = f"file://{pin.bundle}" if beside else settings.lexhub_url or pin.repository
         wanted.append(("Codes et leur historique (LexHub, git)", origin, False))
     wanted.append(("Aides (aides-territoires)", settings.aides_territoires_url, False))
+    if settings.image_registry:  # deploy/: every image, Plume's included, comes from there
+        registry = settings.image_registry
+        registry = registry if "://" in registry else f"https://{registry}"
+        wanted.append((IMAGES_ROLE, registry, False))
     if settings.piste_client_id:
         wanted.append(("Légifrance (PISTE)", settings.piste_api_url, False))
 
