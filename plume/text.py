@@ -15,7 +15,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -157,15 +157,25 @@ class Bm25Encoder:
         indices = list(dict.fromkeys(term_index(t) for t in unique))
         return SparseVec(indices, [1.0] * len(indices))
 
-    def encode_weighted(self, texts: Sequence[tuple[str, float]]) -> SparseVec:
+    def encode_weighted(
+        self, texts: Sequence[tuple[str, float]], *, analysed: Mapping[int, float] | None = None
+    ) -> SparseVec:
         """A query from weighted texts (the question, added terms): a term that several
-        texts hold takes the highest weight it gets."""
-        weights: dict[int, float] = {}
+        texts hold takes the highest weight it gets. `analysed`: texts already analysed
+        (`term_weights`), which come first, as if given before `texts`."""
+        weights = self.term_weights(texts, analysed)
+        return SparseVec(list(weights), list(weights.values()))
+
+    def term_weights(
+        self, texts: Sequence[tuple[str, float]], start: Mapping[int, float] | None = None
+    ) -> dict[int, float]:
+        """Term index → highest weight of the weighted texts, after those of `start`."""
+        weights = dict(start) if start else {}
         for text, weight in texts:
             for term in self.analyzer.terms(text):
                 idx = term_index(term)
                 weights[idx] = max(weights.get(idx, 0.0), weight)
-        return SparseVec(list(weights), list(weights.values()))
+        return weights
 
 
 # "article L. 231-4", "art. 3", "M. le maire": a period that does not end a sentence

@@ -3,9 +3,11 @@ and the fiche ↔ law bridge, on real CGCT articles and real fiches."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from llama_index.core.schema import TextNode
@@ -18,8 +20,8 @@ from ingestion.fiches import parse_fiche
 from ingestion.legi import load_code_tree, parse_code
 from ingestion.sources.legi import article_nodes
 from plume import REPO_ROOT
-from plume.store import Store
-from plume.text import Bm25Encoder
+from plume.store import Hit, Search, Store
+from plume.text import Bm25Encoder, fold_accents
 from tests.conftest import SHARED_DATA, indexed_store, load_fiche_json
 
 CORPUS = REPO_ROOT / "corpus"
@@ -69,6 +71,33 @@ _SAMPLE = {
     "DP": "déclaration préalable de travaux",
     "PC": "permis de construire",
 }
+
+
+def _questions() -> list[str]:
+    """Every question of the evaluation sets, and a few written to test the word limits."""
+    out = [
+        "CU ou CUs ? les CU-a, un PLUx, délibs, Délib., conseil municipal x conseillers",
+        "le CM, les CMs, un cm, l'EPCI, des EPCIs, élections municipales, concessionx",
+        "",
+    ]
+    for path in sorted((REPO_ROOT / "eval" / "datasets").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            out += [str(row[k]) for k in ("question", "first", "followup") if k in row]
+    return out
+
+
+def test_the_one_pass_matcher_finds_what_each_entry_pattern_finds() -> None:
+    """The lexicon is read in one pass (Aho-Corasick), with the same result as one regular
+    expression per entry (`Term.pattern`: as a word, plural allowed) on every question."""
+    lexicon = Lexicon.load(CORPUS / "lexique.toml")
+    questions = _questions()
+    assert len(questions) > 500
+    for question in questions:
+        folded = fold_accents(question.replace("’", "'")).lower()
+        expected = tuple(t for t in lexicon.terms if t.found_in(question, folded))
+        assert lexicon.found(question) == expected, question
+    assert sum(bool(lexicon.found(q)) for q in questions) > len(questions) / 4
 
 
 def test_added_terms_join_the_question_terms() -> None:
@@ -174,6 +203,56 @@ def test_a_fiche_brings_the_articles_it_rests_on(store: Store) -> None:
     assert set(brought) <= set(links[fiche])
     assert all(docs.index(d) >= 3 for d in brought)
     assert Citation.from_passage(2, first[brought[0]]).as_dict()["links"] == [fiche]
+
+
+class CountedStore:
+    """The store, its queries counted (a real store underneath)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: list[int] = []  # searches per call to the engine
+
+    def query_batch(self, searches: list[Search]) -> list[list[Hit]]:
+        self.calls.append(len(searches))
+        return self.store.query_batch(searches)
+
+    def query(self, **kwargs: Any) -> list[Hit]:
+        self.calls.append(1)
+        return self.store.query(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["la commune peut-elle reprendre une concession abandonnée ?", "que dit l'article L2223-17 ?"],
+)
+def test_a_search_makes_two_calls_to_the_store(store: Store, question: str) -> None:
+    """The question's query (with the articles it names) in one call, the law bridge's
+    lookups (each first result's linked documents) in another: not one query each."""
+    counted = CountedStore(store)
+    passages = retriever(cast(Store, counted)).search(question, build_filter(as_of=IN_2015), 30)
+    assert passages and len(counted.calls) == 2
+    if "article" in question:  # the named article's query goes with the question's
+        assert counted.calls[0] == 2 and passages[0].doc_id == f"legi/{CGCT}/L2223-17"
+    else:  # the fiche's articles and the fiches citing an article: one batch
+        assert counted.calls == [1, 2] and any(p.hit.payload.get("links") for p in passages)
+
+
+def test_hits_bring_only_the_payload_fields_asked(store: Store) -> None:
+    fields = ("doc_id", "text", "title", "kind", "law", "section")
+    r = Retriever(
+        store,
+        Bm25Encoder(),
+        expander=QueryExpander.load(CORPUS),
+        bridge=True,
+        fields=fields,
+    )
+    question = "la commune peut-elle reprendre une concession abandonnée ?"
+    passages = r.search(question, build_filter(as_of=IN_2015), 30)
+    assert passages and all(set(p.hit.payload) <= {*fields, "links"} for p in passages)
+    assert ranked(r, question) == ranked(retriever(store), question)
 
 
 def test_without_the_bridge_nothing_is_linked(store: Store) -> None:

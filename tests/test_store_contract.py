@@ -11,7 +11,7 @@ import pytest
 
 from plume.documents import SHARED_TENANT, point_id
 from plume.errors import StoreLocked
-from plume.store import LOCAL_DIM, SearchFilter, SourceStats, Store, StoredPoint
+from plume.store import LOCAL_DIM, Search, SearchFilter, SourceStats, Store, StoredPoint
 from plume.store.cache import SourceStatsCache
 from plume.store.edge import EdgeStore
 from plume.store.server import ServerStore
@@ -144,6 +144,29 @@ def test_no_vector_no_result(filled: Store) -> None:
         filled.query(sparse=enc.encode_query("le la"), dense=None, where=SearchFilter(), limit=5)
         == []
     )
+
+
+def test_a_batch_answers_each_search_as_query_does(filled: Store) -> None:
+    searches = [
+        Search(enc.encode_query("concession cimetière"), SearchFilter(), 3),
+        Search(None, SearchFilter(), 5),  # no vector: no result, the others still answered
+        Search(enc.encode_query("copie"), SearchFilter(doc_ids=["vdd/F1"]), 5, fields=["doc_id"]),
+        Search(enc.encode_query("funéraire"), SearchFilter(), 4, dense=[0, 0, 1, 0]),
+    ]
+    batch = filled.query_batch(searches)
+    alone = [
+        filled.query(
+            sparse=s.sparse, dense=s.dense, where=s.where, limit=s.limit, fields=s.fields
+        )
+        for s in searches
+    ]
+    assert [[(h.id, h.score, h.payload) for h in hits] for hits in batch] == [
+        [(h.id, h.score, h.payload) for h in hits] for hits in alone
+    ]
+    assert ids(batch[0])[0] == "vdd/F2" and batch[1] == [] and len(batch[3]) == 4
+    # the payload selector: only the fields asked come back
+    assert batch[2] and all(h.payload == {"doc_id": "vdd/F1"} for h in batch[2])
+    assert filled.query_batch([]) == []
 
 
 def test_filters_by_source_audience_kind_and_doc(filled: Store) -> None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+import ahocorasick
+
 from ingestion.references import CODE_NAMES, normalize_number
-from plume.store import Hit, SearchFilter, Store
-from plume.text import Bm25Encoder, FrenchAnalyzer, fold_accents
+from plume.store import Hit, Search, SearchFilter, Store
+from plume.text import Bm25Encoder, FrenchAnalyzer, SparseVec, fold_accents
 
 LEXICON_FILE = "lexique.toml"
 # an added legal term weighs as much as a word of the question (0.5 and 0.75 measured worse)
@@ -59,10 +61,58 @@ class Term:
         return self.pattern.search(text) is not None
 
 
+_WORD = re.compile(r"\w")
+
+
+def _word_char(char: str) -> bool:
+    return _WORD.match(char) is not None
+
+
+class TermMatcher:
+    """Every lexicon entry found in a question in one pass: an Aho-Corasick automaton over
+    the entries' words (folded; abbreviations as written, on the question itself), each
+    occurrence kept when it stands as a word — what `Term.pattern` matches, plural
+    included — instead of one regular expression per entry."""
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self._automata: list[tuple[bool, ahocorasick.Automaton]] = []
+        for upper in (True, False):
+            automaton = ahocorasick.Automaton()
+            for n, term in enumerate(terms):
+                if term.words.isupper() is upper:
+                    key = term.words if upper else _fold(term.words)
+                    known = automaton.get(key, ())
+                    automaton.add_word(key, (*known, (n, len(key), "s" if upper else "sx")))
+            if len(automaton):
+                automaton.make_automaton()
+                self._automata.append((upper, automaton))
+
+    def found(self, question: str, folded: str) -> list[int]:
+        """The positions, in the lexicon's order, of the entries found."""
+        out: set[int] = set()
+        for upper, automaton in self._automata:
+            text = question if upper else folded
+            for end, entries in automaton.iter(text):
+                after = text[end + 1 : end + 3]
+                plural_ends = after[:1] != "" and not _word_char(after[1:2] or " ")
+                free_end = not _word_char(after[:1] or " ")
+                for n, size, plurals in entries:
+                    start = end + 1 - size
+                    if start > 0 and _word_char(text[start - 1]):
+                        continue
+                    if free_end or (plural_ends and after[0] in plurals):
+                        out.add(n)
+        return sorted(out)
+
+
 @dataclass(frozen=True)
 class Lexicon:
     version: str
     terms: tuple[Term, ...]
+
+    @cached_property
+    def matcher(self) -> TermMatcher:
+        return TermMatcher(self.terms)
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
@@ -74,8 +124,7 @@ class Lexicon:
     @lru_cache(maxsize=256)  # noqa: B019 - one lexicon per process; a question is scanned
     def found(self, question: str) -> tuple[Term, ...]:  # for retrieval, then for confidence
         """The lexicon's entries whose words are in the question."""
-        folded = _fold(question)
-        return tuple(t for t in self.terms if t.found_in(question, folded))
+        return tuple(self.terms[n] for n in self.matcher.found(question, _fold(question)))
 
     def meanings(self, question: str) -> list[str]:
         """The legal terms of the lexicon's words found in the question."""
@@ -100,11 +149,16 @@ class ArticleRef:
     code_id: str | None = None
 
 
+# the codes' names, longest first: at each place the longest name there is found, and the
+# question's code is the name found that comes first in this order (« code général des
+# collectivités territoriales » rather than a shorter name that it holds)
+_CODE_ORDER = sorted(CODE_NAMES, key=len, reverse=True)
+_CODE_NAMES = re.compile(rf"(?=(?<!\w)({'|'.join(re.escape(name) for name in _CODE_ORDER)})(?!\w))")
+
+
 def _named_code(folded: str) -> str | None:
-    for name in sorted(CODE_NAMES, key=len, reverse=True):
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded):
-            return CODE_NAMES[name]
-    return None
+    found = {m.group(1) for m in _CODE_NAMES.finditer(folded)}
+    return next((CODE_NAMES[name] for name in _CODE_ORDER if name in found), None)
 
 
 def find_references(question: str) -> list[ArticleRef]:
@@ -125,6 +179,19 @@ class Query:
     additions: tuple[str, ...] = ()
     references: tuple[ArticleRef, ...] = ()
     codes: tuple[str, ...] = field(default=(), repr=False)  # where unqualified refs are sought
+    # its weighted texts analysed (term index → weight): once per search (`analysed_by`),
+    # then every store query of the search starts from them
+    analysed: Mapping[int, float] | None = field(default=None, compare=False, repr=False)
+
+    def analysed_by(self, encoder: Bm25Encoder) -> Query:
+        """This query with its texts analysed by `encoder`, once."""
+        if self.analysed is not None:
+            return self
+        return replace(self, analysed=encoder.term_weights(self.weighted_texts()))
+
+    def sparse(self, encoder: Bm25Encoder, more: Sequence[tuple[str, float]] = ()) -> SparseVec:
+        """The query's sparse vector, with `more` weighted texts after its own."""
+        return encoder.encode_weighted(more, analysed=self.analysed_by(encoder).analysed)
 
     def weighted_texts(self) -> list[tuple[str, float]]:
         # a bare number in a question is a quantity (« 4 conseillers sur 11 », « 800
@@ -175,7 +242,8 @@ class LawBridge:
     """Fetches the articles a question names, and lets each of the first `depth` results
     bring the documents it is linked to: a fiche the articles it rests on, an article the
     fiches that cite it (`per_doc` each, best matching first). They come right after those
-    first results; the link is recorded both ways in the hits' `links`."""
+    first results; the link is recorded both ways in the hits' `links`. Its lookups for
+    the linked documents are one batch of store queries."""
 
     def __init__(
         self,
@@ -185,36 +253,50 @@ class LawBridge:
         depth: int = 3,
         per_doc: int = 2,
         reverse: bool = True,
+        fields: Sequence[str] | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.depth = depth  # documents of the first results whose links are followed
         self.per_doc = per_doc  # documents each of them may bring
         self.reverse = reverse  # also article → the fiches that cite it
+        self.fields = fields  # the payload fields the hits bring (None: all)
 
-    def _query(
+    def _search(
         self,
         query: Query,
         where: SearchFilter,
         limit: int,
         context: Sequence[tuple[str, float]] = (),
-    ) -> list[Hit]:
+    ) -> Search:
         # « article » is in every article's title: every linked article matches at least that
-        texts = [*query.weighted_texts(), *context, ("article", 0.01)]
-        sparse = self.encoder.encode_weighted(texts)
-        return self.store.query(sparse=sparse, dense=None, where=where, limit=limit)
+        sparse = query.sparse(self.encoder, [*context, ("article", 0.01)])
+        return Search(sparse, where, limit, fields=self.fields)
 
-    def direct(self, query: Query, where: SearchFilter) -> list[Hit]:
+    def direct_search(self, query: Query, where: SearchFilter) -> Search | None:
+        """The store query of the articles the question names (None: it names none)."""
         ids = query.referenced_ids()
         if where.doc_ids is not None:
             ids = [i for i in ids if i in where.doc_ids]
         if not ids:
-            return []
-        return self._query(query, replace(where, doc_ids=ids), limit=2 * len(ids) + 4)
+            return None
+        return self._search(query, replace(where, doc_ids=ids), limit=2 * len(ids) + 4)
 
-    def augment(self, hits: list[Hit], query: Query, where: SearchFilter) -> list[Hit]:
-        """`hits` with the named articles first and the linked documents inserted."""
-        hits = [*self.direct(query, where), *hits]
+    def direct(self, query: Query, where: SearchFilter) -> list[Hit]:
+        search = self.direct_search(query, where)
+        return self.store.query_batch([search])[0] if search else []
+
+    def augment(
+        self,
+        hits: list[Hit],
+        query: Query,
+        where: SearchFilter,
+        direct: list[Hit] | None = None,
+    ) -> list[Hit]:
+        """`hits` with the named articles first (`direct`: already fetched, with the
+        search's own query) and the linked documents inserted."""
+        query = query.analysed_by(self.encoder)
+        hits = [*(self.direct(query, where) if direct is None else direct), *hits]
         top = list(dict.fromkeys(h.doc_id for h in hits))[: self.depth]
         first: dict[str, Hit] = {}
         for hit in hits:
@@ -226,17 +308,24 @@ class LawBridge:
             if len(taken) < self.per_doc and hit.doc_id not in {h.doc_id for h in taken}:
                 taken.append(_with_links(hit, [by]))
 
+        searches: list[tuple[str | None, Search]] = []
         for d in top:  # fiche → the articles it rests on, best matching first
             wanted = [str(i) for i in first[d].payload.get("law") or [] if i not in top]
             if wanted:
                 context = [(first[d].text, CONTEXT_WEIGHT)] if CONTEXT_WEIGHT else []
-                for hit in self._query(query, replace(where, doc_ids=wanted), 10, context):
-                    bring(d, hit)
+                searches.append(
+                    (d, self._search(query, replace(where, doc_ids=wanted), 10, context))
+                )
         articles = [d for d in top if first[d].payload.get("kind") == "article"]
         if articles and self.reverse:  # article → the fiches that explain it
-            sparse = self.encoder.encode_weighted(query.weighted_texts())
             flt = replace(where, fields={**where.fields, "law": articles})
-            for hit in self.store.query(sparse=sparse, dense=None, where=flt, limit=10):
+            searches.append((None, Search(query.sparse(self.encoder), flt, 10, fields=self.fields)))
+        found = self.store.query_batch([s for _, s in searches]) if searches else []
+        for (by, _), linked in zip(searches, found, strict=True):
+            for hit in linked:
+                if by is not None:
+                    bring(by, hit)
+                    continue
                 for a in articles:
                     if a in (hit.payload.get("law") or []) and hit.doc_id not in top:
                         bring(a, hit)

@@ -104,14 +104,15 @@ class Regimes:
         folded = fold_path(section)
         return next((r for r in self.regimes if r.covers(folded)), None)
 
-    def applicable(self, question: str, place: Place | None) -> set[str]:
+    @lru_cache(maxsize=1024)  # noqa: B019 - a few loaded once per process; a question is
+    def applicable(self, question: str, place: Place | None) -> frozenset[str]:  # ranked often
         """The regimes that concern this question: named in it, or where the commune is."""
-        return {
+        return frozenset(
             r.name
             for r in self.regimes
             if r.named_in(question)
             or (place is not None and r.includes(place.departement, place.insee))
-        }
+        )
 
     def rank(self, hits: Sequence[Hit], question: str, place: Place | None) -> list[Hit]:
         """`hits` re-sorted, the articles of other territories' regimes with their score

@@ -23,7 +23,7 @@ from assistant.rag.regimes import Place, Regimes
 from plume.documents import AUDIENCES, KINDS, SOURCES, french_date
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
-from plume.store import LOCAL, SearchFilter, Store
+from plume.store import LOCAL, Search, SearchFilter, Store
 from plume.text import Bm25Encoder
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class Retriever:
         local: Embedder | None = None,
         local_weight: float = 1.0,
         rrf_k: int = 60,
+        fields: Sequence[str] | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
@@ -124,7 +125,8 @@ class Retriever:
         self.max_per_doc = max_per_doc
         self.max_query_chars = max_query_chars
         self.expander = expander  # town-hall lexicon, direct references (assistant.rag.query)
-        self.law = LawBridge(store, encoder) if bridge else None  # fiche ↔ law links
+        self.fields = fields  # the payload fields a hit brings (None: all of them)
+        self.law = LawBridge(store, encoder, fields=fields) if bridge else None  # fiche ↔ law
         self.regimes = regimes  # Alsace-Moselle, outre-mer…: the common law first
         self.rewriter = rewriter  # with a model (assistant.llm.levers): off by default
         self.reranker = reranker
@@ -157,14 +159,15 @@ class Retriever:
         less than the question's own (CONTEXT_WEIGHT)."""
         question = check_question(question, self.max_query_chars)
         query = self.expander.expand(question) if self.expander else Query(question)
-        texts = query.weighted_texts()
+        query = query.analysed_by(self.encoder)  # once: the law bridge's queries reuse it
+        texts: list[tuple[str, float]] = []
         if context:
             texts.append((context, CONTEXT_WEIGHT))
             question = f"{context} {question}"  # what the vectors and the ranks read
         expansion = self.rewriter.expand(question) if self.rewriter else None
         if expansion is not None:  # the model's legal words, or its hypothetical answer
             texts += expansion.texts
-        sparse = self.encoder.encode_weighted(texts)
+        sparse = query.sparse(self.encoder, texts)
         dense = None
         if self.embedder is not None:
             try:
@@ -177,20 +180,28 @@ class Retriever:
                 local = self.local.embed_query(question)
             except Exception as exc:  # the local engine failing: BM25 alone
                 log.warning("e5 search skipped: %s", exc)
-        hits = self.store.query(
-            sparse=sparse,
-            dense=dense,
-            local=local,
-            weights={LOCAL: self.local_weight},
-            rrf_k=self.rrf_k,
-            where=where,
-            limit=max(limit * 4, 30),  # room for the per-document cap below
-            prefetch_limit=max(self.prefetch_limit, limit * 4),
-        )
+        searches = [
+            Search(
+                sparse,
+                where,
+                limit=max(limit * 4, 30),  # room for the per-document cap below
+                dense=dense,
+                local=local,
+                prefetch_limit=max(self.prefetch_limit, limit * 4),
+                weights={LOCAL: self.local_weight},
+                rrf_k=self.rrf_k,
+                fields=self.fields,
+            )
+        ]
+        direct = self.law.direct_search(query, where) if self.law is not None else None
+        if direct is not None:  # the articles the question names: in the same batch
+            searches.append(direct)
+        found = self.store.query_batch(searches)
+        hits = found[0]
         if self.regimes is not None:
             hits = self.regimes.rank(hits, question, place)
         if self.law is not None:
-            hits = self.law.augment(hits, query, where)
+            hits = self.law.augment(hits, query, where, found[1] if direct is not None else [])
         if self.reranker is not None:  # the model orders the first results
             hits = self.reranker.rerank(question, hits)
         per_doc: dict[str, int] = {}

@@ -105,6 +105,21 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Search:
+    """One query of `Store.query_batch`: the arguments of `Store.query`."""
+
+    sparse: SparseVec | None
+    where: SearchFilter
+    limit: int
+    dense: list[float] | None = None
+    local: list[float] | None = None
+    prefetch_limit: int = 50
+    weights: Mapping[str, float] | None = None
+    rrf_k: int = RRF_K
+    fields: Sequence[str] | None = None  # the payload fields returned; None: all of them
+
+
+@dataclass(frozen=True)
 class SourceStats:
     source: str
     documents: int
@@ -163,10 +178,15 @@ class Store(Protocol):
         local: list[float] | None = None,
         weights: Mapping[str, float] | None = None,
         rrf_k: int = RRF_K,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Hybrid search: the candidates of each vector given (sparse, dense, local) fused by
         RRF (constant `rrf_k`) in Qdrant, each list weighted by `weights[name]` (1 by
-        default; Qdrant divides a rank by its list's weight, so weights matter at small k)."""
+        default; Qdrant divides a rank by its list's weight, so weights matter at small k).
+        `fields`: the payload fields returned (None: all)."""
+
+    def query_batch(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        """Several queries in one call to the engine, their hits in the same order."""
 
     def set_local(self, vectors: Mapping[str, list[float]]) -> None:
         """Set the e5 vector of these points (point id → vector); the rest is unchanged."""

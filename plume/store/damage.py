@@ -31,7 +31,7 @@ _MARKERS = ("Service runtime error", "Service internal error", "Inconsistent sto
 # the operations of the `Store` protocol, and opening it
 _OPERATIONS = (
     *("__init__", "ensure_collection", "upsert", "delete_ids", "set_payload", "delete"),
-    *("query", "set_local", "count", "list_sources", "flush", "close"),
+    *("query", "query_batch", "set_local", "count", "list_sources", "flush", "close"),
 )
 _GENERATORS = ("scan", "points")
 

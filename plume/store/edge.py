@@ -30,6 +30,7 @@ from plume.store import (
     RRF_K,
     SPARSE,
     Hit,
+    Search,
     SearchFilter,
     SourceStats,
     StoredPoint,
@@ -73,6 +74,45 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
 
 def _sparse(vec: SparseVec) -> q.SparseVector:
     return q.SparseVector(indices=vec.indices, values=vec.values)
+
+def _request(s: Search) -> q.QueryRequest | None:
+    """The engine's request for a search; None when it has no vector to search with."""
+    stages: list[q.Prefetch] = []
+    names: list[str] = []
+    if s.sparse:
+        names.append(SPARSE)
+        nearest = q.Query.Nearest(_sparse(s.sparse), using=SPARSE)
+        stages.append(q.Prefetch(limit=s.prefetch_limit, query=nearest))
+    for name, vector in ((DENSE, s.dense), (LOCAL, s.local)):
+        if vector is not None:
+            names.append(name)
+            stages.append(
+                q.Prefetch(
+                    limit=s.prefetch_limit,
+                    query=q.Query.Nearest(vector, using=name),
+                    params=q.SearchParams(exact=True),
+                )
+            )
+    if not stages:
+        return None
+    payload: bool | list[str] = True if s.fields is None else list(s.fields)
+    if len(stages) == 1:
+        only = stages[0]
+        return q.QueryRequest(
+            limit=s.limit,
+            query=only.query,
+            filter=_filter(s.where),
+            with_payload=payload,
+            params=only.params,
+        )
+    return q.QueryRequest(
+        limit=s.limit,
+        prefetches=stages,
+        # the stub omits Fusion.Rrf as a query
+        query=q.Fusion.Rrf(k=s.rrf_k, weights=fusion_weights(names, s.weights)),  # type: ignore[arg-type]
+        filter=_filter(s.where),
+        with_payload=payload,
+    )
 
 
 def _stored(pid: str, payload: Any, vector: Any) -> StoredPoint:
@@ -250,47 +290,26 @@ class EdgeStore:
         local: list[float] | None = None,
         weights: Mapping[str, float] | None = None,
         rrf_k: int = RRF_K,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
-        flt = _filter(where)
-        exact = q.SearchParams(exact=True)
-        stages: list[q.Prefetch] = []
-        names: list[str] = []
-        if sparse:
-            names.append(SPARSE)
-            stages.append(
-                q.Prefetch(
-                    limit=prefetch_limit, query=q.Query.Nearest(_sparse(sparse), using=SPARSE)
-                )
-            )
-        for name, vector in ((DENSE, dense), (LOCAL, local)):
-            if vector is not None:
-                names.append(name)
-                stages.append(
-                    q.Prefetch(
-                        limit=prefetch_limit,
-                        query=q.Query.Nearest(vector, using=name),
-                        params=exact,
-                    )
-                )
-        if not stages:
-            return []
-        if len(stages) == 1:
-            only = stages[0]
-            request = q.QueryRequest(
-                limit=limit, query=only.query, filter=flt, with_payload=True, params=only.params
-            )
-        else:
-            request = q.QueryRequest(
-                limit=limit,
-                prefetches=stages,
-                # the stub omits Fusion.Rrf as a query
-                query=q.Fusion.Rrf(k=rrf_k, weights=fusion_weights(names, weights)),  # type: ignore[arg-type]
-                filter=flt,
-                with_payload=True,
-            )
+        search = Search(sparse, where, limit, dense, local, prefetch_limit, weights, rrf_k, fields)
+        return self._search([search])[0]
+
+    def query_batch(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        return self._search(searches)
+
+    def _search(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        requests = [_request(s) for s in searches]
+        wanted = [r for r in requests if r is not None]
+        if len(wanted) == 1:
+            found = iter([self._shard.query(wanted[0])])
+        else:  # one planned batch: the searches share a pass over the segments
+            found = iter(self._shard.query_batch(q.QueryBatchRequest(wanted)) if wanted else [])
         return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}))
-            for p in self._shard.query(request)
+            [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in next(found)]
+            if r is not None
+            else []
+            for r in requests
         ]
 
     def count(self, where: SearchFilter | None = None) -> int:

@@ -23,6 +23,7 @@ from plume.store import (
     RRF_K,
     SPARSE,
     Hit,
+    Search,
     SearchFilter,
     SourceStats,
     StoredPoint,
@@ -70,6 +71,43 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
 def _sparse(vec: SparseVec) -> models.SparseVector:
     return models.SparseVector(indices=vec.indices, values=vec.values)
 
+
+def _request(s: Search) -> models.QueryRequest | None:
+    """The server's request for a search; None when it has no vector to search with."""
+    exact = models.SearchParams(exact=True)
+    stages: list[models.Prefetch] = []
+    names: list[str] = []
+    if s.sparse:
+        names.append(SPARSE)
+        nearest = _sparse(s.sparse)
+        stages.append(models.Prefetch(query=nearest, using=SPARSE, limit=s.prefetch_limit))
+    for name, vector in ((DENSE, s.dense), (LOCAL, s.local)):
+        if vector is not None:
+            names.append(name)
+            stages.append(
+                models.Prefetch(query=vector, using=name, limit=s.prefetch_limit, params=exact)
+            )
+    if not stages:
+        return None
+    payload: bool | list[str] = True if s.fields is None else list(s.fields)
+    if len(stages) == 1:
+        only = stages[0]
+        return models.QueryRequest(
+            query=only.query,
+            using=only.using,
+            params=only.params,
+            filter=_filter(s.where),
+            limit=s.limit,
+            with_payload=payload,
+        )
+    rrf = models.Rrf(k=s.rrf_k, weights=fusion_weights(names, s.weights))
+    return models.QueryRequest(
+        prefetch=stages,
+        query=models.RrfQuery(rrf=rrf),
+        filter=_filter(s.where),
+        limit=s.limit,
+        with_payload=payload,
+    )
 
 @guarded
 class ServerStore:
@@ -201,41 +239,28 @@ class ServerStore:
         local: list[float] | None = None,
         weights: Mapping[str, float] | None = None,
         rrf_k: int = RRF_K,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
-        exact = models.SearchParams(exact=True)
-        stages: list[models.Prefetch] = []
-        names: list[str] = []
-        if sparse:
-            names.append(SPARSE)
-            stages.append(
-                models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=prefetch_limit)
-            )
-        for name, vector in ((DENSE, dense), (LOCAL, local)):
-            if vector is not None:
-                names.append(name)
-                stages.append(
-                    models.Prefetch(query=vector, using=name, limit=prefetch_limit, params=exact)
-                )
-        if not stages:
-            return []
-        if len(stages) == 1:
-            kwargs: dict[str, Any] = {
-                "query": stages[0].query,
-                "using": stages[0].using,
-                "search_params": stages[0].params,
-            }
-        else:
-            rrf = models.Rrf(k=rrf_k, weights=fusion_weights(names, weights))
-            kwargs = {"prefetch": stages, "query": models.RrfQuery(rrf=rrf)}
-        resp = self._call(
-            self._client.query_points,
-            self.collection,
-            query_filter=_filter(where),
-            limit=limit,
-            with_payload=True,
-            **kwargs,
+        search = Search(sparse, where, limit, dense, local, prefetch_limit, weights, rrf_k, fields)
+        return self._search([search])[0]
+
+    def query_batch(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        return self._search(searches)
+
+    def _search(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        requests = [_request(s) for s in searches]
+        wanted = [r for r in requests if r is not None]
+        responses = (
+            iter(self._call(self._client.query_batch_points, self.collection, requests=wanted))
+            if wanted
+            else iter([])
         )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in resp.points]
+        return [
+            [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in next(responses).points]
+            if r is not None
+            else []
+            for r in requests
+        ]
 
     def count(self, where: SearchFilter | None = None) -> int:
         resp = self._call(
