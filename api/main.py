@@ -14,7 +14,9 @@ from api.middleware import FormLabelledJson, ValidText
 from api.ratelimit import RateLimit
 from api.routes import (
     admin,
+    agents,
     aides,
+    auth,
     cofinancing,
     communes,
     documents,
@@ -27,6 +29,7 @@ from api.routes import (
     veille,
     widget,
 )
+from api.sessions import HandshakeSession
 from assistant.runtime import Runtime
 from ingestion.runs import IngestRuns
 from plume.settings import Settings
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(FormLabelledJson)
     app.add_middleware(RateLimit)  # inside the CORS layer: a 429 keeps its CORS headers
     app.add_middleware(widget.WidgetCors)
+    app.add_middleware(HandshakeSession)  # the OpenID Connect handshake's cookie, /auth/ only
     app.include_router(search.router)
     app.include_router(sources.router)
     app.include_router(admin.router)
@@ -76,6 +80,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(communes.router)
     app.include_router(communes.admin_router)
     app.include_router(keys.admin_router)
+    app.include_router(agents.admin_router)
+    app.include_router(auth.router)
     app.include_router(documents.router)
     app.include_router(documents.admin_router)
     app.include_router(feedback.router)

@@ -1,7 +1,7 @@
 """The composition root: long-lived clients and one service per feature, built once at
 start-up and passed in (never module globals). Both edges hold a `Runtime` and call its
 services: `assistant` (search and chat), `aides`, `veille`, `corpus`, `documents`, `keys`,
-`communes`, `records`, `backups`."""
+`communes`, `records`, `backups`, `agents`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from assistant.veille.service import VeilleService
 from plume import term_stats
 from plume.db import Database
 from plume.embedding import Embedder, build_embedder, build_local_embedder
+from plume.agents import AgentStore
 from plume.keys import KeyStore
 from plume.settings import Settings
 from plume.store import Store, open_store
@@ -61,6 +62,7 @@ class Runtime:
     backups: Backups
     filler: Any = None  # the background e5 filler while serving (ingestion.local_vectors)
 
+    agents: AgentStore  # who signs in (OpenID Connect), for which commune
     @classmethod
     def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
         """`embedder` and `llm` may be given (tests); by default they follow the settings."""
@@ -134,6 +136,7 @@ class Runtime:
 
     def refresh_stats(self) -> None:
         """After an ingestion: the corpus' term statistics (and maybe its funded projects)
+            agents=AgentStore(settings.data_dir),
         changed."""
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
         self.aides.reload()

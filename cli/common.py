@@ -105,8 +105,8 @@ def server_for(settings: Settings, tenant: str | None = None) -> RemoteServer | 
     if server is not None and tenant:
         err.print(
             f"[red]Erreur :[/red] un serveur Plume tourne ({server.url}) et tient l'index : les "
-            f"documents de {escape(tenant)} se lisent par son API avec la clé de la commune "
-            "(en-tête X-Plume-Key), ou arrêtez le serveur."
+            f"documents de {escape(tenant)} se lisent par son API avec la clé privée de la "
+            "commune (en-tête X-Plume-Key, plume cle ajouter … --privee), ou arrêtez le serveur."
         )
         raise typer.Exit(1)
     return server

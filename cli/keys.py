@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from plume.keys import KeyStore
 
 keys_app = typer.Typer(
-    help="Clés d'API des communes : chaque clé voit le corpus commun et sa commune.",
+    help="Clés d'API des communes : publique (le widget d'un site : corpus commun) ou privée "
+    "(serveur à serveur : aussi les documents de la commune).",
     no_args_is_help=True,
 )
 AsJson = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
@@ -48,17 +49,28 @@ def add(
         ),
     ] = None,
     libelle: Annotated[str, typer.Option("--libelle", help="À quoi sert la clé.")] = "",
+    privee: Annotated[
+        bool,
+        typer.Option(
+            "--privee",
+            help="Clé privée, de serveur à serveur : voit aussi les documents de la commune, "
+            "refusée des navigateurs. Sans --privee : clé publique (widget), corpus commun.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Crée une clé ; elle n'est affichée qu'une fois."""
 
+    from plume.keys import PRIVATE, PUBLIC
+
     store = _store()
     with domain_errors():
-        key = store.create(commune, origine or [], libelle)
+        key = store.create(commune, origine or [], libelle, PRIVATE if privee else PUBLIC)
     if as_json:
         sys.stdout.write(json.dumps({"key": key.key, **key.as_dict()}, ensure_ascii=False) + "\n")
         return
-    out.print(f"Clé créée pour « {escape(key.tenant)} » (id {key.id}) :")
+    kind = "privée" if key.private else "publique"
+    out.print(f"Clé {kind} créée pour « {escape(key.tenant)} » (id {key.id}) :")
     out.print(key.key, markup=False, highlight=False)
     out.print("[dim]Conservez-la : elle ne sera plus affichée.[/dim]")
 
@@ -78,10 +90,12 @@ def list_keys(as_json: AsJson = False) -> None:
         out.print("Aucune clé : créez-en une avec `plume cle ajouter <commune>`.")
         return
     table = Table(title="Clés d'API")
-    for col in ("id", "commune", "origines", "libellé", "créée le"):
+    for col in ("id", "commune", "type", "origines", "libellé", "créée le"):
         table.add_column(col, overflow="fold" if col == "origines" else "ellipsis")
     for k in keys:
-        table.add_row(k.id, k.tenant, ", ".join(k.origins) or "toutes", k.label, minute(k.created))
+        table.add_row(
+            k.id, k.tenant, k.kind, ", ".join(k.origins) or "—", k.label, minute(k.created)
+        )
     out.print(fit(table, out))
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from cli.agents import agents_app
 from cli.aides import aides, cofinancement
 from cli.ask import ask, search
 from cli.common import load_settings, open_runtime, out
@@ -30,6 +31,8 @@ app.add_typer(corpus_app, name="corpus")
 app.add_typer(communes_app, name="commune")
 app.add_typer(keys_app, name="cle")
 app.command()(precedents)
+app.add_typer(agents_app, name="agent")
+app.add_typer(store_app, name="store")
 app.command("aides")(aides)
 register_records(app)  # db, purge, indicateurs, deploiement, fiche-souverainete, export, import
 

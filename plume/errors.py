@@ -224,3 +224,45 @@ class OriginNotAllowed(PlumeError):
     """A web page whose origin no widget key allows (CORS)."""
 
     code = "origine_non_autorisee"
+
+
+class InvalidAgent(PlumeError):
+    """An agent that cannot be registered: bad e-mail address, bad commune."""
+
+    code = "agent_invalide"
+
+
+class AgentNotFound(PlumeError):
+    """An administrator removing an agent who is not registered."""
+
+    code = "agent_introuvable"
+
+
+class UnknownAgent(PlumeError):
+    """A signed-in person whom no administrator registered for a commune."""
+
+    code = "agent_inconnu"
+
+
+class InvalidSession(PlumeError):
+    """A session cookie that is missing, tampered with, expired or revoked."""
+
+    code = "session_invalide"
+
+
+class SignInFailed(PlumeError):
+    """An OpenID Connect sign-in that cannot be trusted: bad state, nonce, signature…"""
+
+    code = "connexion_refusee"
+
+
+class SignInNotConfigured(PlumeError):
+    """Agents' sign-in is not configured (no PLUME_OIDC_ISSUER)."""
+
+    code = "connexion_non_configuree"
+
+
+class SignInUnavailable(PlumeError):
+    """The identity provider cannot be reached, or its discovery document is unusable."""
+
+    code = "connexion_indisponible"

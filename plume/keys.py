@@ -2,8 +2,14 @@
 
 A key is given once, when it is created (`plume cle ajouter`, `POST /v1/admin/cles`); only
 its SHA-256 is kept, in `<data_dir>/cles.json` (rewritten whole, atomically). A request
-carries it in the `X-Plume-Key` header; it then sees the shared corpus and its commune's
-documents. Without a key a request sees the shared corpus only.
+carries it in the `X-Plume-Key` header. Without a key a request sees the shared corpus only.
+
+A key has a kind. A `publique` key (the default, and what a key written before kinds
+existed is) is the widget's: it sits in a web page, so anyone who reads the page has it; it
+names its commune (records, feedback, conversations) but sees the shared corpus only. A
+`privee` key is for a server-to-server integration: it sees its commune's documents too,
+and is refused when a browser sends it (`Origin`). An agent signed in through OpenID
+Connect (`plume.agents`, `api.auth`) sees their commune's documents from the browser.
 
 Tenants are communes' INSEE codes (« 25176 ») or a short slug (« agglo-nord »);
 `SHARED_TENANT` (« commun ») is the shared corpus everyone sees.
@@ -34,6 +40,8 @@ _TENANT = re.compile(TENANT_PATTERN)
 _KEY = re.compile(r"plm_[A-Za-z0-9_-]{20,80}")
 _KEY_ID = re.compile(r"[0-9a-f]{12}")
 _MAX_ORIGINS = 20
+PUBLIC, PRIVATE = "publique", "privee"
+KINDS = (PUBLIC, PRIVATE)
 _LOCK = threading.Lock()  # one writer at a time within a process (the API's threads)
 
 
@@ -85,17 +93,26 @@ class ApiKey:
     label: str = ""
     id: str = ""
     created: str = ""
+    kind: str = PUBLIC
+
+    @property
+    def private(self) -> bool:
+        """A server-to-server key: it sees its commune's documents, never from a page."""
+        return self.kind == PRIVATE
 
     def allows_origin(self, origin: str | None) -> bool:
         """Whether a call from `origin` may use this key: a server's call (no `Origin`)
         always; a browser page's only if its origin is listed. A key with no origins is
         thus a server-to-server key, usable from no web page."""
+        if self.private:
+            return origin is None
         return origin is None or origin in self.origins
 
     def as_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
             "tenant": self.tenant,
+            "kind": self.kind,
             "origins": list(self.origins),
             "label": self.label,
             "created": self.created,
@@ -129,14 +146,26 @@ class KeyStore:
             label=str(raw.get("label") or ""),
             id=digest[:12],
             created=str(raw.get("created") or ""),
+            kind=PRIVATE if raw.get("kind") == PRIVATE else PUBLIC,  # none written: public
         )
 
     def create(
-        self, tenant: str, origins: list[str] | tuple[str, ...] = (), label: str = ""
+        self,
+        tenant: str,
+        origins: list[str] | tuple[str, ...] = (),
+        label: str = "",
+        kind: str = PUBLIC,
     ) -> ApiKey:
         """A new key for `tenant`; the returned `key` is the only time the secret is shown."""
         check_tenant(tenant)
+        if kind not in KINDS:
+            raise InvalidApiKey(f"Type de clé inconnu « {kind[:20]} » : publique ou privee.")
         cleaned = tuple(dict.fromkeys(check_origin(o) for o in origins))
+        if kind == PRIVATE and cleaned:
+            raise InvalidApiKey(
+                "Une clé privée sert aux appels de serveur à serveur : elle n'a pas d'origine "
+                "(le widget d'un site prend une clé publique)."
+            )
         if len(cleaned) > _MAX_ORIGINS:
             raise InvalidApiKey(f"Au plus {_MAX_ORIGINS} origines par clé.")
         label = " ".join(label.split())
@@ -146,6 +175,7 @@ class KeyStore:
         digest = _digest(secret)
         raw: dict[str, object] = {
             "tenant": tenant,
+            "kind": kind,
             "origins": list(cleaned),
             "label": label,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -171,8 +201,8 @@ class KeyStore:
         return sorted(keys, key=lambda k: (k.tenant, k.created, k.id))
 
     def origins(self) -> set[str]:
-        """Every origin some key allows (what CORS may answer to)."""
-        return {o for k in self.list() for o in k.origins}
+        """Every origin some public key allows (what CORS may answer to)."""
+        return {o for k in self.list() if not k.private for o in k.origins}
 
     def delete(self, key_or_id: str) -> ApiKey:
         """Revoke a key, given the key itself or its 12-digit id."""

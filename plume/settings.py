@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plume import REPO_ROOT
-from plume.token_strength import weakness
+from plume.token_strength import HOW_TO, weakness
 
 RouteCosts = dict[Annotated[str, Field(pattern="^/v1/")], Annotated[int, Field(ge=1)]]
 
@@ -400,3 +400,14 @@ class Settings(BaseSettings):
             shown[name] = value
         shown["use_dense"] = self.use_dense
         return shown
+    # agents' sign-in (OpenID Connect: ProConnect or another provider); unset: no sign-in
+    oidc_issuer: str | None = Field(None, description="Provider URL (its discovery document).")
+    oidc_client_id: str | None = Field(None, description="Plume's client id at the provider.")
+    oidc_client_secret: SecretStr | None = Field(None, description="Plume's client secret.")
+    session_secret: SecretStr | None = Field(
+        None, description="Signs agents' session cookies (unset: from the admin token, or random)."
+    )
+    session_hours: int = Field(8, ge=1, le=720, description="An agent's session lifetime.")
+            secret = self.session_secret.get_secret_value() if self.session_secret else ""
+            if self.oidc_issuer and weakness(secret) is not None:  # sessions' signing key
+                raise ValueError(f"PLUME_SESSION_SECRET absent ou trop faible : {HOW_TO}")

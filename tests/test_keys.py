@@ -112,3 +112,63 @@ def test_the_admin_api(client: TestClient) -> None:
     revoked = client.get("/v1/sources", headers={"X-Plume-Key": body["key"]})
     assert revoked.status_code == 401 and "révoquée" in revoked.json()["error"]["message"]
     assert client.delete(f"/v1/admin/cles/{body['id']}", headers=ADMIN).status_code == 404
+
+
+def test_kinds_public_by_default_private_for_servers(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    public = store.create("30110", ["https://www.flaux.fr"])
+    private = store.create("30110", label="logiciel métier", kind="privee")
+    assert (public.kind, private.kind) == ("publique", "privee")
+    assert not public.private and private.private
+    assert private.allows_origin(None) and not private.allows_origin("https://www.flaux.fr")
+    assert store.origins() == {"https://www.flaux.fr"}  # CORS never answers for a private key
+    with pytest.raises(InvalidApiKey, match="pas d'origine"):
+        store.create("30110", ["https://www.flaux.fr"], kind="privee")
+    with pytest.raises(InvalidApiKey, match="Type de clé"):
+        store.create("30110", kind="secrete")
+
+    # a key written before kinds existed is public: it sees the shared corpus only
+    raw = json.loads(store.path.read_text())
+    for entry in raw["cles"].values():
+        entry.pop("kind")
+    store.path.write_text(json.dumps(raw))
+    assert store.lookup(private.key).kind == "publique"
+
+
+def test_the_cli_private_keys_and_agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLUME_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    created = runner.invoke(app, ["cle", "ajouter", "30110", "--privee", "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["kind"] == "privee"
+    refused = runner.invoke(
+        app, ["cle", "ajouter", "30110", "--privee", "--origine", "https://a.fr"]
+    )
+    assert refused.exit_code == 1 and "clé privée" in refused.output
+
+    added = runner.invoke(app, ["agent", "ajouter", "Marie.Dupont@Flaux.fr", "30110", "--json"])
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["email"] == "marie.dupont@flaux.fr"
+    listed = runner.invoke(app, ["agent", "liste", "--json"])
+    assert [a["tenant"] for a in json.loads(listed.stdout)] == ["30110"]
+    bad = runner.invoke(app, ["agent", "ajouter", "pas-une-adresse", "30110"])
+    assert bad.exit_code == 1 and "Adresse électronique invalide" in bad.output
+    assert runner.invoke(app, ["agent", "supprimer", "marie.dupont@flaux.fr"]).exit_code == 0
+    again = runner.invoke(app, ["agent", "supprimer", "marie.dupont@flaux.fr"])
+    assert again.exit_code == 1 and "Agent inconnu" in again.output
+
+
+def test_the_agents_admin_api(client: TestClient) -> None:
+    assert client.get("/v1/admin/agents").status_code == 401
+    body = {"email": "paul@couthenans.fr", "tenant": "70184", "label": "secrétaire"}
+    created = client.post("/v1/admin/agents", headers=ADMIN, json=body)
+    assert created.status_code == 201 and created.json()["tenant"] == "70184"
+    assert [a["email"] for a in client.get("/v1/admin/agents", headers=ADMIN).json()] == [
+        "paul@couthenans.fr"
+    ]
+    for bad in ({"email": "x", "tenant": "70184"}, {"email": "a@b.fr", "tenant": "../x"}):
+        resp = client.post("/v1/admin/agents", headers=ADMIN, json=bad)
+        assert resp.status_code == 400, resp.text
+    assert client.delete("/v1/admin/agents/paul@couthenans.fr", headers=ADMIN).status_code == 200
+    gone = client.delete("/v1/admin/agents/paul@couthenans.fr", headers=ADMIN)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "agent_introuvable"

@@ -169,7 +169,7 @@ WALK: list[Step] = [
     ),
     Step(r"curl -X DELETE localhost:8000/v1/admin/documents/vdd/F1427 .*", o.deleted, run=c.curl),
     # A commune's own documents
-    Step(r"plume cle ajouter 30110 --origine https://intranet\.flaux\.fr", o.key_made),
+    Step(r"plume cle ajouter 30110 --privee", o.key_made),
     Step(
         r"plume ingest files compte-rendus/ arretes/\*\.pdf .*",
         o.files_ingested,
@@ -194,6 +194,7 @@ WALK: list[Step] = [
         given=KEY_CHAT,
         run=c.curl,
     ),
+    Step(r"plume agent ajouter marie\.dupont@flaux\.fr 30110", o.agent_added),
     # Records, indicators, reversibility
     Step(
         r"plume indicateurs --from 2026-05-01 --to 2026-10-31 --html rapport\.html",

@@ -1,6 +1,7 @@
 """Tenants: a commune's documents reach its own users and no one else's, by every route
 (search, chat, its stream and follow-ups, sources, documents, citations), through the
-HTTP API with real API keys."""
+HTTP API with real private (server-to-server) API keys; a public widget key, which sits in
+a page's HTML, sees none of them, even from curl (issue 21, item 9)."""
 
 from __future__ import annotations
 
@@ -79,8 +80,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def keys(client: TestClient) -> dict[str, dict[str, str]]:
     out = {}
     for tenant in (FLAUX, COUTHENANS):
-        resp = client.post("/v1/admin/cles", headers=ADMIN, json={"tenant": tenant})
-        assert resp.status_code == 201
+        resp = client.post(
+            "/v1/admin/cles", headers=ADMIN, json={"tenant": tenant, "kind": "privee"}
+        )
+        assert resp.status_code == 201 and resp.json()["kind"] == "privee"
         out[tenant] = {"X-Plume-Key": resp.json()["key"]}
     return out
 
@@ -170,6 +173,52 @@ def test_documents_routes(
 
     admin = client.get("/v1/admin/documents", params={"tenant": FLAUX}, headers=ADMIN).json()
     assert [d["doc_id"] for d in admin] == [flaux_doc]
+
+
+def test_a_public_key_sees_no_commune_document(client: TestClient, flaux_doc: str) -> None:
+    created = client.post(
+        "/v1/admin/cles",
+        headers=ADMIN,
+        json={"tenant": FLAUX, "origins": ["https://www.flaux.fr"], "label": "widget"},
+    ).json()
+    assert created["kind"] == "publique"  # the default
+    public = {"X-Plume-Key": created["key"]}  # as curl sends it: no Origin
+    assert flaux_doc not in {h["doc_id"] for h in search(client, public)}
+    answer = client.post("/v1/chat", json={"question": QUESTION}, headers=public).json()
+    assert flaux_doc not in json.dumps(answer) and "18 400" not in answer["answer"]
+    assert answer["conversation_id"].startswith(f"{FLAUX}_")  # it still names its commune
+    stream = client.post("/v1/chat", json={"question": QUESTION, "stream": True}, headers=public)
+    assert stream.status_code == 200 and flaux_doc not in stream.text
+    assert flaux_doc not in json.dumps(client.get("/v1/documents", headers=public).json())
+    assert client.get(f"/v1/documents/{flaux_doc}", headers=public).status_code == 404
+
+
+def test_a_private_key_is_refused_from_a_browser(
+    client: TestClient, keys: dict[str, dict[str, str]], flaux_doc: str
+) -> None:
+    for browser in (
+        {"Origin": "https://www.flaux.fr"},  # another site's page
+        {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # Plume's own page
+        {"Sec-Fetch-Site": "same-origin"},  # a GET from a page
+    ):
+        resp = client.post(
+            "/v1/search", json={"query": QUESTION}, headers={**keys[FLAUX], **browser}
+        )
+        assert resp.status_code == 403, (browser, resp.text)
+        error = resp.json()["error"]
+        assert error["code"] == "origine_non_autorisee" and "serveur à serveur" in error["message"]
+    chat = client.post(
+        "/v1/chat",
+        json={"question": QUESTION},
+        headers={**keys[FLAUX], "Origin": "https://www.flaux.fr"},
+    )
+    assert chat.status_code == 403 and flaux_doc not in chat.text
+    bad = client.post(
+        "/v1/admin/cles",
+        headers=ADMIN,
+        json={"tenant": FLAUX, "kind": "privee", "origins": ["https://www.flaux.fr"]},
+    )
+    assert bad.status_code == 400 and "pas d'origine" in bad.json()["error"]["message"]
 
 
 def test_an_unknown_key_is_refused(client: TestClient) -> None:

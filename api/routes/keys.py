@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,12 @@ class KeyBody(BaseModel):
         "la clé du widget. Vide : aucun site, une clé pour les appels de serveur à serveur.",
     )
     label: str = Field("", max_length=200, description="À quoi sert la clé.")
+    kind: Literal["publique", "privee"] = Field(
+        "publique",
+        description="`publique` : la clé du widget, écrite dans une page, qui voit le corpus "
+        "commun seulement. `privee` : de serveur à serveur (sans origine), voit aussi les "
+        "documents de la commune, refusée quand un navigateur l'envoie.",
+    )
 
 
 @admin_router.get("", summary="Lister les clés d'API (sans les clés elles-mêmes)")
@@ -32,7 +38,7 @@ def list_keys(runtime: RuntimeDep) -> list[dict[str, object]]:
 
 @admin_router.post("", status_code=201, summary="Créer une clé d'API (affichée une seule fois)")
 def create_key(body: KeyBody, runtime: RuntimeDep) -> dict[str, object]:
-    key = runtime.keys.create(body.tenant, body.origins, body.label)
+    key = runtime.keys.create(body.tenant, body.origins, body.label, body.kind)
     return {"key": key.key, **key.as_dict()}
 
 

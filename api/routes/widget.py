@@ -78,8 +78,10 @@ def privacy_notice(settings: Settings) -> str:
     )
 
 
-def widget_config(settings: Settings) -> dict[str, str]:
-    return {"aiNotice": AI_NOTICE, "privacyNotice": privacy_notice(settings)}
+def widget_config(settings: Settings) -> dict[str, object]:
+    # signIn: agents may sign in (OpenID Connect) to see their commune's documents
+    signin = bool(settings.oidc_issuer and settings.oidc_client_id)
+    return {"aiNotice": AI_NOTICE, "privacyNotice": privacy_notice(settings), "signIn": signin}
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,10 @@
  *                 opens the chat
  *   data-commune  INSEE code sent with grant questions
  *
+ * A widget key is public (it is in the page): it sees the shared corpus only. On Plume's own
+ * page, when sign-in is configured, an agent signs in (« Se connecter ») and then sees their
+ * commune's documents too; the header names the commune.
+ *
  * The chat renders in a shadow root, so the host page's CSS cannot reach it. Every text that
  * comes from the server (answers, titles, excerpts) goes into the page through textContent
  * and DOM nodes, never as HTML; links to sources must be http(s).
@@ -219,6 +223,9 @@
           text: "L'assistant des secrétaires de mairie, sourcé par les textes officiels",
         }),
       );
+      this.account = h("p", { class: "fr-text--xs plume-account" });
+      heading.append(this.account);
+      this.showAccount();
       if (this.floating) {
         heading.append(
           h("button", {
@@ -761,6 +768,43 @@
       );
     }
   }
+
+  // --- agents' sign-in (Plume's own page only: the session cookie is Plume's) -----------------
+
+  Chat.prototype.showAccount = async function showAccount() {
+    if (!CONFIG.signIn || BASE !== location.origin) return;
+    let me = null;
+    try {
+      const response = await fetch(`${BASE}/auth/moi`, { credentials: "same-origin" });
+      if (response.ok) me = await response.json();
+    } catch (_) {
+      // unreachable: no account line; the chat says so when a question is sent
+    }
+    if (me) {
+      this.account.replaceChildren(
+        `Connecté : ${me.email} — commune ${me.commune || me.tenant} · `,
+        h("button", {
+          type: "button",
+          class: "fr-link fr-text--xs plume-sign-out",
+          text: "Se déconnecter",
+          onclick: async () => {
+            await fetch(`${BASE}/auth/deconnexion`, { method: "POST", credentials: "same-origin" });
+            location.reload();
+          },
+        }),
+      );
+      return;
+    }
+    const back = encodeURIComponent(location.pathname + location.search);
+    this.account.replaceChildren(
+      h("a", {
+        class: "fr-link fr-text--xs plume-sign-in",
+        href: `${BASE}/auth/connexion?retour=${back}`,
+        text: "Se connecter",
+      }),
+      " (agents : documents de votre commune)",
+    );
+  };
 
   // --- mounting ------------------------------------------------------------------------------
 

@@ -233,6 +233,7 @@ def deleted(shell: Shell, done: Done) -> None:
 def key_made(shell: Shell, done: Done) -> None:
     shell.memo["key"] = re.search(r"^plm_\S+$", done.out, re.M)[0]  # type: ignore[index]
     assert "Conservez-la : elle ne sera plus affichée." in done.out
+    assert "Clé privée créée pour « 30110 »" in done.out  # a public key sees no document
 
 
 def files_ingested(shell: Shell, done: Done) -> None:
@@ -272,6 +273,10 @@ def chat_with_key(shell: Shell, done: Done) -> None:
     answer = c.body(done)
     minutes_answer(answer["answer"])
     assert answer["citations"][0]["doc_id"].startswith("doc/30110/")
+
+
+def agent_added(shell: Shell, done: Done) -> None:
+    assert "Agent marie.dupont@flaux.fr enregistré pour « 30110 »." in done.out
 
 
 # --- Records, indicators, reversibility; development ----------------------------------------
