@@ -112,6 +112,7 @@ MODEL_ENV = ("PLUME_MISTRAL_API_KEY", "PLUME_MISTRAL_SERVER_URL", "PLUME_CHAT_MO
 EU_KEY = {"...": "walk-key PLUME_MISTRAL_SERVER_URL={fake}"}
 BENCH = "a benchmark (minutes to an hour and a half); its figures are in bench/results/"
 WRITES_MODELS = "; --ecrire rewrites corpus/models/"
+NO_CLUSTER = "no Docker, no Kubernetes cluster on this machine"
 
 WALK: list[Step] = [
     # Two commands
@@ -213,6 +214,10 @@ WALK: list[Step] = [
         given={"/srv/plume-neuf": "{root}/neuf"},
     ),
     Step(r"plume purge", o.says("Conservation 30 jours :")),
+    # Deploying: no Docker and no cluster here; tests/test_deploy*.py check the recipes
+    Step(r"docker compose -f deploy/compose\.yaml up -d", skip=NO_CLUSTER),
+    Step(r"helm dependency build deploy/helm/plume", skip=NO_CLUSTER + ", no network"),
+    Step(r"helm upgrade --install plume deploy/helm/plume .*", skip=NO_CLUSTER),
     # Development
     Step(r"make lint", skip="ruff and mypy over the checkout, after `uv sync` of the dev tools"),
     Step(r"make bench", skip=BENCH),
