@@ -234,3 +234,13 @@ def test_qdrant_is_the_official_chart_as_a_three_node_cluster() -> None:
     key = qdrant["apiKey"]["valueFrom"]["secretKeyRef"]
     (plume_key,) = [s for s in values["secretEnv"] if s["name"] == "PLUME_QDRANT_API_KEY"]
     assert key == {"name": values["existingSecret"], "key": plume_key["key"]}
+
+
+def test_a_schedule_adds_a_cronjob_running_the_jobs_very_pod() -> None:
+    docs = render({"ingest": {"schedule": "0 3 * * *"}})
+    cron, job = _one(docs, "CronJob"), _one(docs, "Job")
+    kubernetes_validate.validate(cron, KUBERNETES, strict=True)
+    assert cron["spec"]["schedule"] == "0 3 * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"  # never two ingestions at once
+    assert cron["spec"]["jobTemplate"]["spec"]["template"] == job["spec"]["template"]
+    assert not [d for d in render() if d["kind"] == "CronJob"]  # none by default

@@ -76,3 +76,50 @@ http://{{ $full }}:6333
 {{- define "plume.dataClaim" -}}
 {{- .Values.persistence.existingClaim | default (printf "%s-data" (include "plume.fullname" .)) -}}
 {{- end -}}
+
+{{- /* The ingestion pod: the Job of each revision and the optional CronJob run it alike */ -}}
+{{- define "plume.ingestPod" -}}
+metadata:
+  labels:
+    {{- include "plume.selectorLabels" . | nindent 4 }}
+    app.kubernetes.io/component: ingest
+spec:
+  restartPolicy: Never
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  containers:
+    - name: ingest
+      image: {{ include "plume.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command:
+        - sh
+        - -ec
+        - |
+          plume db upgrade
+          plume store init
+          plume corpus fetch
+          plume ingest service-public --if-empty || [ $? -eq 3 ]
+          plume ingest legi --if-empty || [ $? -eq 3 ]
+          plume ingest programmes || [ $? -eq 3 ]
+          if [ -n "${PLUME_AIDES_TERRITOIRES_TOKEN:-}" ]; then plume ingest aides-territoires || [ $? -eq 3 ]; fi
+          plume vectors
+      env:
+        {{- include "plume.env" (dict "root" . "localFill" false) | nindent 8 }}
+      resources:
+        {{- toYaml .Values.ingest.resources | nindent 8 }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        capabilities:
+          drop: [ALL]
+      volumeMounts:
+        - name: data
+          mountPath: /data
+  volumes:
+    - name: data
+      persistentVolumeClaim:
+        claimName: {{ include "plume.dataClaim" . }}
+{{- end -}}
