@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ecologits.tracers.utils import PROVIDER_CONFIG_MAP, llm_impacts
-from ecologits.utils.range_value import RangeValue
+if TYPE_CHECKING:  # EcoLogits is imported with the first answer a model generates
+    from ecologits.utils.range_value import RangeValue
 
 PROVIDER = "mistralai"
 MAX_DAYS = 400
@@ -93,6 +93,8 @@ def estimate(
     """
     if prompt_tokens < 0 or completion_tokens < 0 or latency_s < 0:
         raise ValueError("token counts and latency must be non-negative")
+    from ecologits.tracers.utils import PROVIDER_CONFIG_MAP, llm_impacts
+
     used_zone = zone or PROVIDER_CONFIG_MAP[PROVIDER].datacenter_location
     out = llm_impacts(
         provider=PROVIDER,
@@ -173,12 +175,16 @@ class DailyUsage:
 
 
 def _point(value: float | RangeValue | None) -> float | None:
+    from ecologits.utils.range_value import RangeValue
+
     if isinstance(value, RangeValue):
         return float(value.mean)
     return None if value is None else float(value)
 
 
 def _interval(value: float | RangeValue | None) -> tuple[float, float] | None:
+    from ecologits.utils.range_value import RangeValue
+
     if isinstance(value, RangeValue):
         return (float(value.min), float(value.max))
     return None

@@ -43,13 +43,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from plume.documents import MONTHS
 from plume.embedding import Embedder
 from plume.text import fold_accents
+
+if TYPE_CHECKING:  # numpy is imported when a scope model is loaded or trained
+    import numpy as np
 
 log = logging.getLogger(__name__)
 Label = Literal["admin", "local", "hors_champ"]
@@ -126,6 +127,8 @@ def own_records(question: str) -> bool:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return np.asarray(e / e.sum(axis=-1, keepdims=True))
@@ -153,6 +156,8 @@ def word_features(question: str) -> dict[int, float]:
 
 def feature_matrix(vectors: np.ndarray, questions: Sequence[str]) -> np.ndarray:
     """[e5 vector | hashed words] for each question."""
+    import numpy as np
+
     words = np.zeros((len(questions), HASHED_DIM))
     for r, question in enumerate(questions):
         for i, v in word_features(question).items():
@@ -176,6 +181,8 @@ class ScopeModel:
     trained_on: dict[str, int] | None = None
 
     def probabilities(self, vector: Sequence[float], question: str) -> dict[str, float]:
+        import numpy as np
+
         dense = np.asarray(vector, dtype=np.float64)
         a = self.w1[:, : len(dense)] @ dense + self.b1
         for i, v in word_features(question).items():
@@ -203,6 +210,8 @@ class ScopeModel:
     def save(self, path: Path) -> None:
         """NumPy's open .npz format: the weights (float16: half the size, the same
         decisions) and a JSON `meta`."""
+        import numpy as np
+
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             np.savez_compressed(
@@ -213,6 +222,8 @@ class ScopeModel:
 
     @classmethod
     def load(cls, path: Path) -> ScopeModel:
+        import numpy as np
+
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if list(meta["labels"]) != list(LABELS):
@@ -243,6 +254,7 @@ def train(
     version: str = "",
 ) -> ScopeModel:
     """One hidden layer, L2 penalty, full-batch L-BFGS; classes weighted to count alike."""
+    import numpy as np
     from scipy.optimize import minimize
 
     x = feature_matrix(vectors, questions)
