@@ -1,10 +1,19 @@
-"""Rate limiting per API key and per client address, with a French 429 and Retry-After.
+"""Rate limiting per API key, per commune and per client address, with a French 429 and
+Retry-After.
 
-Fixed one-minute windows counted by the `limits` library: in memory (one process) by
-default, in Redis when `PLUME_REDIS_URL` is set (shared by every process and replica).
-Keys are counted by their public id (a hash): no secret reaches Redis. If Redis fails,
-requests go through (availability first) and a warning is logged. Calls bearing the
-right admin token are not counted.
+A request bearing a known key (X-Plume-Key) counts on its key and on its commune (all the
+commune's keys together), not on its address: a town hall's agents behind one address
+(NAT) sharing their commune's key are limited as that commune, and a key that abuses is
+throttled without throttling another commune. Any other request (no key, an unknown key:
+fresh made-up keys must not escape the limit) counts on its address, whose limit is
+generous enough for a town hall of about 20 agents.
+
+Fixed one-minute windows counted by the `limits` library: in memory by default, which is
+per process (with `PLUME_WORKERS` above 1 each worker counts apart), in Redis when
+`PLUME_REDIS_URL` is set (shared by every worker, process and replica). Keys are counted by
+their public id (a hash): no secret reaches Redis. If Redis fails, requests go through
+(availability first) and a warning is logged. Calls bearing the right admin token are not
+counted.
 
 A request counts for its route's cost (`PLUME_RATE_LIMIT_COSTS`: a chat turn or the corpus
 figures weigh more than a search). The client's address is the connecting one, unless that
@@ -30,7 +39,8 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plume.keys import key_id
+from plume.errors import PlumeError
+from plume.keys import KeyStore, key_id
 from plume.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,9 +48,9 @@ NAMESPACE = "plume"
 
 
 class RateLimits:
-    """The two limits, checked together: `retry_after` in seconds, or None to go on."""
+    """The limits, checked together: `retry_after` in seconds, or None to go on."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: KeyStore | None = None) -> None:
         token = settings.admin_token.get_secret_value() if settings.admin_token else None
         self._admin = f"Bearer {token}".encode() if token else None
         uri = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
@@ -48,6 +58,8 @@ class RateLimits:
         self._limiter = FixedWindowRateLimiter(storage_from_string(uri))
         self._per_key = RateLimitItemPerMinute(settings.rate_limit_key_per_minute)
         self._per_ip = RateLimitItemPerMinute(settings.rate_limit_ip_per_minute)
+        self._per_commune = RateLimitItemPerMinute(settings.rate_limit_commune_per_minute)
+        self._communes = KeyCommunes(keys) if keys is not None else None
         # the longest route first: `/v1/aides/echeances` before `/v1/aides`
         self._costs = sorted(settings.rate_limit_costs.items(), key=lambda c: -len(c[0]))
         self.proxies = TrustedProxies(settings.trusted_proxies)
@@ -59,20 +71,33 @@ class RateLimits:
                 return cost
         return 1
 
+    def checks(self, key: str | None, ip: str | None) -> list[tuple[Any, str, str]]:
+        """What a request counts on: its key and its commune when the key is known, else
+        its address."""
+        commune = self._communes.commune(key) if key and self._communes else None
+        if commune is not None and key:
+            return [(self._per_key, "cle", key_id(key)), (self._per_commune, "commune", commune)]
+        return [(self._per_ip, "ip", ip)] if ip else []
+
     def retry_after(self, key: str | None, ip: str | None, cost: int = 1) -> int | None:
-        checks = [(self._per_key, "cle", key_id(key)) if key else None]
-        checks.append((self._per_ip, "ip", ip) if ip else None)
-        for item, kind, who in filter(None, checks):
-            try:
+        checks = self.checks(key, ip)
+        try:
+            # every limit is tested before any is spent: a request refused by its commune's
+            # limit does not use up its key's
+            for item, kind, who in checks:
+                if not self._limiter.test(item, NAMESPACE, kind, who, cost=min(cost, item.amount)):
+                    return self._wait(item, kind, who)
+            for item, kind, who in checks:
                 # a cost above the limit would refuse the route for ever: it takes the window
-                allowed = self._limiter.hit(item, NAMESPACE, kind, who, cost=min(cost, item.amount))
-                if not allowed:
-                    reset, _ = self._limiter.get_window_stats(item, NAMESPACE, kind, who)
-                    return max(1, math.ceil(reset - time.time()))
-            except Exception as exc:  # the limiter's store is down: let the request through
-                log.warning("rate limit store unavailable (%s)", type(exc).__name__)
-                return None
+                if not self._limiter.hit(item, NAMESPACE, kind, who, cost=min(cost, item.amount)):
+                    return self._wait(item, kind, who)
+        except Exception as exc:  # the limiter's store is down: let the request through
+            log.warning("rate limit store unavailable (%s)", type(exc).__name__)
         return None
+
+    def _wait(self, item: Any, kind: str, who: str) -> int:
+        reset, _ = self._limiter.get_window_stats(item, NAMESPACE, kind, who)
+        return max(1, math.ceil(reset - time.time()))
 
     def is_admin(self, authorization: bytes | None) -> bool:
         """The administrator's own calls (right token) are not limited: they poll long
@@ -80,6 +105,37 @@ class RateLimits:
         return bool(self._admin and authorization) and secrets.compare_digest(
             authorization or b"", self._admin or b""
         )
+
+
+class KeyCommunes:
+    """A key's commune, read from the key file and kept until that file changes (the
+    limiter asks it for every request); None for an unknown or revoked key."""
+
+    MAX = 10_000  # keys remembered (made-up keys too), then forgotten all at once
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+        self._seen: dict[str, str | None] = {}
+        self._version: int | None = None
+        self._lock = threading.Lock()
+
+    def commune(self, key: str) -> str | None:
+        try:
+            version: int | None = self.keys.path.stat().st_mtime_ns
+        except OSError:
+            version = None
+        with self._lock:
+            if version != self._version or len(self._seen) > self.MAX:
+                self._seen, self._version = {}, version
+            if key in self._seen:
+                return self._seen[key]
+        try:
+            commune: str | None = self.keys.lookup(key).tenant
+        except PlumeError:
+            commune = None
+        with self._lock:
+            self._seen[key] = commune
+        return commune
 
 
 class TrustedProxies:
@@ -160,7 +216,7 @@ class RateLimit:
                 return None
             with self._lock:
                 if self._limits is None:
-                    self._limits = RateLimits(runtime.settings)
+                    self._limits = RateLimits(runtime.settings, runtime.keys)
         return self._limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

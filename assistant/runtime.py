@@ -157,6 +157,18 @@ class Runtime:
         self.filler = BackgroundFiller(self.corpus.vector_filler())
         self.filler.start()
 
+    def share_store(self) -> Any:
+        """For `plume serve`'s worker processes (PLUME_WORKERS): the embedded store served
+        from this process (a `plume.shared_store.StoreHost`, to close); None with a Qdrant
+        server, which each worker reaches itself."""
+        from plume.settings import StoreBackend
+
+        if self.settings.store_backend is not StoreBackend.edge:
+            return None
+        from plume.shared_store import StoreHost
+
+        return StoreHost(self.store)
+
     def close(self) -> None:
         if self.filler is not None:
             self.filler.close()

@@ -56,8 +56,13 @@ app.command()(delete)
 def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processus HTTP (défaut : PLUME_WORKERS).", min=1, max=32)
+    ] = None,
 ) -> None:
-    """Lance l'API et la page de chat (un seul processus : il possède le stockage embarqué).
+    """Lance l'API et la page de chat (ce processus possède le stockage embarqué).
+
+    Avec --workers N (PLUME_WORKERS), N processus HTTP le partagent.
 
     Pendant qu'il tourne, search, ask, sources, precedents et aides passent par son API.
     """
@@ -75,6 +80,11 @@ def serve(
     with open_runtime(settings) as runtime, announced(settings, host, port):
         runtime.start_background()  # e5 vectors after BM25; the chat memory's framework
         out.print(f"Plume écoute sur http://{host}:{port}")
+        if (workers := workers or settings.workers) > 1:
+            from cli.serving import serve_workers
+
+            serve_workers(settings, runtime, host, port, workers)
+            return
         uvicorn.run(
             create_app(settings, runtime=runtime),
             host=host,

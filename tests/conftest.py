@@ -19,6 +19,7 @@ from llama_index.core.schema import TextNode
 from ingestion.chunking import index_text
 from plume import REPO_ROOT, packages
 from plume.settings import Settings
+from plume.shared_store import StoreHost, connect
 from plume.store import Store, StoredPoint
 from plume.store.edge import EdgeStore
 from plume.store.server import ServerStore
@@ -108,17 +109,26 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", admin_token="test-admin-token-0123456789abcdef")
 
 
-@pytest.fixture(params=["edge", "server"])
+@pytest.fixture(params=["edge", "server", "shared"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Both backends behind the one Store interface (the server through local mode)."""
+    """Both backends behind the one Store interface (the server through local mode), and
+    the embedded one as `plume serve`'s workers see it (plume.shared_store)."""
     s: Store
+    host = owner = None
     if request.param == "edge":
         s = EdgeStore(tmp_path / "edge", dense_dim=4)
+    elif request.param == "shared":
+        owner = EdgeStore(tmp_path / "edge", dense_dim=4)
+        host = StoreHost(owner)
+        s = connect(host.folder)
     else:
         s = ServerStore(":memory:", collection="contract", dense_dim=4)
     s.ensure_collection()
     yield s
     s.close()
+    if host is not None and owner is not None:
+        host.close()
+        owner.close()
 
 
 def indexed_store(backend: str, folder: Path, nodes: Sequence[TextNode]) -> Store:

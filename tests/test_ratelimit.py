@@ -1,8 +1,10 @@
-"""Rate limits per API key and per address: in memory, and in Redis shared by processes."""
+"""Rate limits per API key, per commune and per address: in memory, and in Redis shared by
+processes."""
 
 from __future__ import annotations
 
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.ratelimit import TrustedProxies, server_options
 from assistant.runtime import Runtime
+from plume.keys import KeyStore
 from plume.settings import Settings
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -65,8 +68,15 @@ def test_per_address_limit_gives_a_french_429(backend: str | None, tmp_path: Pat
         assert client.get("/healthz").status_code == 200  # only the API is limited
 
 
+def _keys(tmp_path: Path, *tenants: str) -> list[str]:
+    """Real keys of these communes, in the data folder `_serve` uses."""
+    store = KeyStore(tmp_path / "data")
+    (tmp_path / "data").mkdir(parents=True, exist_ok=True)
+    return [store.create(tenant).key for tenant in tenants]
+
+
 def test_per_key_limit_counts_each_key(backend: str | None, tmp_path: Path) -> None:
-    key_a, key_b = (f"plm_{uuid.uuid4().hex}{uuid.uuid4().hex}" for _ in range(2))
+    key_a, key_b = _keys(tmp_path, "30110", "25176")
     with _serve(
         tmp_path,
         _ip(),
@@ -80,6 +90,95 @@ def test_per_key_limit_counts_each_key(backend: str | None, tmp_path: Path) -> N
         assert statuses[2] == 429 and 429 not in statuses[:2]
         assert client.get("/v1/sources", headers={"X-Plume-Key": key_b}).status_code != 429
         assert client.get("/v1/sources").status_code == 200  # no key: the address limit
+
+
+def test_a_town_hall_behind_one_address_is_not_throttled(
+    backend: str | None, tmp_path: Path
+) -> None:
+    """20 agents behind one NAT address, a minute of heavy normal use each (two chat turns,
+    cost 5 each, and 6 searches: 320 for the town hall, over the former 300 per address),
+    with their commune's key or without one: the default limits let them all through."""
+    (key,) = _keys(tmp_path, "30110")
+    defaults = Settings()
+    costs = {"/v1/sources": defaults.rate_limit_costs["/v1/chat"]}  # a chat turn's weight
+    for headers in ({"X-Plume-Key": key}, {}):
+        with _serve(tmp_path, _ip(), redis_url=backend, rate_limit_costs=costs) as client:
+            statuses = []
+            for _agent in range(20):
+                statuses += [client.get("/v1/sources", headers=headers).status_code for _ in "12"]
+                search = {"query": "état civil"}
+                statuses += [
+                    client.post("/v1/search", json=search, headers=headers).status_code
+                    for _ in range(6)
+                ]
+            assert statuses == [200] * 160, headers
+
+
+def test_a_key_that_abuses_is_throttled_alone(backend: str | None, tmp_path: Path) -> None:
+    """Counted on its key and commune, not on the shared address: another commune's key,
+    and the callers without a key behind the same address, go on."""
+    abuser, neighbour = _keys(tmp_path, "30110", "25176")
+    with _serve(
+        tmp_path,
+        _ip(),
+        redis_url=backend,
+        rate_limit_key_per_minute=5,
+        rate_limit_commune_per_minute=100,
+        rate_limit_ip_per_minute=3,
+    ) as client:
+        statuses = [
+            client.get("/v1/sources", headers={"X-Plume-Key": abuser}).status_code for _ in range(8)
+        ]
+        assert statuses == [200] * 5 + [429] * 3
+        assert client.get("/v1/sources", headers={"X-Plume-Key": neighbour}).status_code == 200
+        assert [client.get("/v1/sources").status_code for _ in range(4)] == [200] * 3 + [429]
+
+
+def test_a_communes_keys_share_its_limit(backend: str | None, tmp_path: Path) -> None:
+    widget, server, other = _keys(tmp_path, "30110", "30110", "25176")
+    with _serve(
+        tmp_path,
+        _ip(),
+        redis_url=backend,
+        rate_limit_key_per_minute=100,
+        rate_limit_commune_per_minute=4,
+    ) as client:
+
+        def get(key: str) -> int:
+            return client.get("/v1/sources", headers={"X-Plume-Key": key}).status_code
+
+        assert [get(widget), get(widget), get(server), get(server)] == [200] * 4
+        assert get(server) == 429 and get(widget) == 429  # the commune's 4 are spent
+        assert get(other) == 200
+
+
+def test_unknown_keys_count_on_the_address(backend: str | None, tmp_path: Path) -> None:
+    """Made-up keys, fresh each time, do not escape the limit: they count as no key."""
+    with _serve(tmp_path, _ip(), redis_url=backend, rate_limit_ip_per_minute=2) as client:
+        made_up = [f"plm_{uuid.uuid4().hex}{uuid.uuid4().hex}" for _ in range(3)]
+        statuses = [
+            client.get("/v1/sources", headers={"X-Plume-Key": k}).status_code for k in made_up
+        ]
+        assert statuses[2] == 429 and 429 not in statuses[:2]
+
+
+def test_redis_counts_a_key_across_workers(tmp_path: Path) -> None:
+    """Two workers (two apps, as `plume serve --workers 2` runs) count one key together in
+    Redis; in memory each would count apart (the memory backend is per process)."""
+    url = _redis_or_skip()
+    (key,) = _keys(tmp_path / "a", "30110")
+    (tmp_path / "b" / "data").mkdir(parents=True)
+    shutil.copy(tmp_path / "a" / "data" / "cles.json", tmp_path / "b" / "data" / "cles.json")
+    limits = {"rate_limit_key_per_minute": 2}
+    headers = {"X-Plume-Key": key}
+    with (
+        _serve(tmp_path / "a", _ip(), redis_url=url, **limits) as first,
+        _serve(tmp_path / "b", _ip(), redis_url=url, **limits) as second,
+    ):
+        assert first.get("/v1/sources", headers=headers).status_code == 200
+        assert second.get("/v1/sources", headers=headers).status_code == 200
+        assert first.get("/v1/sources", headers=headers).status_code == 429
+        assert second.get("/v1/sources", headers=headers).status_code == 429
 
 
 def test_redis_counts_are_shared_by_processes(tmp_path: Path) -> None:

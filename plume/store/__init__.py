@@ -212,6 +212,14 @@ def open_store(settings: Any) -> Store:
     """Build the configured backend. `settings` is a `plume.settings.Settings`."""
     from plume.settings import StoreBackend
 
+    if settings.store_host is not None and settings.store_backend is StoreBackend.edge:
+        from plume.store_replica import connect_replica  # a worker of `plume serve --workers`
+
+        def copy(folder: Any) -> Store:  # its own copy: searches; writes go to the owner
+            return open_store(settings.model_copy(update={"data_dir": folder, "store_host": None}))
+
+        shared: Store = connect_replica(settings.store_host, copy, settings.workers_refresh_s)
+        return shared
     if settings.store_backend is StoreBackend.edge:
         from plume.store.edge import EdgeStore
 
