@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := true
 
-.PHONY: run system chromium services install dev corpus ingest serve test lint bench lock clean eval eval-gate
+.PHONY: run system chromium services install dev corpus ingest serve test lint bench bench-scale lock clean eval eval-gate
 
 run: system install corpus ingest serve ## set up, fetch and index the default corpus, serve on :8000
 
@@ -90,10 +90,20 @@ lint: dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: system dev ## ingestion, search latency, restart time (figures in bench/results/)
+bench: system dev ## the README's « Measured here » figures, regenerated (machine and commit printed)
+	@$(VENV)/bin/python -m bench.readme --header
 	$(VENV)/bin/python -m bench.run
+	@# search against the raw store query on a copy of the product index, when there is one
+	@if [ -d .plume/store ]; then d=$$(mktemp -d) && cp -r .plume/store $$d/store \
+	  && ln -s $(CURDIR)/.plume/packages $$d/packages \
+	  && PLUME_DATA_DIR=$$d $(VENV)/bin/python -m bench.pipeline; s=$$?; rm -rf $$d; exit $$s; fi
+	$(VENV)/bin/python -m bench.workers
 	@# the communes' real documents (text PDFs, scans through OCR), when ../shared/data is there
 	if [ -d ../shared/data/municipal_documents ]; then $(VENV)/bin/python -m bench.documents; fi
+	$(VENV)/bin/python -m bench.readme
+
+bench-scale: dev ## the scaling curve: 70k, 300k, 1M passages (disk, RSS, open time, p50/p95; slow)
+	$(VENV)/bin/python -m bench.scale
 
 lock: $(UV) ## re-resolve dependencies after editing pyproject.toml
 	$(UV) lock

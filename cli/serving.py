@@ -24,6 +24,9 @@ def serve_workers(settings: Settings, runtime: Runtime, host: str, port: int, wo
 
     shared = runtime.share_store()
     os.environ["PLUME_LOCAL_FILL"] = "false"  # the e5 vectors are this process' to fill
+    # one OpenMP thread per worker for the e5 model: the workers are the parallelism, and
+    # OpenMP threads spinning while they wait would take the other workers' processor
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     if shared is not None:
         os.environ["PLUME_STORE_HOST"] = str(shared.folder)
     try:
