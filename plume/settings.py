@@ -294,26 +294,15 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(
         None, description="Redis URL for rate limiting across processes; in memory when unset."
     )
+    # a request with a known key counts on its key and its commune, any other on its address
     rate_limit_key_per_minute: int = Field(
-        600,
-        ge=1,
-        description="Requests per minute allowed per API key (X-Plume-Key): a town hall's "
-        "20 agents sharing their commune's key, a chat and 5 searches a minute each, use a "
-        "third of it.",
+        600, ge=1, description="Requests a minute per API key (a town hall's 20 agents: 1/3)."
     )
     rate_limit_commune_per_minute: int = Field(
-        1200,
-        ge=1,
-        description="Requests per minute allowed per commune, all its keys together (a "
-        "widget key and a server's key). A request with a known key counts on its key and "
-        "its commune, not on its address.",
+        1200, ge=1, description="Requests a minute per commune, all its keys together."
     )
     rate_limit_ip_per_minute: int = Field(
-        600,
-        ge=1,
-        description="Requests per minute allowed per client IP address, for requests "
-        "without a known key: generous enough for a town hall of 20 agents behind one "
-        "address (NAT).",
+        600, ge=1, description="Requests a minute per address without a known key (20 agents)."
     )
     rate_limit_costs: RouteCosts = Field(
         {"/v1/chat": 5, "/v1/sources": 5},
@@ -357,21 +346,14 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=32,
-        description="HTTP worker processes of `plume serve` (one per core: 2 on 2 cores). "
-        "Above 1, with the embedded store, the serving process keeps the store and the "
-        "workers reach it through a local socket (plume.shared_store); give "
-        "PLUME_REDIS_URL so the rate limits are counted across workers.",
+        description="HTTP processes of `plume serve` (2 on 2 cores; plume.store_replica). "
+        "Give PLUME_REDIS_URL so the rate limits count across them.",
     )
     workers_refresh_s: float = Field(
-        2.0,
-        gt=0,
-        description="With several workers: how often each asks whether the store changed "
-        "(an upload, an ingestion, e5 vectors) to take a new copy of it (plume.store_replica).",
+        2.0, gt=0, description="How often a worker checks whether its store copy is stale."
     )
     store_host: Path | None = Field(
-        None,
-        description="Set by `plume serve` for its workers (not by hand): the private folder "
-        "of the socket through which the serving process shares its embedded store.",
+        None, description="Set by `plume serve` for its workers: the store's socket folder."
     )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /v1/admin/*. Admin routes are closed without it."
