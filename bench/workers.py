@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -150,8 +151,29 @@ def second_opener(store: Path) -> str:
         held.close()
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (parent, _) in stats.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(stats.get(pid, (0, 0.0))[1] for pid in tree)
+
+
 @contextmanager
-def serving(data: Path, workers: int) -> Iterator[str]:
+def serving(data: Path, workers: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     log = open(data / f"bench-serve-{workers}.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
@@ -172,14 +194,16 @@ def serving(data: Path, workers: int) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(60)
         log.close()
 
 
-def load(url: str, route: str, clients: int, questions: list[str], seconds: float) -> dict:
+def load(
+    url: str, pid: int, route: str, clients: int, questions: list[str], seconds: float
+) -> dict[str, Any]:
     path, field = ROUTES[route]
     samples: list[tuple[float, int]] = []
     stop, measuring = threading.Event(), threading.Event()
@@ -200,16 +224,20 @@ def load(url: str, route: str, clients: int, questions: list[str], seconds: floa
         t.start()
     time.sleep(2)  # warm-up: connections, pages
     measuring.set()
-    began = time.monotonic()
+    began, cpu = time.monotonic(), cpu_seconds(pid)
     time.sleep(seconds)
     measuring.clear()
-    elapsed = time.monotonic() - began
+    elapsed, cpu = time.monotonic() - began, cpu_seconds(pid) - cpu
     stop.set()
     for t in threads:
         t.join(180)
     ok = [ms for ms, status in samples if status == 200]
     return {
         "per_s": round(len(ok) / elapsed, 1),
+        # what a request costs the server's processes, and how many processors they kept
+        # busy: a shared machine changes the second much more than the first
+        "cpu_ms_per_request": round(cpu * 1000 / max(1, len(ok)), 1),
+        "cores_busy": round(cpu / elapsed, 2),
         "errors": len(samples) - len(ok),
         "ms": percentiles(ok),
     }
@@ -244,19 +272,28 @@ def render(report: dict[str, Any]) -> str:
     lines += [
         "## `plume serve --workers 1` against `--workers 2`",
         "",
-        "| route | clients | workers | req/s | p50 / p95 / p99 ms | errors |",
-        "|---|---|---|---|---|---|",
+        "| route | clients | workers | req/s | CPU ms / request | cores busy "
+        "| p50 / p95 / p99 ms | errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for t in report["turns"]:
         ms = t["ms"]
         lines.append(
             f"| {t['route']} | {t['clients']} | {t['workers']} | {t['per_s']} | "
+            f"{t.get('cpu_ms_per_request', '–')} | {t.get('cores_busy', '–')} | "
             f"{ms.get('p50', '–')} / {ms.get('p95', '–')} / {ms.get('p99', '–')} | {t['errors']} |"
         )
     lines.append("")
     for route, clients, ratio in summary(report["turns"]):
         target = f" (target ≥ {TARGET}×)" if clients == 8 else ""
         lines.append(f"- {route}, {clients} clients: 2 workers give {ratio:.2f}× one{target}.")
+    lines += [
+        "",
+        "CPU ms / request: what a request costs the server's processes (the serving process "
+        "and its workers), which a shared machine hardly changes; with two workers costing "
+        "what one does, two free cores give about twice the throughput. Cores busy: how much "
+        "processor the server got during the turn.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -300,11 +337,11 @@ def main() -> None:
         passages = 0
         for _ in range(args.rounds):
             for workers in (1, 2):
-                with serving(data, workers) as url:
+                with serving(data, workers) as (url, pid):
                     passages = int(httpx.get(f"{url}/healthz", timeout=60).json()["chunks"])
                     for route in ROUTES:
                         for clients in args.clients:
-                            t = load(url, route, clients, questions, args.seconds)
+                            t = load(url, pid, route, clients, questions, args.seconds)
                             turns.append(
                                 {"route": route, "clients": clients, "workers": workers, **t}
                             )
