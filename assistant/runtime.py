@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import _imp
 import importlib
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,9 @@ class Runtime:
         """While serving: compute the missing e5 vectors in the background (low priority)."""
         s = self.settings
         if not (s.local_dense and s.local_fill) or self.filler is not None:
+            return
+        if not self.store.layout.local:  # made without e5: `plume store migrate` adds it
+            logging.getLogger(__name__).warning("store without e5 vectors: plume store migrate")
             return
         from ingestion.local_vectors import BackgroundFiller
 

@@ -22,6 +22,7 @@ from cli.keys import keys_app
 from cli.precedents import precedents
 from cli.records import register as register_records
 from cli.remote import announced
+from cli.store import store_app
 from cli.veille import veille_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(communes_app, name="commune")
 app.add_typer(keys_app, name="cle")
 app.command()(precedents)
 app.add_typer(agents_app, name="agent")
+app.add_typer(store_app, name="store")
 app.add_typer(store_app, name="store")
 app.command("aides")(aides)
 register_records(app)  # db, purge, indicateurs, deploiement, fiche-souverainete, export, import

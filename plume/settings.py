@@ -62,6 +62,32 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
     collection: str = Field("plume", description="Qdrant collection name.")
+    store_vector_datatype: Literal["float32", "float16"] = Field(
+        "float32",
+        description="Storage of the dense and e5 vectors: float16 halves them (set when the "
+        "store is created; `plume store migrate` applies a change).",
+    )
+    store_quantization: bool = Field(
+        False,
+        description="Scalar int8 copies of the dense and e5 vectors kept in RAM, the originals "
+        "read from disk to rescore (bench/results/scale.md); `plume store migrate` applies it.",
+    )
+    qdrant_shards: int = Field(
+        1, ge=1, le=1000, description="Server backend: shards of the collection (per shard key)."
+    )
+    qdrant_replication: int = Field(
+        1, ge=1, le=10, description="Server backend: copies of each shard on the cluster's nodes."
+    )
+    qdrant_write_consistency: int = Field(
+        1, ge=1, le=10, description="Server backend: replicas that must confirm a write."
+    )
+    qdrant_shard_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Server backend: commune (tenant) → shard key, e.g. a région or a "
+        'département (JSON: {"commune-21231": "bourgogne-franche-comte"}); when given the '
+        "collection is sharded by key, the shared corpus under `commun`, the communes not "
+        "listed under `communes`.",
+    )
 
     # --- search ----------------------------------------------------------------------------
     bm25_k1: float = Field(1.2, description="BM25 term-frequency saturation.")
@@ -382,6 +408,10 @@ class Settings(BaseSettings):
                 raise ValueError(why)
         if self.store_backend is StoreBackend.server and not self.qdrant_url:
             raise ValueError("PLUME_QDRANT_URL est obligatoire avec PLUME_STORE_BACKEND=server")
+        if self.qdrant_write_consistency > self.qdrant_replication:
+            raise ValueError(
+                "PLUME_QDRANT_WRITE_CONSISTENCY ne peut dépasser PLUME_QDRANT_REPLICATION"
+            )
         return self
 
     @property

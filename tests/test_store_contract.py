@@ -14,6 +14,7 @@ from plume.errors import StoreLocked
 from plume.store import LOCAL_DIM, Search, SearchFilter, SourceStats, Store, StoredPoint
 from plume.store.cache import SourceStatsCache
 from plume.store.edge import EdgeStore
+from plume.store.layout import Layout
 from plume.store.server import ServerStore
 from plume.text import Bm25Encoder
 
@@ -478,7 +479,7 @@ def test_a_local_vector_comes_with_the_point_it_was_upserted_with(store: Store) 
     assert store.count(SearchFilter(has_local=False)) == 1
 
 
-def test_an_edge_store_made_before_e5_is_migrated_once(tmp_path: Path) -> None:
+def test_an_edge_store_made_before_e5_is_migrated_by_the_command(tmp_path: Path) -> None:
     import qdrant_edge as q
 
     old = q.EdgeConfig(
@@ -499,6 +500,8 @@ def test_an_edge_store_made_before_e5_is_migrated_once(tmp_path: Path) -> None:
     shard.flush()
     shard.close()
     store = EdgeStore(folder, dense_dim=4)
+    assert not store.layout.local  # opened as it is; the command adds the vector
+    store.migrate(Layout(dense_dim=4, local=True))
     try:
         assert store.count() == 3 and store.count(SearchFilter(has_local=False)) == 3
         store.set_local({CORPUS[0].id: e5(3)})
@@ -528,6 +531,7 @@ def test_a_server_collection_made_before_e5_gets_the_vector() -> None:
         sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
     )
     store.ensure_collection()
+    store.migrate(Layout(dense_dim=4, local=True))
     store.upsert(CORPUS[:2])
     store.set_local({CORPUS[1].id: e5(4)})
     assert store.count(SearchFilter(has_local=True)) == 1

@@ -4,9 +4,10 @@ Two backends implement it, and one contract test suite runs on both:
 - `EdgeStore`: Qdrant's engine in process (qdrant-edge), the embedded default;
 - `ServerStore`: a Qdrant server through qdrant-client (or its local mode in tests).
 
-A collection holds named vectors `bm25` (sparse, IDF applied by Qdrant), `dense`
-(mistral-embed, cosine, optional per point) and `e5` (multilingual-e5-small computed in
-process, cosine, optional per point: filled in the background after BM25 indexing).
+A collection holds named vectors `bm25` (sparse, IDF applied by Qdrant) and, only when
+enabled (`store.layout`), `dense` (mistral-embed, cosine, optional per point) and `e5`
+(multilingual-e5-small computed in process, cosine, optional per point: filled in the
+background after BM25 indexing). A vector the collection lacks is left out of upserts.
 Hybrid queries are fused by (weighted) RRF inside Qdrant.
 """
 
@@ -18,12 +19,13 @@ from datetime import date
 from typing import Any, Protocol
 
 from plume.documents import SHARED_TENANT, day_number
+from plume.store.layout import DENSE as DENSE
+from plume.store.layout import LOCAL as LOCAL
+from plume.store.layout import LOCAL_DIM as LOCAL_DIM
+from plume.store.layout import SPARSE as SPARSE
+from plume.store.layout import Layout
 from plume.text import SparseVec
 
-DENSE = "dense"
-SPARSE = "bm25"
-LOCAL = "e5"
-LOCAL_DIM = 384
 RRF_K = 60
 KEYWORD_FIELDS = (
     *("doc_id", "source", "source_version", "kind", "audience", "tenant"),
@@ -157,6 +159,14 @@ class Store(Protocol):
     def ensure_collection(self) -> None:
         """Create the collection and its payload indexes if missing (idempotent)."""
 
+    @property
+    def layout(self) -> Layout:
+        """What the collection holds now (vectors, quantization, cluster layout)."""
+
+    def migrate(self, target: Layout) -> Layout:
+        """Bring the collection to `target` (vectors added or removed, rebuilt if need be);
+        returns the layout now recorded."""
+
     def upsert(self, points: Sequence[StoredPoint]) -> None: ...
 
     def delete_ids(self, ids: Sequence[str]) -> None: ...
@@ -211,7 +221,9 @@ class Store(Protocol):
 def open_store(settings: Any) -> Store:
     """Build the configured backend. `settings` is a `plume.settings.Settings`."""
     from plume.settings import StoreBackend
+    from plume.store.layout import from_settings
 
+    wanted = from_settings(settings)
     if settings.store_host is not None and settings.store_backend is StoreBackend.edge:
         from plume.store_replica import connect_replica  # a worker of `plume serve --workers`
 
@@ -223,7 +235,7 @@ def open_store(settings: Any) -> Store:
     if settings.store_backend is StoreBackend.edge:
         from plume.store.edge import EdgeStore
 
-        return EdgeStore(settings.store_dir, dense_dim=settings.embedding_dim)
+        return EdgeStore(settings.store_dir, layout=wanted)
     from plume.store.server import ServerStore
 
     key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
@@ -231,8 +243,26 @@ def open_store(settings: Any) -> Store:
         settings.qdrant_url,
         api_key=key,
         collection=settings.collection,
-        dense_dim=settings.embedding_dim,
+        layout=wanted,
     )
+
+
+def held(point: StoredPoint, layout: Layout) -> dict[str, list[float]]:
+    """The point's dense and e5 vectors the collection holds (the others are left out: a
+    store made without them, until `plume store migrate`)."""
+    have = layout.vectors()
+    given = ((DENSE, point.dense), (LOCAL, point.local))
+    return {name: v for name, v in given if v is not None and name in have}
+
+
+def needs_local(layout: Layout) -> None:
+    if not layout.local:
+        from plume.errors import StoreUnavailable
+
+        raise StoreUnavailable(
+            "Le stockage n'a pas de vecteur e5 : activez PLUME_LOCAL_DENSE puis lancez "
+            "`plume store migrate`."
+        )
 
 
 def fusion_weights(

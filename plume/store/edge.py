@@ -3,10 +3,12 @@
 One process owns a shard folder: a second process opening it fails with a WAL lock,
 which we report as `StoreLocked`: the CLI then says what to do instead.
 
-A shard's vectors are fixed when it is created. A shard made before the `e5` vector
-existed is migrated once, when it is opened: its points are copied into a new shard with
-the current vectors, which then takes its place (the old one is kept beside it until the
-copy is complete, so a crash midway loses nothing).
+A shard is created with the vectors configured (`plume.store.layout`) and opened with
+those it has. When the settings ask for others, `migrate` (`plume store migrate`) adds or
+removes a named vector in place (one WAL operation), or, when the vectors' storage
+changes (datatype, quantization, a dense size), copies the points into a new shard that
+then takes the old one's place: the old one is kept beside it until the copy is complete,
+so a crash midway loses nothing and is finished (or undone) at the next opening.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from plume.store import (
     DENSE,
     KEYWORD_FIELDS,
     LOCAL,
-    LOCAL_DIM,
     RRF_K,
     SPARSE,
     Hit,
@@ -35,14 +36,23 @@ from plume.store import (
     SourceStats,
     StoredPoint,
     fusion_weights,
+    held,
+    needs_local,
     sources_from_facets,
 )
+from plume.store import layout as lay
 from plume.store.cache import SourceStatsCache
 from plume.store.damage import guarded
+from plume.store.edge_layout import DATATYPES, config, copy_into, on_disk
+from plume.store.layout import Layout
 from plume.text import SparseVec
 
 log = logging.getLogger(__name__)
 _FACET_ALL = 1_000_000
+_DATATYPES = {
+    "float32": q.VectorStorageDatatype.Float32,
+    "float16": q.VectorStorageDatatype.Float16,
+}
 
 
 def _filter(where: SearchFilter | None) -> q.Filter | None:
@@ -74,6 +84,7 @@ def _filter(where: SearchFilter | None) -> q.Filter | None:
 
 def _sparse(vec: SparseVec) -> q.SparseVector:
     return q.SparseVector(indices=vec.indices, values=vec.values)
+
 
 def _request(s: Search) -> q.QueryRequest | None:
     """The engine's request for a search; None when it has no vector to search with."""
@@ -131,22 +142,23 @@ def _stored(pid: str, payload: Any, vector: Any) -> StoredPoint:
 
 @guarded
 class EdgeStore:
-    def __init__(self, path: Path, *, dense_dim: int) -> None:
+    def __init__(
+        self, path: Path, *, dense_dim: int | None = None, layout: Layout | None = None
+    ) -> None:
+        """`layout`: what a new shard is made with (default: `dense_dim` and e5)."""
         self.path = Path(path)
-        self.dense_dim = dense_dim
+        self.wanted = layout or Layout(dense_dim=dense_dim).without_cluster()
         self._write_lock = threading.Lock()
         # one process owns the shard: every write is seen, the figures kept until the next
         self.source_stats = SourceStatsCache()
         self._shard = self._open()
+        self._layout = on_disk(self.path)
+        if lay.changes(self._layout, self.wanted.without_cluster()):
+            log.warning("%s: stockage à migrer (plume store migrate)", self.path)
 
-    def _config(self, *, local: bool = True) -> q.EdgeConfig:
-        vectors = {DENSE: q.EdgeVectorParams(size=self.dense_dim, distance=q.Distance.Cosine)}
-        if local:
-            vectors[LOCAL] = q.EdgeVectorParams(size=LOCAL_DIM, distance=q.Distance.Cosine)
-        return q.EdgeConfig(
-            vectors=vectors,
-            sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
-        )
+    @property
+    def layout(self) -> Layout:
+        return self._layout
 
     @staticmethod
     def _exists(path: Path) -> bool:
@@ -157,14 +169,11 @@ class EdgeStore:
             if not self._exists(self.path):
                 self._finish_migration()
             if self._exists(self.path):
-                try:
-                    return q.EdgeShard.load(str(self.path), self._config())
-                except Exception as exc:
-                    if "Incompatible configs" not in str(exc):
-                        raise
-                    return self._migrate()
+                return q.EdgeShard.load(str(self.path))  # with the vectors it has
             self.path.mkdir(parents=True, exist_ok=True)
-            return q.EdgeShard.create(str(self.path), self._config())
+            shard = q.EdgeShard.create(str(self.path), config(self.wanted))
+            lay.write_file(self.path, self.wanted.without_cluster())
+            return shard
         except Exception as exc:
             if "WouldBlock" in str(exc):
                 raise StoreLocked(
@@ -184,69 +193,66 @@ class EdgeStore:
         elif self._exists(old):
             old.rename(self.path)  # the copy was not complete: start again from the old shard
 
-    def _migrate(self) -> q.EdgeShard:
-        """Copy a shard made without the e5 vector into one that has it, then swap them."""
-        log.warning("migrating %s: adding the e5 vector (points are copied once)", self.path)
-        old_shard = q.EdgeShard.load(str(self.path), self._config(local=False))
+    def migrate(self, target: Layout) -> Layout:
+        target = target.without_cluster()  # one shard in process
+        todo = lay.changes(self._layout, target)
+        if not todo:
+            return self._layout
+        with self._write_lock:
+            if all(c.in_place for c in todo):
+                have, want = self._layout.vectors(), target.vectors()
+                datatype = DATATYPES[target.datatype]
+                for name, size in want.items():
+                    if name not in have:
+                        op = q.UpdateOperation.create_dense_vector(
+                            name, size, q.Distance.Cosine, datatype=datatype
+                        )
+                        self._shard.update(op)
+                for name in have:
+                    if name not in want:
+                        self._shard.update(q.UpdateOperation.delete_vector_name(name))
+                self._shard.flush()
+            else:
+                self._rebuild(target)
+            lay.write_file(self.path, target)
+            self._layout = target
+        self.ensure_collection()  # a rebuilt shard's payload indexes
+        log.warning("%s migré : %s", self.path, "; ".join(c.what for c in todo))
+        return target
+
+    def _rebuild(self, target: Layout) -> None:
+        """Copy every point into a new shard made with `target`, then swap them."""
         new = self.path.with_name(self.path.name + ".new")
-        shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        shard = q.EdgeShard.create(str(new), self._config())
-        offset: Any = None
-        copied = 0
-        while True:
-            request = q.ScrollRequest(offset=offset, limit=500, with_payload=True, with_vector=True)
-            records, offset = old_shard.scroll(request)
-            batch = [
-                q.Point(
-                    id=r.id,
-                    vector=r.vector if isinstance(r.vector, dict) else {},
-                    payload=r.payload,
-                )
-                for r in records
-            ]
-            if batch:
-                shard.update(q.UpdateOperation.upsert_points(batch))
-                copied += len(batch)
-            if offset is None:
-                break
-        shard.flush()
-        shard.close()
-        old_shard.close()
-        (new / "complete").touch()
+        copy_into(self._shard, new, target)
+        self._shard.flush()
+        self._shard.close()
         old = self.path.with_name(self.path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         self.path.rename(old)
         new.rename(self.path)
         shutil.rmtree(old, ignore_errors=True)
         (self.path / "complete").unlink(missing_ok=True)
-        log.warning("migrated %s: %d points", self.path, copied)
-        return q.EdgeShard.load(str(self.path), self._config())
+        self._shard = q.EdgeShard.load(str(self.path))
 
     def ensure_collection(self) -> None:
         known = set(self._shard.info().payload_schema)
+        keyword, day = q.PayloadSchemaType.Keyword, q.PayloadSchemaType.Integer
+        schemas: dict[str, Any] = {
+            **dict.fromkeys(KEYWORD_FIELDS, keyword),
+            "tenant": q.KeywordIndexParams(is_tenant=True),  # points stored by commune
+            **dict.fromkeys(DAY_FIELDS, day),
+        }
         with self._write_lock:
-            for name in KEYWORD_FIELDS:
+            for name, schema in schemas.items():
                 if name not in known:
-                    self._shard.update(
-                        q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword)
-                    )
-            for name in DAY_FIELDS:
-                if name not in known:
-                    self._shard.update(
-                        q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Integer)
-                    )
+                    self._shard.update(q.UpdateOperation.create_field_index(name, schema))
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
             return
         batch = []
         for p in points:
-            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
-            if p.dense is not None:
-                vector[DENSE] = p.dense
-            if p.local is not None:
-                vector[LOCAL] = p.local
+            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse), **held(p, self._layout)}
             batch.append(q.Point(id=p.id, vector=vector, payload=p.payload))
         with self._write_lock:
             self._shard.update(q.UpdateOperation.upsert_points(batch))
@@ -254,6 +260,7 @@ class EdgeStore:
 
     def set_local(self, vectors: Mapping[str, list[float]]) -> None:
         if vectors:
+            needs_local(self._layout)
             batch = [q.PointVectors(id=i, vector={LOCAL: list(v)}) for i, v in vectors.items()]
             with self._write_lock:
                 self._shard.update(q.UpdateOperation.update_vectors(batch))

@@ -19,7 +19,6 @@ from plume.store import (
     DENSE,
     KEYWORD_FIELDS,
     LOCAL,
-    LOCAL_DIM,
     RRF_K,
     SPARSE,
     Hit,
@@ -27,11 +26,15 @@ from plume.store import (
     SearchFilter,
     SourceStats,
     StoredPoint,
+    cluster,
     fusion_weights,
+    held,
+    needs_local,
     sources_from_facets,
 )
 from plume.store.cache import SourceStatsCache
 from plume.store.damage import guarded
+from plume.store.layout import Layout, changes
 from plume.text import SparseVec
 
 _FACET_ALL = 1_000_000
@@ -109,13 +112,22 @@ def _request(s: Search) -> models.QueryRequest | None:
         with_payload=payload,
     )
 
+
 @guarded
 class ServerStore:
     def __init__(
-        self, url: str, *, api_key: str | None = None, collection: str = "plume", dense_dim: int
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        collection: str = "plume",
+        dense_dim: int | None = None,
+        layout: Layout | None = None,
     ) -> None:
+        """`layout`: what a new collection is made with (default: `dense_dim` and e5)."""
         self.collection = collection
-        self.dense_dim = dense_dim
+        self.wanted = layout or Layout(dense_dim=dense_dim)
+        self._layout: Layout | None = None  # read from the collection when first needed
         if url == ":memory:":
             self._client = QdrantClient(location=":memory:")
         elif url.startswith(("http://", "https://")):
@@ -133,66 +145,109 @@ class ServerStore:
         except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
             raise StoreUnavailable(f"Le serveur Qdrant ne répond pas correctement : {exc}") from exc
 
-    def ensure_collection(self) -> None:
-        local = models.VectorParams(size=LOCAL_DIM, distance=models.Distance.COSINE)
-        if not self._call(self._client.collection_exists, self.collection):
-            self._call(
-                self._client.create_collection,
-                self.collection,
-                vectors_config={
-                    DENSE: models.VectorParams(
-                        size=self.dense_dim, distance=models.Distance.COSINE
-                    ),
-                    LOCAL: local,
-                },
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
-        else:  # a collection made before the e5 vector: add it (Qdrant 1.19+)
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            if not self._call(self._client.collection_exists, self.collection):
+                return self.wanted
             info = self._call(self._client.get_collection, self.collection)
-            vectors = info.config.params.vectors
-            if isinstance(vectors, dict) and LOCAL not in vectors:
-                config = models.DenseVectorConfig(size=LOCAL_DIM, distance=models.Distance.COSINE)
-                self._call(
-                    self._client.create_vector_name,
-                    self.collection,
-                    LOCAL,
-                    models.DenseVectorNameConfig(dense=config),
-                )
-        for name in KEYWORD_FIELDS:
+            self._layout = cluster.recorded(info)
+        return self._layout
+
+    def ensure_collection(self) -> None:
+        if not self._call(self._client.collection_exists, self.collection):
+            args = cluster.create_args(self.wanted)
+            self._call(self._client.create_collection, self.collection, **args)
+            self._layout = self.wanted
+            for key in self.wanted.cluster.keys() if self.wanted.cluster.custom else ():
+                self._create_key(key)
+        schemas: dict[str, Any] = {
+            **dict.fromkeys(KEYWORD_FIELDS, models.PayloadSchemaType.KEYWORD),
+            "tenant": cluster.tenant_index(),  # each commune's points stored together
+            **dict.fromkeys(DAY_FIELDS, models.PayloadSchemaType.INTEGER),
+        }
+        for name, schema in schemas.items():
             self._call(
                 self._client.create_payload_index,
                 self.collection,
                 field_name=name,
-                field_schema=models.PayloadSchemaType.KEYWORD,
+                field_schema=schema,
             )
-        for name in DAY_FIELDS:
-            self._call(
-                self._client.create_payload_index,
-                self.collection,
-                field_name=name,
-                field_schema=models.PayloadSchemaType.INTEGER,
+
+    def _create_key(self, key: str) -> None:
+        c = self.wanted.cluster
+        self._call(
+            self._client.create_shard_key,
+            self.collection,
+            key,
+            shards_number=c.shards,
+            replication_factor=c.replication,
+        )
+
+    def migrate(self, target: Layout) -> Layout:
+        """Vectors added or removed, replication and write consistency changed, new shard
+        keys created, in place; a change of shards, of the vectors' storage or of a dense
+        size needs a new collection (refused before anything is written)."""
+        self.ensure_collection()
+        current = self.layout
+        todo = changes(current, target)
+        rebuild = [c.what for c in todo if not c.in_place]
+        if rebuild:
+            raise StoreUnavailable(
+                "Ces changements demandent une nouvelle collection : "
+                + "; ".join(rebuild)
+                + ". Choisissez un autre PLUME_COLLECTION, lancez `plume store init`, "
+                "réingérez, puis basculez."
             )
+        if not todo:
+            return current
+        self.wanted = target
+        cluster.apply(self._call, self._client, self.collection, current, target)
+        self._layout = target
+        return target
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
             return
+        layout = self.layout
         batch = []
         for p in points:
-            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse)}
-            if p.dense is not None:
-                vector[DENSE] = p.dense
-            if p.local is not None:
-                vector[LOCAL] = p.local
-            batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
-        self._call(self._client.upsert, self.collection, points=batch, wait=True)
+            vector: dict[str, Any] = {SPARSE: _sparse(p.sparse), **held(p, layout)}
+            point = models.PointStruct(id=p.id, vector=vector, payload=p.payload)
+            batch.append((str(p.payload.get("tenant", "")), point))
+        for key, group in cluster.by_key(layout, batch).items():
+            self._call(
+                self._client.upsert,
+                self.collection,
+                points=group,
+                wait=True,
+                shard_key_selector=key,
+            )
         self.source_stats.stale()
 
     def set_local(self, vectors: Mapping[str, list[float]]) -> None:
-        if vectors:
-            batch = [models.PointVectors(id=i, vector={LOCAL: list(v)}) for i, v in vectors.items()]
-            self._call(self._client.update_vectors, self.collection, points=batch, wait=True)
+        if not vectors:
+            return
+        layout = self.layout
+        needs_local(layout)
+        tenants: dict[str, str] = {}
+        if layout.cluster.custom:  # each point's shard key, from its tenant
+            found = self._call(
+                self._client.retrieve, self.collection, list(vectors), with_payload=["tenant"]
+            )
+            tenants = {str(r.id): str((r.payload or {}).get("tenant", "")) for r in found}
+        batch = [
+            (tenants.get(i, ""), models.PointVectors(id=i, vector={LOCAL: list(v)}))
+            for i, v in vectors.items()
+        ]
+        for key, group in cluster.by_key(layout, batch).items():
+            self._call(
+                self._client.update_vectors,
+                self.collection,
+                points=group,
+                wait=True,
+                shard_key_selector=key,
+            )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:
@@ -248,7 +303,7 @@ class ServerStore:
         return self._search(searches)
 
     def _search(self, searches: Sequence[Search]) -> list[list[Hit]]:
-        requests = [_request(s) for s in searches]
+        requests = [self._keyed(_request(s), s.where) for s in searches]
         wanted = [r for r in requests if r is not None]
         responses = (
             iter(self._call(self._client.query_batch_points, self.collection, requests=wanted))
@@ -261,6 +316,13 @@ class ServerStore:
             else []
             for r in requests
         ]
+
+    def _keyed(self, request: models.QueryRequest | None, where: SearchFilter) -> Any:
+        """The request limited to the shards of the tenants it may see (custom sharding)."""
+        if request is None or where.every_tenant:
+            return request
+        keys = cluster.keys_for(self.layout, where.visible_tenants())
+        return request if keys is None else request.model_copy(update={"shard_key": keys})
 
     def count(self, where: SearchFilter | None = None) -> int:
         resp = self._call(
