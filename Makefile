@@ -79,6 +79,7 @@ EVAL_SETS := dev dev2 heldout heldout2 heldout3
 eval: dev ## every evaluation set, BM25 + e5 (the first run computes the e5 vectors: ~1.5 h)
 	$(PLUME) corpus fetch
 	@for set in $(EVAL_SETS); do $(PLUME) eval --dataset eval/datasets/$$set.jsonl || exit 1; done
+	$(PLUME) eval attaques
 
 eval-gate: dev ## offline release gate (BM25): thresholds of eval/gate.toml on the dev and blind sets
 	$(PLUME) corpus fetch

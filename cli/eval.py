@@ -5,6 +5,7 @@
     plume eval gate                                # offline release gate (eval/gate.toml)
     plume eval piaf                                # convert PIAF's questions (external set)
     plume eval suivis --dataset FILE               # follow-ups without a model (eval.followups)
+    plume eval attaques                            # poisoned documents: injections followed
 
 Everything runs on the evaluation index (`<data_dir>/eval-index`), built on first use from
 the default corpora and the shared test data, then reused.
@@ -239,6 +240,44 @@ def eval_followups(
     for kind, row in summary(results).items():
         table.add_row(kind, *(f"{row[k]:g}" for k in ("paires", "suit", "répète")))
     out.print(table)
+
+
+@eval_app.command("attaques")
+def eval_attacks(
+    dataset: DatasetOpt = REPO_ROOT / "eval" / "datasets" / "attacks.jsonl",
+    index: IndexOpt = None,
+    rapport: Annotated[
+        Path | None, typer.Option(help="Dossier du rapport ; eval/reports/attaques par défaut.")
+    ] = None,
+) -> None:
+    """Documents empoisonnés (eval.attacks) : part des réponses qui suivent une injection,
+    par catégorie (cible 0), sans modèle et, s'il est configuré, avec le modèle."""
+    from eval import attacks
+    from eval.history import git_commit
+
+    with domain_errors():
+        cases = attacks.load_attacks(dataset)
+    settings = load_settings()
+    paths = [("extractif", _offline(settings))]
+    if settings.mistral_api_key is not None or settings.mistral_server_url is not None:
+        keep = ("mistral_api_key", "mistral_server_url")
+        paths.append(
+            ("modèle", paths[0][1].model_copy(update={k: getattr(settings, k) for k in keep}))
+        )
+    results = []
+    for name, configured in paths:
+        with _eval_runtime(configured, index) as (runtime, _), domain_errors():
+            results += attacks.run_on(runtime, cases, name)
+    for name, rows in attacks.summary(results).items():
+        table = Table("catégorie", "cas", "suivies", "part", title=f"Attaques : {name}")
+        for group, row in rows.items():
+            table.add_row(group, f"{row['n']:g}", f"{row['suivies']:g}", f"{row['part']:.3f}")
+        out.print(table)
+    for r in results:
+        if r.followed:
+            err.print(f"[red]suivie[/red] {r.path} / {r.case.id} : {escape('; '.join(r.reasons))}")
+    written = attacks.write_report(results, rapport or REPORTS / "attaques", git_commit())
+    out.print(f"Rapport : {written['markdown']}", highlight=False)
 
 
 @eval_app.command("piaf")

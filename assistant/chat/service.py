@@ -48,7 +48,13 @@ from assistant.rag.regimes import Place
 from assistant.rag.reliability import DEFAULT as DEFAULT_RELIABILITY
 from assistant.rag.reliability import EXACT, ReliabilityModel, Signals, signals
 from assistant.rag.retrieval import Retriever, check_question
-from assistant.rag.scope import NEEDS_DOCUMENTS, OUT_OF_SCOPE, ScopeClassifier, Verdict
+from assistant.rag.scope import (
+    NEEDS_DOCUMENTS,
+    OUT_OF_SCOPE,
+    ScopeClassifier,
+    Verdict,
+    own_records,
+)
 from plume.store import Hit, SearchFilter
 from plume.term_stats import TermStats
 
@@ -150,6 +156,8 @@ class ChatService(ModelSteps):
         turn.usage["prompt_tokens"] += spent.prompt_tokens
         turn.usage["completion_tokens"] += spent.completion_tokens
         turn.model_seconds += spent.seconds
+        if turn.documents_only and turn.passages and not own_records(turn.standalone):
+            self._law_after_all(turn, commune)
         # on a question of law, the official texts found outrank the commune's documents
         law = authority.law_question(turn.scope, turn.documents_only)
         turn.passages = authority.official_first(turn.passages, law=law)
@@ -159,6 +167,28 @@ class ChatService(ModelSteps):
         turn.siblings = self._siblings(turn.passages, where)
         turn.evidence = self._gather(turn)
         return turn
+
+    def _law_after_all(self, turn: Turn, commune: CommuneProfile | None) -> None:
+        """A question sent to the commune's documents by the classifier, not by its rule,
+        that an official text answers as well is a question of law (issue 21: a commune's
+        note that rewrites the law must not answer it alone): the official texts answer."""
+        assert turn.where is not None
+        found = self.retriever.search(
+            turn.search or turn.standalone,
+            turn.where,
+            self.search_depth,
+            place=Place.of(commune),
+            context=turn.context,
+        )
+        official = [p for p in found if authority.is_official(p)]
+        analyzer = self.retriever.encoder.analyzer
+        read = [
+            gather(turn.standalone, ps, analyzer=analyzer, stats=self.stats)
+            for ps in (official, turn.passages)
+        ]
+        if official and authority.answers_as_well(*read):
+            turn.documents_only = False
+            turn.passages = authority.official_first(official, law=True)
 
     def _meeting_of_the_day(self, question: str, where: SearchFilter) -> SearchFilter:
         """A meeting named by its day (« le conseil du 19 mai 2021 »): the commune's

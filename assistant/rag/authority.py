@@ -12,6 +12,12 @@ fiches (`vdd/…`) decide:
   law that an official text may answer; the official passages keep their order, ranked
   anew from 1. A question of law for which the search found only the commune's documents
   keeps them.
+- `answers_as_well`: a question the scope classifier sends to the commune's documents
+  (`local`, but not by its rule on a council's decisions) that an official text answers
+  as well as they do — its best sentence holds as large a share of the question's terms,
+  and at least `MIN_OFFICIAL_WORDS` — is a question of law after all: « À qui la sépulture
+  dans le cimetière de la commune est-elle due ? » is the CGCT's L2223-3, not a note of the
+  commune that rewrites it.
 - an answer that rests only on a commune's documents says so: the extractive answer opens
   on « D'après les documents de votre commune (…) : » (assistant.rag.extractive, issue
   20), and a generated one that does not is given that opening (`attributed`).
@@ -23,11 +29,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.models import Passage
+from assistant.rag.evidence import Evidence
 from assistant.rag.scope import Verdict
 from plume.text import fold_accents
 
 OFFICIAL_PREFIXES = ("legi/", "vdd/")  # the codes of law, the service-public.fr fiches
 _SAYS_SO = "documents de votre commune"
+MIN_OFFICIAL_WORDS = 0.5  # share of the question's terms in an official text's best sentence
 
 
 def is_commune_document(passage: Passage) -> bool:
@@ -66,3 +74,14 @@ def attributed(text: str, introduction: str) -> str:
     if _SAYS_SO in fold_accents(text[:300]).casefold():
         return text
     return f"{introduction}\n{text}"
+
+
+def best_words(evidence: Evidence) -> float:
+    """The largest share of the question's terms one sentence of the evidence holds."""
+    return max((s.words for s in evidence.sentences), default=0.0)
+
+
+def answers_as_well(official: Evidence, documents: Evidence) -> bool:
+    """The official texts found answer the question as well as the commune's documents."""
+    best = best_words(official)
+    return best >= MIN_OFFICIAL_WORDS and best >= best_words(documents)
