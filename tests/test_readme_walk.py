@@ -169,6 +169,10 @@ WALK: list[Step] = [
         run=c.curl,
     ),
     Step(r"curl -X DELETE localhost:8000/v1/admin/documents/vdd/F1427 .*", o.deleted, run=c.curl),
+    # The store's layout: the embedded store, made as configured by `make run`
+    Step(r"plume store etat", o.says("Stockage edge", "e5 (384)", "Conforme"), "down"),
+    Step(r"plume store init", o.says("Conforme à la configuration"), "down"),
+    Step(r"plume store migrate", o.says("Conforme à la configuration"), "down"),
     # A commune's own documents
     Step(r"plume cle ajouter 30110 --privee", o.key_made),
     Step(
