@@ -5,9 +5,10 @@ engine's work then runs in that one process, and its results are pickled on top
 (`bench/workers.py`). So each HTTP worker reads from its own copy, made by the owner
 while no write runs (`StoreHost.replicate`), and sends only its writes to the owner. A
 background thread asks the owner every `refresh_s` seconds whether the store changed (a
-worker's write, or the owner's e5 filler) and then takes a new copy, opened beside the old
-one and swapped in; copies are taken at most every `PAUSE` times what the last one cost,
-so a long ingestion does not keep the disk busy copying. After one of its own writes, a
+worker's write; the owner's own, its e5 filler's vectors, once a minute at most) and then
+takes a new copy, opened beside the old one and swapped in; copies are taken at most
+every `PAUSE` times what the last one cost, so a long ingestion does not keep the disk
+busy copying. After one of its own writes, a
 worker refreshes at once: an upload through one worker is seen by the others after their
 next refresh (a few seconds), by itself as soon as its copy is made.
 
@@ -32,6 +33,7 @@ from plume.shared_store import WRITES, RemoteStore
 log = logging.getLogger(__name__)
 READS = frozenset({"query", "query_batch", "count", "scan"})
 PAUSE = 5.0  # a new copy at most every 5 × the last one's cost
+FILES_EVERY_S = 60.0  # the owner's own writes (e5 vectors, for hours) are fetched this often
 
 
 class ReplicaStore(RemoteStore):
@@ -45,7 +47,8 @@ class ReplicaStore(RemoteStore):
         self._replica: tuple[Any, Path, Any] | None = None  # store, folder, version
         self._retired: list[tuple[Any, Path]] = []
         self._wake, self._stop = threading.Event(), threading.Event()
-        self._took = 0.0
+        self._took = self._refreshed = 0.0
+        self.files_every_s = FILES_EVERY_S
         self.refreshes = 0
         self._refresh()  # the first copy now: the worker starts with its own
         self._thread = threading.Thread(target=self._watch, name="plume-replica", daemon=True)
@@ -61,12 +64,20 @@ class ReplicaStore(RemoteStore):
         for old, path in self._retired:
             _discard(old, path)
         self._retired = [(previous[0], previous[1])] if previous else []
-        self._took = time.monotonic() - started
+        self._refreshed = time.monotonic()
+        self._took = self._refreshed - started
         self.refreshes += 1
 
     def stale(self) -> bool:
+        """A worker wrote since the copy; or the owner did (its e5 filler) and the copy is
+        `files_every_s` old: semantic vectors can wait, an upload should not."""
         current = self._replica
-        return current is None or self._call("__version__", (), {}) != current[2]
+        if current is None:
+            return True
+        generation, files = self._call("__version__", (), {})
+        if generation != current[2][0]:
+            return True
+        return files != current[2][1] and time.monotonic() - self._refreshed >= self.files_every_s
 
     def _watch(self) -> None:
         while not self._stop.is_set():

@@ -69,9 +69,11 @@ def test_a_worker_searches_its_copy_and_writes_through_the_owner(tmp_path: Path)
         worker.refresh_now()
         assert found(worker, "déneigement") == ["vdd/F3"]
         assert not worker.stale()
-        # the owner's own writes (the e5 filler's) are seen by their files: a new copy
+        # the owner's own writes (the e5 filler's) are seen by their files, once a minute
         owner.upsert([point("vdd/F4", "Cimetière et concessions funéraires")])
         owner.flush()
+        assert not worker.stale()
+        worker.files_every_s = 0
         assert worker.stale()
         worker.refresh_now()
         assert found(worker, "cimetière") == ["vdd/F4"]
@@ -105,6 +107,7 @@ def test_a_remote_call_streams_iterators_and_raises_the_stores_errors(tmp_path: 
         connect(host.folder)  # the owner gone: a French error, not a hang
 
 
+@pytest.mark.timeout(600)  # three processes start, each building a runtime
 def test_plume_serve_with_two_workers(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUME_")}
