@@ -5,6 +5,12 @@ uvicorn's workers, each building its own runtime from the environment: with the 
 store, its `PLUME_STORE_HOST` names the socket through which this process shares the store
 (plume.shared_store); with a Qdrant server, each worker connects to it. uvicorn's
 supervisor restarts a worker that dies, and stops them all on SIGINT/SIGTERM.
+
+What each worker keeps to itself: its rate-limit counts in memory (PLUME_REDIS_URL shares
+them), the ingestions it started (`/v1/admin/ingest/{id}` answers on that worker: a client
+polling on one connection reaches it), the term statistics it reloads after an ingestion
+it ran, and an agent session key drawn at random when PLUME_SESSION_SECRET is unset (set
+it: a session signed by one worker must be read by the others).
 """
 
 from __future__ import annotations
