@@ -8,14 +8,16 @@ supervisor restarts a worker that dies, and stops them all on SIGINT/SIGTERM.
 
 What each worker keeps to itself: its rate-limit counts in memory (PLUME_REDIS_URL shares
 them), the ingestions it started (`/v1/admin/ingest/{id}` answers on that worker: a client
-polling on one connection reaches it), the term statistics it reloads after an ingestion
-it ran, and an agent session key drawn at random when PLUME_SESSION_SECRET is unset (set
-it: a session signed by one worker must be read by the others).
+polling on one connection reaches it), and the term statistics it reloads after an ingestion
+it ran. Without PLUME_SESSION_SECRET, one random key for agents' sessions is drawn here for
+all the workers (a session signed by one is read by the others; lost on restart, as with
+one process).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ def serve_workers(settings: Settings, runtime: Runtime, host: str, port: int, wo
     # one OpenMP thread per worker for the e5 model: the workers are the parallelism, and
     # OpenMP threads spinning while they wait would take the other workers' processor
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("PLUME_SESSION_SECRET", secrets.token_urlsafe(32))
     if shared is not None:
         os.environ["PLUME_STORE_HOST"] = str(shared.folder)
     try:
