@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return
         built = Runtime.build(settings or Settings())
         app.state.runtime = built
-        built.start_background()  # e5 vectors after BM25; the chat memory's framework
+        built.start_background()  # e5 vectors after BM25; llama-index imported
         try:
             yield
         finally:

@@ -30,6 +30,7 @@ from assistant.rag.reliability import ReliabilityModel
 from assistant.rag.retrieval import Retriever
 from assistant.rag.scope import ScopeClassifier
 from assistant.records.export import Backups
+from assistant.records.redaction import redact
 from assistant.records.service import Records
 from assistant.service import Assistant
 from assistant.veille.service import VeilleService
@@ -102,7 +103,11 @@ class Runtime:
             llm=llm,
             breaker=breaker,
             prompts=prompts,
-            conversations=Conversations(settings.max_conversations, settings.conversation_ttl_s),
+            conversations=Conversations(  # in the records database: any replica, any turn
+                db,
+                settings.conversation_ttl_s,
+                clean=redact if settings.redact_personal_data else None,
+            ),
             stats=term_stats.load_all(settings.data_dir),
             scope=ScopeClassifier.load(
                 settings.corpus_dir, local if settings.scope_classifier else None
@@ -143,10 +148,11 @@ class Runtime:
         self.aides.reload()
 
     def start_background(self) -> None:
-        """While serving: the e5 vectors' fill, and the chat memory's framework (llama-index,
-        about a second to import) loaded now rather than by the first question."""
+        """While serving: the e5 vectors' fill, and llama-index (the model's wrapper and the
+        ingestion's splitters, about a second to import) loaded now rather than by the first
+        question or admin ingestion."""
         self.start_local_fill()
-        threading.Thread(target=_load_chat_memory, name="plume-warm-up", daemon=True).start()
+        threading.Thread(target=_load_llama_index, name="plume-warm-up", daemon=True).start()
 
     def start_local_fill(self) -> None:
         """While serving: compute the missing e5 vectors in the background (low priority)."""
@@ -180,12 +186,12 @@ class Runtime:
         self.records.db.close()
 
 
-def _load_chat_memory() -> None:
+def _load_llama_index() -> None:
     # Other threads' new imports wait meanwhile: llama-index's package, imported from two
     # threads at once, hands one of them a half-initialised module (KeyError, ImportError:
     # an admin ingestion started right after the server failed so, 3 times out of 4).
     _imp.acquire_lock()
     try:
-        importlib.import_module("llama_index.core.memory")
+        importlib.import_module("llama_index.core.llms")
     finally:
         _imp.release_lock()

@@ -80,7 +80,7 @@ def serve(
     # flushed, the e5 worker stopped, the server's address withdrawn)
     signal.signal(signal.SIGTERM, _stop)
     with open_runtime(settings) as runtime, announced(settings, host, port):
-        runtime.start_background()  # e5 vectors after BM25; the chat memory's framework
+        runtime.start_background()  # e5 vectors after BM25; llama-index imported
         out.print(f"Plume écoute sur http://{host}:{port}")
         if (workers := workers or settings.workers) > 1:
             from cli.serving import serve_workers

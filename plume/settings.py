@@ -166,10 +166,11 @@ class Settings(BaseSettings):
         60.0, ge=1.0, description="How long the open breaker skips the model before a trial."
     )
     conversation_ttl_s: int = Field(
-        3600, ge=60, description="How long an idle conversation's memory is kept, in seconds."
-    )
-    max_conversations: int = Field(
-        2000, ge=10, description="Conversations kept in memory at most (oldest dropped)."
+        3600,
+        ge=60,
+        description="How long an idle conversation's memory (its turns, in the records "
+        "database, shared by every replica) is kept, in seconds: a follow-up after that "
+        "starts a new conversation.",
     )
     electricity_mix_zone: str | None = Field(
         None,

@@ -132,7 +132,7 @@ def test_export_then_import_gives_the_same_answers(
     result = CliRunner().invoke(cli, ["export", str(trip.folder)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((trip.folder / "manifest.json").read_text())
-    assert manifest["format"] == "plume-export/1" and manifest["database_revision"] == "0001"
+    assert manifest["format"] == "plume-export/1" and manifest["database_revision"] == "0002"
     files = manifest["files"]
     assert files["records/messages.jsonl"]["rows"] == len(QUESTIONS)
     assert files["corpus/points.jsonl"]["rows"] > 100

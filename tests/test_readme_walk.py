@@ -169,6 +169,11 @@ WALK: list[Step] = [
         run=c.curl,
     ),
     Step(r"curl -X DELETE localhost:8000/v1/admin/documents/vdd/F1427 .*", o.deleted, run=c.curl),
+    # Several replicas: the ingestion job against a Qdrant server and PostgreSQL
+    Step(
+        r"PLUME_STORE_BACKEND=server .* plume ingest service-public --if-empty",
+        skip="a Qdrant server; tests/test_replicas.py runs it on Qdrant's local mode",
+    ),
     # The store's layout: the embedded store, made as configured by `make run`
     Step(r"plume store etat", o.says("Stockage edge", "e5 (384)", "Conforme"), "down"),
     Step(r"plume store init", o.says("Conforme à la configuration"), "down"),

@@ -174,7 +174,7 @@ def test_purge_keeps_ratings_and_usage(kind: str, tmp_path: Path) -> None:
             )
             records.add_feedback(f"c{n}", f"m{n}", "up", "merci", at=now - timedelta(days=age))
         result = records.purge(30, now=now)
-        assert result.as_dict() == {"conversations": 2, "messages": 2, "comments": 2}
+        assert result.as_dict() == {"conversations": 2, "messages": 2, "comments": 2, "turns": 0}
         with db.session() as s:
             assert [m.id for m in s.scalars(select(Message))] == ["m2"]
             assert len(s.scalars(select(AnswerUsage)).all()) == 3

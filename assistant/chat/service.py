@@ -14,8 +14,10 @@ the closest texts are shown: `pistes`); the citation check stays the guard. With
 the sentences that answer are quoted, or, when the evidence is weak (reliability
 « faible », assistant.rag.reliability), the closest texts. The model is reached through
 the `Generator` protocol (assistant.llm.generator; llama-index's Mistral wrapper behind it)
-and the memory is llama-index's chat memory; the steps are ours rather than a llama-index
-chat engine's, because each one has a contract to keep (the model's: assistant.chat.model).
+and the memory is the conversation's turns in the records database
+(assistant.rag.conversations: any replica answers any turn); the steps are ours rather than
+a llama-index chat engine's, because each one has a contract to keep (the model's:
+assistant.chat.model).
 """
 
 from __future__ import annotations
@@ -339,7 +341,7 @@ class ChatService(ModelSteps):
                 zone=self.zone,
             )
             answer.impact = impact.as_dict()
-        Conversations.remember(turn.memory, turn.question, answer.text, turn.standalone)
+        self.conversations.remember(turn.memory, turn.question, answer.text, turn.standalone)
         if answer.mode in ("extractive", "generative") and turn.evidence is not None:
             cited = {c.doc_id for c in answer.citations}
             answer.see_also = extractive.see_also(turn.evidence, cited)

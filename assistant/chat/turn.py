@@ -4,19 +4,17 @@ and the events the answer is streamed as."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assistant.aides.catalogue import AideResults
 from assistant.aides.precedents import PrecedentReport
 from assistant.communes import CommuneProfile
 from assistant.models import Answer, Passage
+from assistant.rag.conversations import Memory
 from assistant.rag.evidence import Evidence
 from assistant.rag.intents import Intent
 from assistant.rag.scope import ADMIN, Verdict
 from plume.store import SearchFilter
-
-if TYPE_CHECKING:
-    from llama_index.core.memory import ChatMemoryBuffer
 
 Event = tuple[str, dict[str, Any]]  # (name, data): notice, meta, delta, reset, citations, done
 
@@ -31,7 +29,7 @@ class Turn:
     question: str
     standalone: str  # the question made to stand alone: what is judged, shown, scored
     passages: list[Passage]
-    memory: ChatMemoryBuffer
+    memory: Memory  # the conversation's last turns, read from the records database
     usage: dict[str, int] = field(
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
     )

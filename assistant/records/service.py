@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import CursorResult, delete, select, update
 
 from assistant.impact import MAX_DAYS, DailyUsage
+from assistant.rag.conversations import idle_turns
 from assistant.records.indicators import Indicators, compute, period
 from assistant.records.redaction import redact
 from plume.db import Database
@@ -60,12 +61,14 @@ class PurgeResult:
     conversations: int
     messages: int
     comments: int
+    turns: int = 0  # the chat's working memory (assistant.rag.conversations)
 
     def as_dict(self) -> dict[str, int]:
         return {
             "conversations": self.conversations,
             "messages": self.messages,
             "comments": self.comments,
+            "turns": self.turns,
         }
 
 
@@ -326,8 +329,9 @@ class Records:
     # --- retention -------------------------------------------------------------------------
 
     def purge(self, retention_days: int, *, now: datetime | None = None) -> PurgeResult:
-        """Delete conversations idle for more than `retention_days`, with their messages,
-        and clear feedback comments as old; ratings and usage (no text) are kept."""
+        """Delete conversations idle for more than `retention_days`, with their messages and
+        their working memory's turns (whatever `conversation_ttl_s` is), and clear feedback
+        comments as old; ratings and usage (no text) are kept."""
         if retention_days < 1:
             raise InvalidRecordsRequest("La durée de conservation est d'au moins un jour.")
         cutoff = (now or utcnow()) - timedelta(days=retention_days)
@@ -340,10 +344,12 @@ class Records:
                 .where(Feedback.created_at < cutoff, Feedback.comment.is_not(None))
                 .values(comment=None)
             )
+            turns = s.execute(idle_turns(cutoff))
         return PurgeResult(
             conversations=_count(conversations),
             messages=_count(messages),
             comments=_count(comments),
+            turns=_count(turns),
         )
 
     # --- the indicators, and the database itself -------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from plume.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+LOCK = 0x706C756D65  # « plume »: the advisory lock the migrations are applied under
 
 
 def normalise_url(url: str) -> str:
@@ -85,6 +86,8 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.begin() as connection:
+                if self.backend == "postgresql":  # replicas starting together: one at a time
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:

@@ -1,8 +1,10 @@
 """The records tables (SQLAlchemy 2, typed). Times are naive UTC on every database.
 
 Conversations and messages hold what people asked and are purged after the retention
-period; per-answer usage, feedback ratings, ingestion runs, the audit log and the declared
-deployments hold no question text and are kept for the indicators.
+period; conversation turns are the chat's working memory (what follow-ups are rewritten
+with), kept until the conversation is idle for `conversation_ttl_s` and left out of
+exports (`TABLES`); per-answer usage, feedback ratings, ingestion runs, the audit log and
+the declared deployments hold no question text and are kept for the indicators.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(128))
     prompt_version: Mapped[str | None] = mapped_column(String(64))
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ConversationTurn(Base):
+    """One turn of a conversation's working memory, numbered within the conversation: any
+    replica reads it for the next follow-up (texts redacted when configured)."""
+
+    __tablename__ = "conversation_turns"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    question: Mapped[str] = mapped_column(Text)
+    searched: Mapped[str | None] = mapped_column(Text)  # the question as it was searched
+    answer: Mapped[str] = mapped_column(Text)
 
 
 class AnswerUsage(Base):
@@ -133,6 +149,7 @@ class Deployment(Base):
     updated_at: Mapped[datetime]
 
 
+# what an export holds and an import restores (conversation turns: working memory, left out)
 TABLES = [
     Conversation,
     Message,
