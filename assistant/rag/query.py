@@ -105,7 +105,7 @@ class TermMatcher:
         return sorted(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: `found`'s cache keys on it cheaply
 class Lexicon:
     version: str
     terms: tuple[Term, ...]
@@ -261,16 +261,22 @@ class LawBridge:
         self.per_doc = per_doc  # documents each of them may bring
         self.reverse = reverse  # also article → the fiches that cite it
         self.fields = fields  # the payload fields the hits bring (None: all)
+        # a passage's terms at CONTEXT_WEIGHT: the first results of many questions repeat
+        self._context = lru_cache(maxsize=4096)(self._analyse)
+
+    def _analyse(self, text: str) -> dict[int, float]:
+        return self.encoder.term_weights([(text, CONTEXT_WEIGHT)])
 
     def _search(
-        self,
-        query: Query,
-        where: SearchFilter,
-        limit: int,
-        context: Sequence[tuple[str, float]] = (),
+        self, query: Query, where: SearchFilter, limit: int, context: str | None = None
     ) -> Search:
+        weights = query.analysed_by(self.encoder).analysed or {}
+        if context is not None:  # after the query's own terms, each term's highest weight
+            weights = dict(weights)
+            for idx, weight in self._context(context).items():
+                weights[idx] = max(weights.get(idx, 0.0), weight)
         # « article » is in every article's title: every linked article matches at least that
-        sparse = query.sparse(self.encoder, [*context, ("article", 0.01)])
+        sparse = self.encoder.encode_weighted([("article", 0.01)], analysed=weights)
         return Search(sparse, where, limit, fields=self.fields)
 
     def direct_search(self, query: Query, where: SearchFilter) -> Search | None:
@@ -312,7 +318,7 @@ class LawBridge:
         for d in top:  # fiche → the articles it rests on, best matching first
             wanted = [str(i) for i in first[d].payload.get("law") or [] if i not in top]
             if wanted:
-                context = [(first[d].text, CONTEXT_WEIGHT)] if CONTEXT_WEIGHT else []
+                context = first[d].text if CONTEXT_WEIGHT else None
                 searches.append(
                     (d, self._search(query, replace(where, doc_ids=wanted), 10, context))
                 )

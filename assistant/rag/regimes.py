@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from assistant.communes import CommuneProfile
@@ -49,8 +49,16 @@ class Regime:
         return any(s in folded_path for s in self.sections)
 
     def named_in(self, question: str) -> bool:
-        folded = fold_path(question)
-        return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded) for w in self.words)
+        return self.named_in_folded(fold_path(question))
+
+    def named_in_folded(self, folded: str) -> bool:
+        """Whether a folded question (`fold_path`) names the territory."""
+        return self._words.search(folded) is not None
+
+    @cached_property
+    def _words(self) -> re.Pattern[str]:  # one expression for all its words
+        alternatives = "|".join(re.escape(w) for w in self.words) or "(?!)"
+        return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
     def includes(self, departement: str | None, insee: str | None) -> bool:
         return departement in self.departements or insee in self.communes
@@ -68,7 +76,7 @@ class Place:
         return cls(commune.departement, commune.insee) if commune else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: its caches key on it cheaply
 class Regimes:
     version: str
     regimes: tuple[Regime, ...]
@@ -107,10 +115,11 @@ class Regimes:
     @lru_cache(maxsize=1024)  # noqa: B019 - a few loaded once per process; a question is
     def applicable(self, question: str, place: Place | None) -> frozenset[str]:  # ranked often
         """The regimes that concern this question: named in it, or where the commune is."""
+        folded = fold_path(question)
         return frozenset(
             r.name
             for r in self.regimes
-            if r.named_in(question)
+            if r.named_in_folded(folded)
             or (place is not None and r.includes(place.departement, place.insee))
         )
 
