@@ -28,6 +28,8 @@
   const KEY = script.dataset.key || "";
   const COMMUNE = script.dataset.commune || "";
   const TARGET_SELECTOR = script.dataset.target || "";
+  // the agent's session cookie goes with the calls on Plume's own page only
+  const CREDENTIALS = BASE === location.origin ? "same-origin" : "omit";
   const KINDS = {
     article: "Loi",
     fiche: "Fiche",
@@ -329,7 +331,7 @@
           headers: headers(),
           body: JSON.stringify(body),
           signal: this.controller.signal,
-          credentials: "omit",
+          credentials: CREDENTIALS,
         });
         if (!response.ok) {
           turn.fail(await errorMessage(response));
@@ -732,7 +734,7 @@
             const response = await fetch(`${BASE}/v1/feedback`, {
               method: "POST",
               headers: headers(),
-              credentials: "omit",
+              credentials: CREDENTIALS,
               body: JSON.stringify({
                 conversation_id: this.chat.conversationId,
                 message_id: this.messageId,
