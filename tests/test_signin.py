@@ -273,3 +273,14 @@ def test_an_unreachable_provider_is_a_clear_502(tmp_path: Any) -> None:
         resp = c.get("/auth/connexion", follow_redirects=False)
         assert resp.status_code == 502 and "ne répond pas" in resp.json()["error"]["message"]
     runtime.close()
+
+
+def test_production_needs_a_strong_session_secret(tmp_path: Any) -> None:
+    strong = {"admin_token": "Zq3-vK9pL2xW7mN4bT8yR1cF6hJ0sD5gA_eU", "env": "production"}
+    oidc = {"oidc_issuer": "https://auth.exemple.fr", "oidc_client_id": "plume"}
+    with pytest.raises(ValueError, match="PLUME_SESSION_SECRET"):
+        Settings(data_dir=tmp_path, **strong, **oidc)
+    with pytest.raises(ValueError, match="PLUME_SESSION_SECRET"):
+        Settings(data_dir=tmp_path, **strong, **oidc, session_secret="changemechangeme")
+    Settings(data_dir=tmp_path, **strong, **oidc, session_secret=SESSION_SECRET + "-Zq3vK9pL2")
+    Settings(data_dir=tmp_path, **strong)  # without sign-in, no session secret needed
