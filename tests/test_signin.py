@@ -284,3 +284,16 @@ def test_production_needs_a_strong_session_secret(tmp_path: Any) -> None:
         Settings(data_dir=tmp_path, **strong, **oidc, session_secret="changemechangeme")
     Settings(data_dir=tmp_path, **strong, **oidc, session_secret=SESSION_SECRET + "-Zq3vK9pL2")
     Settings(data_dir=tmp_path, **strong)  # without sign-in, no session secret needed
+
+
+def test_after_signing_in_only_a_plume_page(client: TestClient, provider: FakeOidc) -> None:
+    provider.email = MARIE
+    for asked, landing in (
+        ("/?q=1", "/?q=1"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+    ):
+        client.cookies.clear()
+        there = client.get("/auth/connexion", params={"retour": asked}, follow_redirects=False)
+        done = client.get(back_from_provider(there.headers["location"]), follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == landing
