@@ -63,30 +63,14 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
     collection: str = Field("plume", description="Qdrant collection name.")
     store_vector_datatype: Literal["float32", "float16"] = Field(
-        "float32",
-        description="Storage of the dense and e5 vectors: float16 halves them (set when the "
-        "store is created; `plume store migrate` applies a change).",
+        "float32", description="Storage of the dense and e5 vectors (float16: half the size)."
     )
-    store_quantization: bool = Field(
-        False,
-        description="Scalar int8 copies of the dense and e5 vectors kept in RAM, the originals "
-        "read from disk to rescore (bench/results/scale.md); `plume store migrate` applies it.",
-    )
-    qdrant_shards: int = Field(
-        1, ge=1, le=1000, description="Server backend: shards of the collection (per shard key)."
-    )
-    qdrant_replication: int = Field(
-        1, ge=1, le=10, description="Server backend: copies of each shard on the cluster's nodes."
-    )
-    qdrant_write_consistency: int = Field(
-        1, ge=1, le=10, description="Server backend: replicas that must confirm a write."
-    )
+    store_quantization: bool = Field(False, description="int8 copies of dense and e5 in RAM.")
+    qdrant_shards: int = Field(1, ge=1, le=1000, description="Server: shards (per shard key).")
+    qdrant_replication: int = Field(1, ge=1, le=10, description="Server: copies of a shard.")
+    qdrant_write_consistency: int = Field(1, ge=1, le=10, description="Server: acks per write.")
     qdrant_shard_keys: dict[str, str] = Field(
-        default_factory=dict,
-        description="Server backend: commune (tenant) → shard key, e.g. a région or a "
-        'département (JSON: {"commune-21231": "bourgogne-franche-comte"}); when given the '
-        "collection is sharded by key, the shared corpus under `commun`, the communes not "
-        "listed under `communes`.",
+        default_factory=dict, description="Server: commune → shard key, JSON (README: store)."
     )
 
     # --- search ----------------------------------------------------------------------------
