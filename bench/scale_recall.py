@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.scale import OUT, real_texts
 from ingestion.local_vectors import local_text
-from plume.documents import point_id
+from plume.documents import SHARED_TENANT, point_id
 from plume.embedding import LocalEmbedder
 from plume.settings import Settings
 from plume.store import SearchFilter, StoredPoint
@@ -44,7 +44,10 @@ def main() -> None:
     pool = real_texts(Settings().packages_dir, args.passages + args.queries * 50)
     docs, asked = pool[: args.passages], pool[args.passages :: 50][: args.queries]
     model = LocalEmbedder()
-    payloads = [{"title": t, "text": x, "doc_id": f"d/{i}"} for i, (t, x) in enumerate(docs)]
+    payloads = [
+        {"title": t, "text": x, "doc_id": f"d/{i}", "tenant": SHARED_TENANT}
+        for i, (t, x) in enumerate(docs)
+    ]
     vectors = np.array(model.embed_documents([local_text(p) for p in payloads]), np.float32)
     questions = [" ".join(x.split()[:12]) for _, x in asked]
     qvecs = np.array([model.embed_query(q) for q in questions], np.float32)

@@ -81,6 +81,29 @@ def test_vectors_the_store_lacks_are_left_out_and_e5_needs_a_migration(tmp_path:
     store.close()
 
 
+@pytest.mark.parametrize("backend", ["edge", "server"])
+def test_a_vector_the_store_lacks_is_not_searched(backend: str, tmp_path: Path) -> None:
+    """A model configured before `plume store migrate`: its vectors are dropped from the
+    writes and from the searches, which BM25 answers."""
+    lean = Layout(local=False)
+    store = (
+        EdgeStore(tmp_path / "s", layout=lean)
+        if backend == "edge"
+        else ServerStore(":memory:", collection="lean", layout=lean)
+    )
+    store.ensure_collection()
+    store.upsert(passages(5, dense=4))
+    hits = store.query(
+        sparse=enc.encode_query("cimetière"),
+        dense=[1.0, 0, 0, 0],
+        local=unit(1),
+        where=SearchFilter(),
+        limit=3,
+    )
+    assert len(hits) == 3
+    store.close()
+
+
 def test_edge_migration_adds_and_removes_e5_in_place(tmp_path: Path) -> None:
     folder = tmp_path / "s"
     store = EdgeStore(folder, layout=Layout(local=False))

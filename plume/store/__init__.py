@@ -14,7 +14,7 @@ Hybrid queries are fused by (weighted) RRF inside Qdrant.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -253,6 +253,17 @@ def held(point: StoredPoint, layout: Layout) -> dict[str, list[float]]:
     have = layout.vectors()
     given = ((DENSE, point.dense), (LOCAL, point.local))
     return {name: v for name, v in given if v is not None and name in have}
+
+
+def searchable(search: Search, layout: Layout) -> Search:
+    """The search without the vectors the collection lacks (a model configured before
+    `plume store migrate` added its vector: BM25 answers meanwhile)."""
+    have = layout.vectors()
+    dense = search.dense if DENSE in have else None
+    local = search.local if LOCAL in have else None
+    if (dense, local) == (search.dense, search.local):
+        return search
+    return replace(search, dense=dense, local=local)
 
 
 def needs_local(layout: Layout) -> None:

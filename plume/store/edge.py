@@ -38,6 +38,7 @@ from plume.store import (
     fusion_weights,
     held,
     needs_local,
+    searchable,
     sources_from_facets,
 )
 from plume.store import layout as lay
@@ -306,7 +307,7 @@ class EdgeStore:
         return self._search(searches)
 
     def _search(self, searches: Sequence[Search]) -> list[list[Hit]]:
-        requests = [_request(s) for s in searches]
+        requests = [_request(searchable(s, self._layout)) for s in searches]
         wanted = [r for r in requests if r is not None]
         if len(wanted) == 1:
             found = iter([self._shard.query(wanted[0])])

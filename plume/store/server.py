@@ -30,6 +30,7 @@ from plume.store import (
     fusion_weights,
     held,
     needs_local,
+    searchable,
     sources_from_facets,
 )
 from plume.store.cache import SourceStatsCache
@@ -303,7 +304,8 @@ class ServerStore:
         return self._search(searches)
 
     def _search(self, searches: Sequence[Search]) -> list[list[Hit]]:
-        requests = [self._keyed(_request(s), s.where) for s in searches]
+        layout = self.layout
+        requests = [self._keyed(_request(searchable(s, layout)), s.where) for s in searches]
         wanted = [r for r in requests if r is not None]
         responses = (
             iter(self._call(self._client.query_batch_points, self.collection, requests=wanted))
