@@ -32,6 +32,29 @@ def largest(runs: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
     return max(mine, key=lambda r: r["passages"]) if mine else None
 
 
+def extrapolated(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """BM25 + e5 at the largest BM25 size, when e5 was measured only smaller: BM25 there
+    plus what e5 added, per passage, at the largest size both were measured (an upper
+    bound: at small sizes the write-ahead log, mapped in memory, holds every vector too)."""
+    bm25, e5 = largest(runs, "bm25"), largest(runs, "e5")
+    if not bm25 or not e5 or e5["passages"] >= bm25["passages"]:
+        return None
+    n = e5["passages"]
+    pair = next((r for r in runs if r["variant"] == "bm25" and r["passages"] == n), None)
+    if pair is None:
+        return None
+    big = bm25["passages"]
+    disk = bm25["disk_mb"] + (e5["disk_mb"] - pair["disk_mb"]) * big / n
+    rss = bm25["rss_mb"] + (e5["rss_mb"] - pair["rss_mb"]) * big / n
+    return {
+        "passages": big,
+        "disk_mb": disk,
+        "rss_mb": rss,
+        "disk_per_passage_kb": round(disk * 1e3 / big, 2),
+        "how": f"extrapolé de BM25 à {big:,} et de l'écart e5 − BM25 mesuré à {n:,}",
+    }
+
+
 def sizing(run: dict[str, Any]) -> list[str]:
     n = run["passages"]
     disk, ram = run["disk_mb"] * 1e6 / n, run["rss_mb"] * 1e6 / n
@@ -97,6 +120,13 @@ def report(data: dict[str, Any]) -> str:
                 f"- disque par passage, {variant} : {r['disk_per_passage_kb']} Ko à "
                 f"{r['passages']:,} passages (objectif ≤ {target} Ko : {ok})"
             )
+    estimate = extrapolated(runs)
+    if estimate:
+        lines.append(
+            f"- BM25 + e5 à {estimate['passages']:,}, extrapolé (non mesuré) : "
+            f"{estimate['disk_per_passage_kb']} Ko par passage, RSS ≤ "
+            f"{estimate['rss_mb']:.0f} Mo (borne haute)"
+        )
     for variant in ("bm25", "e5"):
         r = largest(runs, variant)
         if r and r["passages"] >= 1_000_000:
@@ -113,13 +143,18 @@ def report(data: dict[str, Any]) -> str:
         "du département (une panne de nœud ne coupe rien) ; deux shards par nœud pour en "
         "ajouter sans tout redécouper. Mesures aléatoires à confirmer sur un vrai cluster.",
     ]
-    for variant, label in (("bm25", "BM25 seul"), ("e5", "BM25 + e5")):
-        r = largest(runs, variant)
+    measured = [
+        (v, lab, largest(runs, v)) for v, lab in (("bm25", "BM25 seul"), ("e5", "BM25 + e5"))
+    ]
+    estimate = extrapolated(runs)
+    if estimate:
+        measured.append(("e5", "BM25 + e5, extrapolé", estimate))
+    for _, label, r in measured:
         if not r:
             continue
         lines += [
             "",
-            f"### {label} (mesuré à {r['passages']:,} passages)",
+            f"### {label} ({r.get('how', 'mesuré')} à {r['passages']:,} passages)",
             "",
             "| territoire | passages | disque | RAM | passages par nœud | nœuds × réplicas "
             "| shards |",
@@ -132,7 +167,7 @@ def report(data: dict[str, Any]) -> str:
 def main() -> None:
     data = json.loads((OUT / "scale.json").read_text())
     (OUT / "scale.md").write_text(report(data))
-    print((OUT / "scale.md").read_text())
+    print(f"written: {OUT / 'scale.md'}")
 
 
 if __name__ == "__main__":
