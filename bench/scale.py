@@ -270,6 +270,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             results = [r for r in results if (r["passages"], r["variant"]) != (n, variant)]
             results.append(row)
+            data = json.loads(out.read_text()) if out.exists() else {}  # others' keys kept
             data.update(machine=machine(), pool=len(pool), runs=results)
             out.write_text(json.dumps(data, indent=1))
 
