@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -41,7 +42,25 @@ def _load(name: str) -> dict[str, Any] | None:
 
 
 def _from(result: dict[str, Any], name: str) -> str:
-    return f"`bench/results/{name}.md`, {result.get('commit', '?')}"
+    commit = result.get("commit") or result.get("machine", {}).get("commit", "?")
+    return f"`bench/results/{name}.md`, {commit}"
+
+
+def pipeline_rows(p: dict[str, Any]) -> list[str]:
+    """bench.pipeline's figures (its own result format), on the product index."""
+    s, imports = p.get("search", {}), p.get("imports", {})
+    try:
+        return [
+            f"| search on the product index ({s['passages']:,} passages), {s['queries']} "
+            f"questions × {s['rounds']} | p50 {s['search_p50_ms']:.1f} ms, p95 "
+            f"{s['search_p95_ms']:.1f} ms; the raw store query p50 {s['raw_p50_ms']:.1f} ms "
+            f"({s['p50_ratio']:.2f}×; {_from(p, 'pipeline')}) |",
+            f"| `plume serve` → first 200 on the product index; `import api.main`; "
+            f"`plume --help`'s imports | {p['serve_first_200_s']:.2f} s; "
+            f"{imports['api_main_s']:.2f} s; {imports['cli_main_s']:.2f} s |",
+        ]
+    except (KeyError, TypeError):  # another version of its format: point at its report
+        return [f"| search against the raw store query, start-up | {_from(p, 'pipeline')} |"]
 
 
 def run_rows(r: dict[str, Any]) -> list[str]:
@@ -81,9 +100,22 @@ def workers_rows(w: dict[str, Any]) -> list[str]:
             if not (rate[1] and rate[2] and sum(rate[1])):
                 continue
             one, two = sum(rate[1]) / len(rate[1]), sum(rate[2]) / len(rate[2])
+            turns = [t for t in w["turns"] if (t["route"], t["clients"]) == (route, clients)]
+            cost = {
+                n: [t["cpu_ms_per_request"] for t in turns if t["workers"] == n] for n in (1, 2)
+            }
+            busy = [t["cores_busy"] for t in turns if "cores_busy" in t]
+            costs = (
+                f"; CPU per request {sum(cost[1]) / len(cost[1]):.0f} → "
+                f"{sum(cost[2]) / len(cost[2]):.0f} ms, the server given "
+                f"{sum(busy) / len(busy):.1f} cores"
+                if cost[1] and cost[2] and busy
+                else ""
+            )
             rows.append(
                 f"| {route}, {clients} clients, `plume serve --workers 1` → `--workers 2` | "
-                f"{one:.0f} → {two:.0f} req/s ({two / one:.2f}×; {_from(w, 'workers')}) |"
+                f"{one:.0f} → {two:.0f} req/s ({two / one:.2f}×{costs}; "
+                f"{_from(w, 'workers')}) |"
             )
     return rows
 
@@ -93,10 +125,7 @@ def generated() -> list[str]:
     if (r := _load("latest")) is not None:
         rows += run_rows(r)
     if (p := _load("pipeline")) is not None:
-        rows.append(
-            "| search against the raw store query, imports, serve → first 200, on the "
-            f"product index | {_from(p, 'pipeline')} |"
-        )
+        rows += pipeline_rows(p)
     if (w := _load("workers")) is not None:
         rows += workers_rows(w)
     return rows
@@ -120,9 +149,11 @@ def main() -> None:
     if args.header:
         return
     day = datetime.now(UTC).strftime("%Y-%m-%d")
+    load = os.getloadavg()[1]
     stamp = (
-        f"Rows between the markers: `make bench` on {day}, commit {commit}, {describe(m)} "
-        "(a shared machine gives noisy absolute figures; ratios are measured within one run). "
+        f"Rows between the markers: `make bench` on {day}, commit {commit}, {describe(m)}, "
+        f"load average {load:.1f} as the rows were written (a shared machine gives noisy "
+        "absolute figures; ratios are measured within one run). "
         "The other rows come from the benchmarks they name, each result file giving its "
         "commit and date."
     )
