@@ -148,7 +148,9 @@ def main() -> None:
     print(f"machine: {describe(m)}; Python {m.get('python')}; commit {commit}", flush=True)
     if args.header:
         return
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    latest = _load("latest") or {}  # the run the rows come from, rather than this moment
+    day = str(latest.get("date") or datetime.now(UTC).strftime("%Y-%m-%d"))[:10]
+    commit = str(latest.get("commit") or commit)
     load = os.getloadavg()[1]
     stamp = (
         f"Rows between the markers: `make bench` on {day}, commit {commit}, {describe(m)}, "
