@@ -97,7 +97,7 @@ bench: system dev ## the README's « Measured here » figures, regenerated (mach
 	@# search against the raw store query on a copy of the product index, when there is one
 	@if [ -d .plume/store ]; then d=$$(mktemp -d) && cp -r .plume/store $$d/store \
 	  && ln -s $(CURDIR)/.plume/packages $$d/packages \
-	  && PLUME_DATA_DIR=$$d $(VENV)/bin/python -m bench.pipeline; s=$$?; rm -rf $$d; exit $$s; fi
+	  && PLUME_DATA_DIR=$$d $(VENV)/bin/python -m bench.pipeline --out pipeline_latest; s=$$?; rm -rf $$d; exit $$s; fi
 	$(VENV)/bin/python -m bench.workers
 	@# the communes' real documents (text PDFs, scans through OCR), when ../shared/data is there
 	if [ -d ../shared/data/municipal_documents ]; then $(VENV)/bin/python -m bench.documents; fi

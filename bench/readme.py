@@ -54,13 +54,13 @@ def pipeline_rows(p: dict[str, Any]) -> list[str]:
             f"| search on the product index ({s['passages']:,} passages), {s['queries']} "
             f"questions × {s['rounds']} | p50 {s['search_p50_ms']:.1f} ms, p95 "
             f"{s['search_p95_ms']:.1f} ms; the raw store query p50 {s['raw_p50_ms']:.1f} ms "
-            f"({s['p50_ratio']:.2f}×; {_from(p, 'pipeline')}) |",
+            f"({s['p50_ratio']:.2f}×; {_from(p, 'pipeline_latest')}) |",
             f"| `plume serve` → first 200 on the product index; `import api.main`; "
             f"`plume --help`'s imports | {p['serve_first_200_s']:.2f} s; "
             f"{imports['api_main_s']:.2f} s; {imports['cli_main_s']:.2f} s |",
         ]
     except (KeyError, TypeError):  # another version of its format: point at its report
-        return [f"| search against the raw store query, start-up | {_from(p, 'pipeline')} |"]
+        return [f"| search against the raw store query, start-up | {_from(p, 'pipeline_latest')} |"]
 
 
 def run_rows(r: dict[str, Any]) -> list[str]:
@@ -124,8 +124,8 @@ def generated() -> list[str]:
     rows: list[str] = []
     if (r := _load("latest")) is not None:
         rows += run_rows(r)
-    if (p := _load("pipeline")) is not None:
-        rows += pipeline_rows(p)
+    if (p := _load("pipeline_latest")) is not None:
+        rows += pipeline_rows(p)  # bench/results/pipeline.md: its before/after
     if (w := _load("workers")) is not None:
         rows += workers_rows(w)
     return rows
