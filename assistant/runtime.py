@@ -35,9 +35,9 @@ from assistant.records.service import Records
 from assistant.service import Assistant
 from assistant.veille.service import VeilleService
 from plume import term_stats
+from plume.agents import AgentStore
 from plume.db import Database
 from plume.embedding import Embedder, build_embedder, build_local_embedder
-from plume.agents import AgentStore
 from plume.keys import KeyStore
 from plume.settings import Settings
 from plume.store import Store, open_store
@@ -62,9 +62,9 @@ class Runtime:
     documents: DocumentService
     keys: KeyStore
     backups: Backups
+    agents: AgentStore  # who signs in (OpenID Connect), for which commune
     filler: Any = None  # the background e5 filler while serving (ingestion.local_vectors)
 
-    agents: AgentStore  # who signs in (OpenID Connect), for which commune
     @classmethod
     def build(cls, settings: Settings, *, embedder: Any = _UNSET, llm: Any = _UNSET) -> Runtime:
         """`embedder` and `llm` may be given (tests); by default they follow the settings."""
@@ -136,13 +136,13 @@ class Runtime:
             documents=DocumentService(settings, store, embedder),
             keys=KeyStore(settings.data_dir),
             backups=Backups(settings, store, records),
+            agents=AgentStore(settings.data_dir),
         )
         corpus.on_ingested = runtime.refresh_stats
         return runtime
 
     def refresh_stats(self) -> None:
         """After an ingestion: the corpus' term statistics (and maybe its funded projects)
-            agents=AgentStore(settings.data_dir),
         changed."""
         self.assistant.chat.stats = term_stats.load_all(self.settings.data_dir)
         self.aides.reload()

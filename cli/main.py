@@ -31,10 +31,9 @@ app = typer.Typer(
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(communes_app, name="commune")
 app.add_typer(keys_app, name="cle")
-app.command()(precedents)
 app.add_typer(agents_app, name="agent")
 app.add_typer(store_app, name="store")
-app.add_typer(store_app, name="store")
+app.command()(precedents)
 app.command("aides")(aides)
 register_records(app)  # db, purge, indicateurs, deploiement, fiche-souverainete, export, import
 

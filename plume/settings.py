@@ -370,6 +370,14 @@ class Settings(BaseSettings):
         None, description="Bearer token for /v1/admin/*. Admin routes are closed without it."
     )
     max_query_chars: int = Field(2000, description="Longest accepted question.")
+    # agents' sign-in (OpenID Connect: ProConnect or another provider); unset: no sign-in
+    oidc_issuer: str | None = Field(None, description="Provider URL (its discovery document).")
+    oidc_client_id: str | None = Field(None, description="Plume's client id at the provider.")
+    oidc_client_secret: SecretStr | None = Field(None, description="Plume's client secret.")
+    session_secret: SecretStr | None = Field(
+        None, description="Signs agents' session cookies (unset: from the admin token, or random)."
+    )
+    session_hours: int = Field(8, ge=1, le=720, description="An agent's session lifetime.")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -391,6 +399,9 @@ class Settings(BaseSettings):
             token = self.admin_token.get_secret_value() if self.admin_token else ""
             if (why := weakness(token)) is not None:  # judged by its estimated entropy
                 raise ValueError(why)
+            secret = self.session_secret.get_secret_value() if self.session_secret else ""
+            if self.oidc_issuer and weakness(secret) is not None:  # sessions' signing key
+                raise ValueError(f"PLUME_SESSION_SECRET absent ou trop faible : {HOW_TO}")
         if self.store_backend is StoreBackend.server and not self.qdrant_url:
             raise ValueError("PLUME_QDRANT_URL est obligatoire avec PLUME_STORE_BACKEND=server")
         if self.qdrant_write_consistency > self.qdrant_replication:
@@ -432,14 +443,3 @@ class Settings(BaseSettings):
             shown[name] = value
         shown["use_dense"] = self.use_dense
         return shown
-    # agents' sign-in (OpenID Connect: ProConnect or another provider); unset: no sign-in
-    oidc_issuer: str | None = Field(None, description="Provider URL (its discovery document).")
-    oidc_client_id: str | None = Field(None, description="Plume's client id at the provider.")
-    oidc_client_secret: SecretStr | None = Field(None, description="Plume's client secret.")
-    session_secret: SecretStr | None = Field(
-        None, description="Signs agents' session cookies (unset: from the admin token, or random)."
-    )
-    session_hours: int = Field(8, ge=1, le=720, description="An agent's session lifetime.")
-            secret = self.session_secret.get_secret_value() if self.session_secret else ""
-            if self.oidc_issuer and weakness(secret) is not None:  # sessions' signing key
-                raise ValueError(f"PLUME_SESSION_SECRET absent ou trop faible : {HOW_TO}")
