@@ -156,9 +156,7 @@ def test_a_batch_answers_each_search_as_query_does(filled: Store) -> None:
     ]
     batch = filled.query_batch(searches)
     alone = [
-        filled.query(
-            sparse=s.sparse, dense=s.dense, where=s.where, limit=s.limit, fields=s.fields
-        )
+        filled.query(sparse=s.sparse, dense=s.dense, where=s.where, limit=s.limit, fields=s.fields)
         for s in searches
     ]
     assert [[(h.id, h.score, h.payload) for h in hits] for hits in batch] == [
