@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import socket
 import statistics
@@ -33,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import run
 from bench.queries import QUERIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,20 +220,11 @@ def cold_search_figures() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    """bench.run's machine and commit, with the load and the index this run measured."""
     return {
-        "commit": commit + ("+changes" if dirty else ""),
-        "python": platform.python_version(),
+        **run.machine(),
+        "commit": run.git_revision(),
         "cpus": os.cpu_count(),
-        "machine": platform.platform(),
         "load_1min": os.getloadavg()[0],
         "data_dir": os.environ.get("PLUME_DATA_DIR", ".plume"),
     }

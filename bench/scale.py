@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import run
 from plume.documents import SHARED_TENANT, point_id
 from plume.store import SearchFilter, StoredPoint
 from plume.store.edge import EdgeStore
@@ -232,14 +233,12 @@ def run_one(n: int, variant: str, pool: list[tuple[str, str]], work: Path) -> di
 
 
 def machine() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    """bench.run's machine and commit, with the run's date."""
     return {
+        **run.machine(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "commit": commit,
+        "commit": run.git_revision(),
     }
 
 
