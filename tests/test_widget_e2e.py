@@ -11,6 +11,7 @@ under test-artifacts/widget/.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -567,17 +568,25 @@ def test_lists_render_as_lists_and_the_question_stays_visible(
 ) -> None:
     """« - » lines are a list, and a source's enumeration flattened into one line
     (« … : - a - b ») a nested list; the question asked stays on screen above its answer."""
-    fake.chat_reply = (
-        REPLY.format(n=1)
-        + "\n- Les pièces à joindre : - une pièce d'identité - le livret de famille [1]"
-    )
+    items: list[str] = []
+
+    def listing(body: dict[str, Any]) -> str:
+        # the enumeration's words are the first source's own, so that the citation check
+        # (which cuts a sentence its source does not back) keeps it
+        prompt = message_text([m for m in body["messages"] if m["role"] == "user"][-1])
+        words = re.sub(r"<[^>]+>|\[\d+\]", " ", prompt.split('<source n="1"', 1)[1]).split()
+        words = [w for w in words[2:] if w.isalpha()]
+        items[:] = [" ".join(words[:6]), " ".join(words[6:12]), " ".join(words[12:18])]
+        return REPLY.format(n=1) + f"\n- {items[0]} : - {items[1]} - {items[2]} [1]"
+
+    fake.chat_reply = listing
     page, chat = ask_on_page(browser, plume)
     wait_answer(chat)
     text = chat.locator(".plume-text").last
     assert text.locator(":scope > ul > li").count() == 2
     nested = text.locator("ul ul > li")
     assert nested.count() == 2
-    assert nested.first.inner_text().startswith("une pièce d'identité")
+    assert nested.first.inner_text().startswith(items[1])
     asked = chat.locator(".plume-question").last
     assert asked.inner_text().strip().endswith(QUESTION)
     box = asked.bounding_box()
