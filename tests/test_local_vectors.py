@@ -236,3 +236,16 @@ def test_the_worker_exits_when_its_server_is_killed(tmp_path: Path) -> None:
         time.sleep(0.2)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the e5 worker outlived its killed server")
+
+
+def test_a_partial_fill_keeps_search_on_bm25_until_the_vectors_cover_the_corpus(
+    store: Store, e5: LocalEmbedder
+) -> None:
+    """While the background fill has reached a few passages only, the fusion would favour
+    them: search stays BM25 until e5 covers LOCAL_MIN_SHARE of the passages."""
+    LocalVectorFiller(store, nice=0).run()
+    store.upsert(points()[1:])  # written again without their vector: one passage keeps it
+    assert coverage(store).done == 1
+    assert not Retriever(store, enc, local=e5).has_local_vectors()
+    LocalVectorFiller(store, nice=0).run()
+    assert Retriever(store, enc, local=e5).has_local_vectors()

@@ -20,6 +20,7 @@ from assistant.llm.levers import QueryRewriter, Reranker
 from assistant.models import Passage
 from assistant.rag.query import LawBridge, Query, QueryExpander
 from assistant.rag.regimes import Place, Regimes
+from ingestion.local_vectors import coverage
 from plume.documents import AUDIENCES, KINDS, SOURCES, french_date
 from plume.embedding import Embedder
 from plume.errors import EmbeddingFailed, InvalidQuery, UnknownFilterValue
@@ -56,6 +57,8 @@ ANSWER_KINDS = tuple(k for k in KINDS if k != "projet")
 # lead (« et pour un mariage ? » after a PACS question finds the marriage fiches);
 # tuned on eval/datasets/followups_dev.jsonl (eval.followups)
 CONTEXT_WEIGHT = 0.3
+# e5 vectors are searched once they cover this share of the passages (the rest: BM25 alone)
+LOCAL_MIN_SHARE = 0.95
 
 
 def build_filter(
@@ -136,11 +139,15 @@ class Retriever:
         self._has_local: tuple[float, bool] = (0.0, False)  # (checked at, some vectors)
 
     def has_local_vectors(self, ttl_s: float = 30.0) -> bool:
-        """Whether any passage has an e5 vector yet (checked every `ttl_s` seconds)."""
+        """Whether the e5 vectors cover enough passages to search them (LOCAL_MIN_SHARE,
+        checked every `ttl_s` seconds): while the background fill has done only a part,
+        the fusion would favour whichever passages it reached first, and an answer would
+        change from one minute to the next."""
         now = time.monotonic()
         checked, found = self._has_local
         if not found and now - checked > ttl_s:
-            found = self.store.count(SearchFilter(has_local=True, every_tenant=True)) > 0
+            done = coverage(self.store)
+            found = done.done > 0 and done.done >= LOCAL_MIN_SHARE * done.total
             self._has_local = (now, found)
         return found
 
