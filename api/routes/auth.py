@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep
-from api.oidc import oidc_of
 from api.sessions import sessions_of
 from plume.errors import InvalidCommuneProfile, InvalidSession, UnknownCommuneProfile
 
@@ -49,6 +48,8 @@ async def sign_in(
         str | None, Query(max_length=500, description="Page où revenir (chemin de Plume).")
     ] = None,
 ) -> Response:
+    from api.oidc import oidc_of  # authlib: loaded with the first sign-in, not at start-up
+
     client = oidc_of(request.app)
     request.session[_BACK] = _local(retour)
     # the handshake's state, nonce and PKCE verifier go to its own cookie (HandshakeSession)
@@ -67,6 +68,8 @@ async def sign_in(
     },
 )
 async def sign_in_return(request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    from api.oidc import oidc_of
+
     client = oidc_of(request.app)
     email = await client.email(request)
     agent = runtime.agents.lookup(email)
