@@ -59,7 +59,7 @@ class RateLimits:
         self._per_key = RateLimitItemPerMinute(settings.rate_limit_key_per_minute)
         self._per_ip = RateLimitItemPerMinute(settings.rate_limit_ip_per_minute)
         self._per_commune = RateLimitItemPerMinute(settings.rate_limit_commune_per_minute)
-        self._communes = KeyCommunes(keys) if keys is not None else None
+        self._keys = keys
         # the longest route first: `/v1/aides/echeances` before `/v1/aides`
         self._costs = sorted(settings.rate_limit_costs.items(), key=lambda c: -len(c[0]))
         self.proxies = TrustedProxies(settings.trusted_proxies)
@@ -74,10 +74,20 @@ class RateLimits:
     def checks(self, key: str | None, ip: str | None) -> list[tuple[Any, str, str]]:
         """What a request counts on: its key and its commune when the key is known, else
         its address."""
-        commune = self._communes.commune(key) if key and self._communes else None
+        commune = self._commune(key) if key else None
         if commune is not None and key:
             return [(self._per_key, "cle", key_id(key)), (self._per_commune, "commune", commune)]
         return [(self._per_ip, "ip", ip)] if ip else []
+
+    def _commune(self, key: str) -> str | None:
+        """A known key's commune; None for an unknown or revoked key (the key file is read
+        again only when it changed: `KeyStore`)."""
+        if self._keys is None:
+            return None
+        try:
+            return self._keys.lookup(key).tenant
+        except PlumeError:
+            return None
 
     def retry_after(self, key: str | None, ip: str | None, cost: int = 1) -> int | None:
         checks = self.checks(key, ip)
@@ -105,37 +115,6 @@ class RateLimits:
         return bool(self._admin and authorization) and secrets.compare_digest(
             authorization or b"", self._admin or b""
         )
-
-
-class KeyCommunes:
-    """A key's commune, read from the key file and kept until that file changes (the
-    limiter asks it for every request); None for an unknown or revoked key."""
-
-    MAX = 10_000  # keys remembered (made-up keys too), then forgotten all at once
-
-    def __init__(self, keys: KeyStore) -> None:
-        self.keys = keys
-        self._seen: dict[str, str | None] = {}
-        self._version: int | None = None
-        self._lock = threading.Lock()
-
-    def commune(self, key: str) -> str | None:
-        try:
-            version: int | None = self.keys.path.stat().st_mtime_ns
-        except OSError:
-            version = None
-        with self._lock:
-            if version != self._version or len(self._seen) > self.MAX:
-                self._seen, self._version = {}, version
-            if key in self._seen:
-                return self._seen[key]
-        try:
-            commune: str | None = self.keys.lookup(key).tenant
-        except PlumeError:
-            commune = None
-        with self._lock:
-            self._seen[key] = commune
-        return commune
 
 
 class TrustedProxies:

@@ -125,12 +125,31 @@ class KeyStore:
 
     data_dir: Path
     path: Path = field(init=False)
+    # the file as last read, by its signature (mtime, size, inode): every request looks a
+    # key up, and the file changes only when a key is added or revoked (by any process)
+    _read: tuple[tuple[int, int, int], dict[str, dict[str, object]]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.path = self.data_dir / "cles.json"
 
+    def _table(self) -> dict[str, dict[str, object]]:
+        """The keys as last read (not to be changed), read again when the file changed."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return {}
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        read = self._read
+        if read is None or read[0] != signature:
+            read = (signature, read_table(self.path, "cles", "des clés"))
+            self._read = read
+        return read[1]
+
     def _load(self) -> dict[str, dict[str, object]]:
-        return read_table(self.path, "cles", "des clés")
+        """The keys, a copy to change and write."""
+        return dict(self._table())
 
     def _write(self, keys: dict[str, dict[str, object]]) -> None:
         write_table(self.path, "cles", keys)
@@ -191,13 +210,13 @@ class KeyStore:
         if not _KEY.fullmatch(key):
             raise UnknownApiKey("Clé d'API invalide.")
         digest = _digest(key)
-        raw = self._load().get(digest)
+        raw = self._table().get(digest)
         if raw is None:
             raise UnknownApiKey("Clé d'API inconnue ou révoquée.")
         return self._from_raw(key, digest, raw)
 
     def list(self) -> list[ApiKey]:
-        keys = [self._from_raw(d[:12], d, raw) for d, raw in self._load().items()]
+        keys = [self._from_raw(d[:12], d, raw) for d, raw in self._table().items()]
         return sorted(keys, key=lambda k: (k.tenant, k.created, k.id))
 
     def origins(self) -> set[str]:

@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 from api.main import create_app
 from assistant.runtime import Runtime
 from cli.main import app
-from plume.errors import ApiKeyNotFound, InvalidApiKey, InvalidTenant, UnknownApiKey
+from plume.errors import (
+    ApiKeyNotFound,
+    DamagedDataFile,
+    InvalidApiKey,
+    InvalidTenant,
+    UnknownApiKey,
+)
 from plume.keys import KeyStore, check_origin, key_id
 from plume.settings import Settings
 
@@ -44,6 +50,22 @@ def test_create_lookup_list_delete(tmp_path: Path) -> None:
         store.lookup(key.key)
     with pytest.raises(ApiKeyNotFound):
         store.delete(key.id)
+
+
+def test_a_key_added_or_revoked_by_another_process_is_seen_at_once(tmp_path: Path) -> None:
+    """The key file is kept as last read (every request looks a key up) and read again as
+    soon as it changes, whoever changed it: another worker, `plume cle`, a restored copy."""
+    server, admin = KeyStore(tmp_path), KeyStore(tmp_path)  # two processes' views
+    first = admin.create("30110", [], "widget")
+    assert server.lookup(first.key).tenant == "30110"
+    second = admin.create("25176", [], "widget")
+    assert server.lookup(second.key).tenant == "25176"
+    admin.delete(first.id)
+    with pytest.raises(UnknownApiKey):
+        server.lookup(first.key)
+    server.path.write_text("{garbled")
+    with pytest.raises(DamagedDataFile):
+        server.lookup(second.key)
 
 
 def test_bad_input_is_refused_in_french(tmp_path: Path) -> None:
